@@ -1,0 +1,197 @@
+//! What can go wrong talking to Graph or to the Entra token endpoint, and how to treat it.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A failed Graph or token call. Messages carry Graph's error `code` and `request-id` (or Entra's
+/// AADSTS code and trace id) so that a condition or a log line says exactly what happened. They
+/// never carry a credential: token-request bodies are not echoed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum GraphError {
+    /// Graph answered with an error status.
+    #[error("Graph {operation} returned HTTP {status} {code}: {message}{}", request_ids(.request_id, .client_request_id))]
+    Api {
+        operation: &'static str,
+        status: u16,
+        code: String,
+        message: String,
+        request_id: Option<String>,
+        client_request_id: Option<String>,
+        retry_after: Option<Duration>,
+    },
+    /// The token endpoint refused: wrong secret, unknown client, bad assertion, ...
+    #[error("token request to {authority} failed: HTTP {status} {error}: {description}{}", trace(.trace_id))]
+    Token {
+        authority: String,
+        status: u16,
+        error: String,
+        /// Entra's `error_description`, which starts with the AADSTS code.
+        description: String,
+        trace_id: Option<String>,
+        retry_after: Option<Duration>,
+    },
+    /// The credential itself can't be used (unreadable token file, bad PEM, ...).
+    #[error("credential unusable: {0}")]
+    Credential(String),
+    /// The request never got an answer: connection refused or reset, timeout.
+    #[error("Graph {operation} could not complete: {message}")]
+    Transport { operation: &'static str, message: String, timeout: bool },
+    /// An answer that is not the JSON Graph documents.
+    #[error("Graph {operation} returned a malformed body (HTTP {status}): {message}{}", request_ids(.request_id, &None))]
+    Malformed { operation: &'static str, status: u16, message: String, request_id: Option<String> },
+    /// The call is not available in this cloud (multi-tenant organizations are Global only).
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+fn request_ids(request_id: &Option<String>, client_request_id: &Option<String>) -> String {
+    match (request_id, client_request_id) {
+        (Some(r), Some(c)) => format!(" (request-id {r}, client-request-id {c})"),
+        (Some(r), None) => format!(" (request-id {r})"),
+        (None, Some(c)) => format!(" (client-request-id {c})"),
+        (None, None) => String::new(),
+    }
+}
+
+fn trace(trace_id: &Option<String>) -> String {
+    trace_id.as_ref().map(|t| format!(" (trace-id {t})")).unwrap_or_default()
+}
+
+impl GraphError {
+    /// Worth retrying with backoff: throttling, server errors, timeouts, broken connections and
+    /// garbled bodies. Everything else needs a change to the spec, the secret or the grants.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Api { status, .. } => *status == 429 || *status == 408 || *status >= 500,
+            Self::Token { status, error, .. } => {
+                *status == 429 || *status >= 500 || error == "temporarily_unavailable"
+            }
+            Self::Transport { .. } | Self::Malformed { .. } => true,
+            Self::Credential(_) | Self::Unsupported(_) => false,
+        }
+    }
+
+    /// How long the server asked us to wait, if it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Api { retry_after, .. } | Self::Token { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Graph's error code (or Entra's `error`), for metrics, conditions and branching.
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Api { code, .. } => code,
+            Self::Token { error, .. } => error,
+            Self::Credential(_) => "CredentialUnusable",
+            Self::Transport { timeout: true, .. } => "Timeout",
+            Self::Transport { .. } => "TransportError",
+            Self::Malformed { .. } => "MalformedResponse",
+            Self::Unsupported(_) => "UnsupportedInCloud",
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Api { status, .. } | Self::Token { status, .. } | Self::Malformed { status, .. } => {
+                Some(*status)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Api { status: 404, .. })
+            || matches!(self, Self::Api { code, .. } if code == "Directory_ObjectNotFound" || code == "Request_ResourceNotFound")
+    }
+}
+
+/// Graph's error body. The inner object is `innerError` in practice and `innererror` in the
+/// schema; older examples use `requestId`. Every member is optional.
+#[derive(Debug, Default, Deserialize)]
+pub struct GraphErrorBody {
+    #[serde(default)]
+    pub error: GraphErrorDetail,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct GraphErrorDetail {
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default, rename = "innerError", alias = "innererror")]
+    pub inner_error: Option<InnerError>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct InnerError {
+    #[serde(default, rename = "request-id", alias = "requestId")]
+    pub request_id: Option<String>,
+    #[serde(default, rename = "client-request-id", alias = "clientRequestId")]
+    pub client_request_id: Option<String>,
+    #[serde(default)]
+    pub date: Option<String>,
+}
+
+/// Entra's token error body.
+#[derive(Debug, Default, Deserialize)]
+pub struct TokenErrorBody {
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub error_description: Option<String>,
+    #[serde(default)]
+    pub error_codes: Vec<u64>,
+    #[serde(default)]
+    pub trace_id: Option<String>,
+    #[serde(default)]
+    pub correlation_id: Option<String>,
+}
+
+/// Parse a `Retry-After` header: seconds, possibly fractional (`2.128`). HTTP-date values are
+/// not used by Graph and are ignored.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let secs: f64 = value.trim().parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(3600.0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_accepts_fractions_and_rejects_garbage() {
+        assert_eq!(parse_retry_after("2.128"), Some(Duration::from_millis(2128)));
+        assert_eq!(parse_retry_after(" 3 "), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after("-1"), None);
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+
+    #[test]
+    fn inner_error_is_read_in_either_spelling() {
+        for key in ["innerError", "innererror"] {
+            let body = format!(r#"{{"error":{{"code":"X","message":"m","{key}":{{"request-id":"r1"}}}}}}"#);
+            let b: GraphErrorBody = serde_json::from_str(&body).unwrap();
+            assert_eq!(b.error.inner_error.unwrap().request_id.as_deref(), Some("r1"));
+        }
+    }
+
+    #[test]
+    fn messages_name_code_and_request_id() {
+        let e = GraphError::Api {
+            operation: "create organization",
+            status: 400,
+            code: "Request_BadRequest".into(),
+            message: "bad".into(),
+            request_id: Some("rid".into()),
+            client_request_id: Some("cid".into()),
+            retry_after: None,
+        };
+        let s = e.to_string();
+        assert!(s.contains("Request_BadRequest") && s.contains("rid") && s.contains("cid"), "{s}");
+        assert!(!e.is_transient());
+    }
+}

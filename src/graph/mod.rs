@@ -1,0 +1,96 @@
+//! Microsoft Graph, behind one trait. Two implementations serve it: [`http::HttpGraph`], the
+//! real client (reqwest, token cache, retries), used against graph.microsoft.com and against the
+//! emulator's HTTP server alike; and [`crate::emulator::InProcessGraph`], which calls the
+//! emulator's state directly, for fast unit tests of the reconcilers.
+
+
+pub mod cloud;
+pub mod error;
+
+pub mod types;
+
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+pub use error::GraphError;
+use types::*;
+
+pub type GraphResult<T> = Result<T, GraphError>;
+
+/// Which Graph endpoint version a resource talks to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+pub enum ApiVersion {
+    #[default]
+    #[serde(rename = "v1.0")]
+    V1,
+    #[serde(rename = "beta")]
+    Beta,
+}
+
+impl ApiVersion {
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::V1 => "v1.0",
+            Self::Beta => "beta",
+        }
+    }
+}
+
+/// What a token says about the caller.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// The tenant the token was issued for (`tid`).
+    pub tenant_id: String,
+    /// The application permissions granted (`roles`), sorted.
+    pub roles: Vec<String>,
+}
+
+/// The Graph calls the operator makes, for one application in one tenant. Implementations get
+/// and refresh tokens themselves, retry what is transient, and return the rest as
+/// [`GraphError`].
+pub trait GraphApi: Send + Sync {
+    /// Obtain (or reuse) a token and report what it grants.
+    fn token_info(&self) -> BoxFuture<'_, GraphResult<TokenInfo>>;
+
+    /// `GET /organization` (all pages).
+    fn list_organizations(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<Vec<Organization>>>;
+    /// `GET /organization/{id}`.
+    fn get_organization<'a>(&'a self, v: ApiVersion, id: &'a str) -> BoxFuture<'a, GraphResult<Organization>>;
+    /// `POST /organization` with the bare object.
+    fn create_organization<'a>(
+        &'a self,
+        v: ApiVersion,
+        body: &'a OrganizationFields,
+    ) -> BoxFuture<'a, GraphResult<Organization>>;
+    /// `PATCH /organization/{id}` with only the writable fields.
+    fn update_organization<'a>(
+        &'a self,
+        v: ApiVersion,
+        id: &'a str,
+        patch: &'a OrganizationPatch,
+    ) -> BoxFuture<'a, GraphResult<()>>;
+
+    /// `GET /tenantRelationships/multiTenantOrganization` (200 with `state: inactive` if none).
+    fn get_mto(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<MultiTenantOrganization>>;
+    /// `PUT /tenantRelationships/multiTenantOrganization` (create only).
+    fn create_mto<'a>(&'a self, v: ApiVersion, body: &'a MtoWrite) -> BoxFuture<'a, GraphResult<MultiTenantOrganization>>;
+    /// `PATCH /tenantRelationships/multiTenantOrganization`.
+    fn update_mto<'a>(&'a self, v: ApiVersion, body: &'a MtoWrite) -> BoxFuture<'a, GraphResult<()>>;
+    /// `GET …/multiTenantOrganization/tenants` (all pages).
+    fn list_mto_members(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<Vec<MtoMember>>>;
+    /// `POST …/multiTenantOrganization/tenants`.
+    fn add_mto_member<'a>(&'a self, v: ApiVersion, body: &'a MtoMemberAdd) -> BoxFuture<'a, GraphResult<MtoMember>>;
+    /// `PATCH …/multiTenantOrganization/tenants/{tenantId}` `{role}`.
+    fn update_mto_member_role<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+        role: &'a MemberRole,
+    ) -> BoxFuture<'a, GraphResult<()>>;
+    /// `DELETE …/multiTenantOrganization/tenants/{tenantId}`.
+    fn remove_mto_member<'a>(&'a self, v: ApiVersion, tenant_id: &'a str) -> BoxFuture<'a, GraphResult<()>>;
+    /// `GET …/multiTenantOrganization/joinRequest`.
+    fn get_join_request(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<JoinRequest>>;
+    /// `PATCH …/multiTenantOrganization/joinRequest` `{addedByTenantId}`.
+    fn update_join_request<'a>(&'a self, v: ApiVersion, added_by_tenant_id: &'a str) -> BoxFuture<'a, GraphResult<()>>;
+}

@@ -1,0 +1,30 @@
+use clap::{Parser, Subcommand};
+
+/// Kubernetes operator for Microsoft Graph organizations and multi-tenant organizations.
+#[derive(Parser)]
+#[command(name = "graph-org-operator", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the local Microsoft Graph + Entra token endpoint emulator.
+    Emulator(graph_org_operator::emulator::EmulatorArgs),
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Emulator(args) => graph_org_operator::emulator::run(args).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
