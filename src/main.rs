@@ -10,6 +10,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the controllers.
+    Run(graph_org_operator::operator::RunArgs),
+    /// Print all CRDs as YAML (identical to crds/).
+    Crds,
     /// Run the local Microsoft Graph + Entra token endpoint emulator.
     Emulator(graph_org_operator::emulator::EmulatorArgs),
 }
@@ -18,6 +22,11 @@ enum Command {
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(args) => graph_org_operator::operator::run(args).await,
+        Command::Crds => {
+            print!("{}", graph_org_operator::resources::crds_yaml());
+            Ok(())
+        }
         Command::Emulator(args) => graph_org_operator::emulator::run(args).await,
     };
     match result {

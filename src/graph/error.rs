@@ -36,10 +36,19 @@ pub enum GraphError {
     Credential(String),
     /// The request never got an answer: connection refused or reset, timeout.
     #[error("Graph {operation} could not complete: {message}")]
-    Transport { operation: &'static str, message: String, timeout: bool },
+    Transport {
+        operation: &'static str,
+        message: String,
+        timeout: bool,
+    },
     /// An answer that is not the JSON Graph documents.
     #[error("Graph {operation} returned a malformed body (HTTP {status}): {message}{}", request_ids(.request_id, &None))]
-    Malformed { operation: &'static str, status: u16, message: String, request_id: Option<String> },
+    Malformed {
+        operation: &'static str,
+        status: u16,
+        message: String,
+        request_id: Option<String>,
+    },
     /// The call is not available in this cloud (multi-tenant organizations are Global only).
     #[error("{0}")]
     Unsupported(String),
@@ -55,7 +64,10 @@ fn request_ids(request_id: &Option<String>, client_request_id: &Option<String>) 
 }
 
 fn trace(trace_id: &Option<String>) -> String {
-    trace_id.as_ref().map(|t| format!(" (trace-id {t})")).unwrap_or_default()
+    trace_id
+        .as_ref()
+        .map(|t| format!(" (trace-id {t})"))
+        .unwrap_or_default()
 }
 
 impl GraphError {
@@ -95,9 +107,9 @@ impl GraphError {
 
     pub fn status(&self) -> Option<u16> {
         match self {
-            Self::Api { status, .. } | Self::Token { status, .. } | Self::Malformed { status, .. } => {
-                Some(*status)
-            }
+            Self::Api { status, .. }
+            | Self::Token { status, .. }
+            | Self::Malformed { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -164,7 +176,10 @@ mod tests {
 
     #[test]
     fn retry_after_accepts_fractions_and_rejects_garbage() {
-        assert_eq!(parse_retry_after("2.128"), Some(Duration::from_millis(2128)));
+        assert_eq!(
+            parse_retry_after("2.128"),
+            Some(Duration::from_millis(2128))
+        );
         assert_eq!(parse_retry_after(" 3 "), Some(Duration::from_secs(3)));
         assert_eq!(parse_retry_after("-1"), None);
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
@@ -173,9 +188,14 @@ mod tests {
     #[test]
     fn inner_error_is_read_in_either_spelling() {
         for key in ["innerError", "innererror"] {
-            let body = format!(r#"{{"error":{{"code":"X","message":"m","{key}":{{"request-id":"r1"}}}}}}"#);
+            let body = format!(
+                r#"{{"error":{{"code":"X","message":"m","{key}":{{"request-id":"r1"}}}}}}"#
+            );
             let b: GraphErrorBody = serde_json::from_str(&body).unwrap();
-            assert_eq!(b.error.inner_error.unwrap().request_id.as_deref(), Some("r1"));
+            assert_eq!(
+                b.error.inner_error.unwrap().request_id.as_deref(),
+                Some("r1")
+            );
         }
     }
 
@@ -191,7 +211,10 @@ mod tests {
             retry_after: None,
         };
         let s = e.to_string();
-        assert!(s.contains("Request_BadRequest") && s.contains("rid") && s.contains("cid"), "{s}");
+        assert!(
+            s.contains("Request_BadRequest") && s.contains("rid") && s.contains("cid"),
+            "{s}"
+        );
         assert!(!e.is_transient());
     }
 }

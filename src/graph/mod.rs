@@ -3,9 +3,10 @@
 //! emulator's HTTP server alike; and [`crate::emulator::InProcessGraph`], which calls the
 //! emulator's state directly, for fast unit tests of the reconcilers.
 
-
+pub mod auth;
 pub mod cloud;
 pub mod error;
+pub mod http;
 
 pub mod types;
 
@@ -18,7 +19,9 @@ use types::*;
 pub type GraphResult<T> = Result<T, GraphError>;
 
 /// Which Graph endpoint version a resource talks to.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum ApiVersion {
     #[default]
     #[serde(rename = "v1.0")]
@@ -55,7 +58,11 @@ pub trait GraphApi: Send + Sync {
     /// `GET /organization` (all pages).
     fn list_organizations(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<Vec<Organization>>>;
     /// `GET /organization/{id}`.
-    fn get_organization<'a>(&'a self, v: ApiVersion, id: &'a str) -> BoxFuture<'a, GraphResult<Organization>>;
+    fn get_organization<'a>(
+        &'a self,
+        v: ApiVersion,
+        id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<Organization>>;
     /// `POST /organization` with the bare object.
     fn create_organization<'a>(
         &'a self,
@@ -73,13 +80,25 @@ pub trait GraphApi: Send + Sync {
     /// `GET /tenantRelationships/multiTenantOrganization` (200 with `state: inactive` if none).
     fn get_mto(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<MultiTenantOrganization>>;
     /// `PUT /tenantRelationships/multiTenantOrganization` (create only).
-    fn create_mto<'a>(&'a self, v: ApiVersion, body: &'a MtoWrite) -> BoxFuture<'a, GraphResult<MultiTenantOrganization>>;
+    fn create_mto<'a>(
+        &'a self,
+        v: ApiVersion,
+        body: &'a MtoWrite,
+    ) -> BoxFuture<'a, GraphResult<MultiTenantOrganization>>;
     /// `PATCH /tenantRelationships/multiTenantOrganization`.
-    fn update_mto<'a>(&'a self, v: ApiVersion, body: &'a MtoWrite) -> BoxFuture<'a, GraphResult<()>>;
+    fn update_mto<'a>(
+        &'a self,
+        v: ApiVersion,
+        body: &'a MtoWrite,
+    ) -> BoxFuture<'a, GraphResult<()>>;
     /// `GET …/multiTenantOrganization/tenants` (all pages).
     fn list_mto_members(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<Vec<MtoMember>>>;
     /// `POST …/multiTenantOrganization/tenants`.
-    fn add_mto_member<'a>(&'a self, v: ApiVersion, body: &'a MtoMemberAdd) -> BoxFuture<'a, GraphResult<MtoMember>>;
+    fn add_mto_member<'a>(
+        &'a self,
+        v: ApiVersion,
+        body: &'a MtoMemberAdd,
+    ) -> BoxFuture<'a, GraphResult<MtoMember>>;
     /// `PATCH …/multiTenantOrganization/tenants/{tenantId}` `{role}`.
     fn update_mto_member_role<'a>(
         &'a self,
@@ -88,9 +107,17 @@ pub trait GraphApi: Send + Sync {
         role: &'a MemberRole,
     ) -> BoxFuture<'a, GraphResult<()>>;
     /// `DELETE …/multiTenantOrganization/tenants/{tenantId}`.
-    fn remove_mto_member<'a>(&'a self, v: ApiVersion, tenant_id: &'a str) -> BoxFuture<'a, GraphResult<()>>;
+    fn remove_mto_member<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>>;
     /// `GET …/multiTenantOrganization/joinRequest`.
     fn get_join_request(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<JoinRequest>>;
     /// `PATCH …/multiTenantOrganization/joinRequest` `{addedByTenantId}`.
-    fn update_join_request<'a>(&'a self, v: ApiVersion, added_by_tenant_id: &'a str) -> BoxFuture<'a, GraphResult<()>>;
+    fn update_join_request<'a>(
+        &'a self,
+        v: ApiVersion,
+        added_by_tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>>;
 }

@@ -357,12 +357,16 @@ mod tests {
     #[test]
     fn organization_create_response_parses_wrapped_and_bare() {
         let bare: MaybeWrappedOrganization =
-            serde_json::from_str(r#"{"id":"a","displayName":"X","createdDateTime":"2020"}"#).unwrap();
+            serde_json::from_str(r#"{"id":"a","displayName":"X","createdDateTime":"2020"}"#)
+                .unwrap();
         assert_eq!(bare.into_inner().id, "a");
         let wrapped: MaybeWrappedOrganization =
             serde_json::from_str(r#"{"organization":{"id":"b","displayName":"Y"}}"#).unwrap();
         let o = wrapped.into_inner();
-        assert_eq!((o.id.as_str(), o.fields.display_name.as_deref()), ("b", Some("Y")));
+        assert_eq!(
+            (o.id.as_str(), o.fields.display_name.as_deref()),
+            ("b", Some("Y"))
+        );
     }
 
     #[test]

@@ -1,0 +1,648 @@
+//! The real Graph client: reqwest, a token cache, a fresh `client-request-id` per request,
+//! retries with backoff and jitter that honour `Retry-After`, and OData paging.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use futures::{FutureExt, future::BoxFuture};
+use rand::Rng;
+use reqwest::{Method, StatusCode};
+use serde::{Serialize, de::DeserializeOwned};
+
+use super::{
+    ApiVersion, GraphApi, GraphResult, TokenInfo,
+    auth::{TokenCache, TokenRequestor},
+    error::{GraphError, GraphErrorBody, parse_retry_after},
+    types::*,
+};
+
+/// Told about every request, for metrics. Kept as a trait so the Graph client does not depend
+/// on the operator's metrics registry.
+pub trait RequestObserver: Send + Sync {
+    fn request(&self, operation: &'static str, status: Option<u16>, elapsed: Duration);
+    fn token_refreshed(&self, ok: bool);
+}
+
+/// Observes nothing.
+pub struct NoObserver;
+impl RequestObserver for NoObserver {
+    fn request(&self, _: &'static str, _: Option<u16>, _: Duration) {}
+    fn token_refreshed(&self, _: bool) {}
+}
+
+/// How hard one call tries before giving the error back to the reconciler (which then requeues
+/// with its own backoff).
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub base: Duration,
+    pub cap: Duration,
+    pub timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 4,
+            base: Duration::from_millis(250),
+            cap: Duration::from_secs(20),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Exponential backoff with full jitter; a server's `Retry-After` is a floor, never cut.
+    pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let exp = self
+            .base
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.cap);
+        let jittered = exp.mul_f64(rand::thread_rng().gen_range(0.0..=1.0));
+        match retry_after {
+            // A little jitter on top so that many waiters don't all return at the same instant.
+            Some(ra) => {
+                ra + ra.mul_f64(rand::thread_rng().gen_range(0.0..0.1)) + Duration::from_millis(5)
+            }
+            None => jittered.max(Duration::from_millis(50)),
+        }
+    }
+}
+
+/// Whether a failed attempt may be sent again. A create that may have reached the server is
+/// not resent here: the reconciler recovers it by adoption instead of risking a duplicate.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Replay {
+    Safe,
+    OnlyIfThrottled,
+}
+
+pub struct HttpGraph {
+    http: reqwest::Client,
+    graph_root: String,
+    tokens: TokenCache,
+    observer: Arc<dyn RequestObserver>,
+    policy: RetryPolicy,
+    /// No request leaves before this instant: set from `Retry-After`, shared by every caller of
+    /// this app+tenant, because Graph's bucket is per app+tenant.
+    throttled_until: Mutex<Option<Instant>>,
+    mto_supported: bool,
+}
+
+struct Response {
+    status: u16,
+    request_id: Option<String>,
+    body: Vec<u8>,
+}
+
+/// The one place HTTP clients are built: rustls with the ring provider, the platform's roots plus
+/// an optional extra CA (the emulator's, or a proxy's).
+pub fn build_http_client(extra_ca_pem: Option<&[u8]>) -> Result<reqwest::Client, GraphError> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut b = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .user_agent(concat!("graph-org-operator/", env!("CARGO_PKG_VERSION")));
+    if let Some(pem) = extra_ca_pem {
+        for cert in reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| GraphError::Credential(format!("CA bundle is not PEM: {e}")))?
+        {
+            b = b.add_root_certificate(cert);
+        }
+    }
+    b.build()
+        .map_err(|e| GraphError::Credential(format!("cannot build the HTTP client: {e}")))
+}
+
+impl HttpGraph {
+    pub fn new(
+        http: reqwest::Client,
+        graph_root: impl Into<String>,
+        requestor: TokenRequestor,
+        observer: Arc<dyn RequestObserver>,
+        policy: RetryPolicy,
+        mto_supported: bool,
+    ) -> Self {
+        Self {
+            http,
+            graph_root: graph_root.into().trim_end_matches('/').to_string(),
+            tokens: TokenCache::new(requestor),
+            observer,
+            policy,
+            throttled_until: Mutex::new(None),
+            mto_supported,
+        }
+    }
+
+    pub fn graph_root(&self) -> &str {
+        &self.graph_root
+    }
+
+    async fn wait_for_gate(&self) {
+        loop {
+            let until = *self.throttled_until.lock().unwrap();
+            match until {
+                Some(t) if t > Instant::now() => tokio::time::sleep_until(t.into()).await,
+                _ => return,
+            }
+        }
+    }
+
+    fn close_gate_for(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut g = self.throttled_until.lock().unwrap();
+        if g.is_none_or(|t| t < until) {
+            *g = Some(until);
+        }
+    }
+
+    async fn token(&self) -> GraphResult<String> {
+        let mut attempt = 0;
+        loop {
+            match self.tokens.get(&self.http).await {
+                Ok((t, refreshed)) => {
+                    if refreshed {
+                        self.observer.token_refreshed(true);
+                    }
+                    return Ok(t.bearer.0);
+                }
+                Err(e) => {
+                    self.observer.token_refreshed(false);
+                    attempt += 1;
+                    if !e.is_transient() || attempt >= self.policy.attempts {
+                        return Err(e);
+                    }
+                    tokio::time::sleep(self.policy.delay(attempt, e.retry_after())).await;
+                }
+            }
+        }
+    }
+
+    fn require_mto(&self) -> GraphResult<()> {
+        if self.mto_supported {
+            Ok(())
+        } else {
+            Err(GraphError::Unsupported(
+                "multi-tenant organizations exist only in the Global cloud".into(),
+            ))
+        }
+    }
+
+    async fn send(
+        &self,
+        operation: &'static str,
+        method: Method,
+        url: &str,
+        body: Option<serde_json::Value>,
+        replay: Replay,
+    ) -> GraphResult<Response> {
+        let mut attempt = 0;
+        loop {
+            self.wait_for_gate().await;
+            let result = self
+                .send_once(operation, method.clone(), url, body.as_ref())
+                .await;
+            let err = match result {
+                Ok(r) => return Ok(r),
+                Err(e) => e,
+            };
+            if matches!(err, GraphError::Api { status: 401, .. }) && attempt == 0 {
+                // A revoked token or changed grants: one fresh token, then report.
+                self.tokens.invalidate().await;
+            } else {
+                let throttled = err.status() == Some(429);
+                let may_replay = replay == Replay::Safe || throttled;
+                if !err.is_transient() || !may_replay || attempt + 1 >= self.policy.attempts {
+                    return Err(err);
+                }
+            }
+            let delay = self.policy.delay(attempt, err.retry_after());
+            if let Some(ra) = err.retry_after() {
+                self.close_gate_for(ra);
+            }
+            tracing::debug!(operation, attempt, ?delay, error = %err, "retrying Graph request");
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    async fn send_once(
+        &self,
+        operation: &'static str,
+        method: Method,
+        url: &str,
+        body: Option<&serde_json::Value>,
+    ) -> GraphResult<Response> {
+        let token = self.token().await?;
+        let client_request_id = uuid::Uuid::new_v4().to_string();
+        let mut req = self
+            .http
+            .request(method, url)
+            .bearer_auth(token)
+            .header("client-request-id", &client_request_id)
+            .header("return-client-request-id", "true")
+            .header("Accept", "application/json")
+            .timeout(self.policy.timeout);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let started = Instant::now();
+        let transport = |e: reqwest::Error| {
+            let timeout = e.is_timeout();
+            GraphError::Transport {
+                operation,
+                message: format!(
+                    "{} (client-request-id {client_request_id})",
+                    e.without_url()
+                ),
+                timeout,
+            }
+        };
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                self.observer.request(operation, None, started.elapsed());
+                return Err(transport(e));
+            }
+        };
+        let status = resp.status();
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let request_id = header("request-id");
+        let retry_after = header("retry-after").and_then(|v| parse_retry_after(&v));
+        let bytes = resp.bytes().await;
+        self.observer
+            .request(operation, Some(status.as_u16()), started.elapsed());
+        let bytes = bytes.map_err(transport)?.to_vec();
+        if status.is_success() {
+            tracing::debug!(
+                operation,
+                status = status.as_u16(),
+                request_id,
+                client_request_id,
+                "Graph request"
+            );
+            return Ok(Response {
+                status: status.as_u16(),
+                request_id,
+                body: bytes,
+            });
+        }
+        let parsed: Option<GraphErrorBody> = serde_json::from_slice(&bytes).ok();
+        let detail = parsed.map(|b| b.error).unwrap_or_default();
+        let inner = detail.inner_error.unwrap_or_default();
+        let err = GraphError::Api {
+            operation,
+            status: status.as_u16(),
+            code: detail.code.unwrap_or_else(|| {
+                status
+                    .canonical_reason()
+                    .unwrap_or("Unknown")
+                    .replace(' ', "")
+            }),
+            message: detail.message.unwrap_or_else(|| "no error message".into()),
+            request_id: request_id.or(inner.request_id),
+            client_request_id: Some(client_request_id),
+            retry_after: retry_after
+                .or((status == StatusCode::TOO_MANY_REQUESTS).then_some(Duration::ZERO)),
+        };
+        tracing::debug!(error = %err, "Graph request failed");
+        Err(err)
+    }
+
+    fn url(&self, v: ApiVersion, path: &str) -> String {
+        format!("{}/{}/{}", self.graph_root, v.path(), path)
+    }
+
+    fn parse<T: DeserializeOwned>(operation: &'static str, r: &Response) -> GraphResult<T> {
+        serde_json::from_slice(&r.body).map_err(|e| GraphError::Malformed {
+            operation,
+            status: r.status,
+            message: e.to_string(),
+            request_id: r.request_id.clone(),
+        })
+    }
+
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        url: &str,
+    ) -> GraphResult<T> {
+        let r = self
+            .send(operation, Method::GET, url, None, Replay::Safe)
+            .await?;
+        Self::parse(operation, &r)
+    }
+
+    /// Follow `@odata.nextLink` until the last page. A next link must stay on the same Graph
+    /// host, so the token is never sent elsewhere.
+    async fn get_all<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        first: String,
+    ) -> GraphResult<Vec<T>> {
+        let mut out = Vec::new();
+        let mut next = Some(first);
+        let mut pages = 0;
+        while let Some(url) = next.take() {
+            if !url.starts_with(&self.graph_root) {
+                return Err(GraphError::Malformed {
+                    operation,
+                    status: 200,
+                    message: format!("@odata.nextLink points outside {}", self.graph_root),
+                    request_id: None,
+                });
+            }
+            let page: Page<T> = self.get_json(operation, &url).await?;
+            out.extend(page.value);
+            next = page.next_link;
+            pages += 1;
+            if pages > 1000 {
+                return Err(GraphError::Malformed {
+                    operation,
+                    status: 200,
+                    message: "more than 1000 pages; refusing to follow further".into(),
+                    request_id: None,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn write<B: Serialize>(
+        &self,
+        operation: &'static str,
+        method: Method,
+        url: String,
+        body: Option<&B>,
+        replay: Replay,
+    ) -> GraphResult<Response> {
+        let body = body.map(|b| serde_json::to_value(b).expect("Graph bodies serialize"));
+        self.send(operation, method, &url, body, replay).await
+    }
+}
+
+impl GraphApi for HttpGraph {
+    fn token_info(&self) -> BoxFuture<'_, GraphResult<TokenInfo>> {
+        async move {
+            let (t, refreshed) = self.tokens.get(&self.http).await?;
+            if refreshed {
+                self.observer.token_refreshed(true);
+            }
+            Ok(t.info)
+        }
+        .boxed()
+    }
+
+    fn list_organizations(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<Vec<Organization>>> {
+        self.get_all("list organizations", self.url(v, "organization"))
+            .boxed()
+    }
+
+    fn get_organization<'a>(
+        &'a self,
+        v: ApiVersion,
+        id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<Organization>> {
+        async move {
+            self.get_json(
+                "get organization",
+                &self.url(v, &format!("organization/{id}")),
+            )
+            .await
+        }
+        .boxed()
+    }
+
+    fn create_organization<'a>(
+        &'a self,
+        v: ApiVersion,
+        body: &'a OrganizationFields,
+    ) -> BoxFuture<'a, GraphResult<Organization>> {
+        async move {
+            let r = self
+                .write(
+                    "create organization",
+                    Method::POST,
+                    self.url(v, "organization"),
+                    Some(body),
+                    Replay::OnlyIfThrottled,
+                )
+                .await?;
+            Self::parse::<MaybeWrappedOrganization>("create organization", &r)
+                .map(MaybeWrappedOrganization::into_inner)
+        }
+        .boxed()
+    }
+
+    fn update_organization<'a>(
+        &'a self,
+        v: ApiVersion,
+        id: &'a str,
+        patch: &'a OrganizationPatch,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        async move {
+            let url = self.url(v, &format!("organization/{id}"));
+            self.write(
+                "update organization",
+                Method::PATCH,
+                url,
+                Some(patch),
+                Replay::Safe,
+            )
+            .await
+            .map(drop)
+        }
+        .boxed()
+    }
+
+    fn get_mto(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<MultiTenantOrganization>> {
+        async move {
+            self.require_mto()?;
+            self.get_json("get multiTenantOrganization", &self.url(v, MTO_PATH))
+                .await
+        }
+        .boxed()
+    }
+
+    fn create_mto<'a>(
+        &'a self,
+        v: ApiVersion,
+        body: &'a MtoWrite,
+    ) -> BoxFuture<'a, GraphResult<MultiTenantOrganization>> {
+        async move {
+            self.require_mto()?;
+            let r = self
+                .write(
+                    "create multiTenantOrganization",
+                    Method::PUT,
+                    self.url(v, MTO_PATH),
+                    Some(body),
+                    Replay::OnlyIfThrottled,
+                )
+                .await?;
+            Self::parse("create multiTenantOrganization", &r)
+        }
+        .boxed()
+    }
+
+    fn update_mto<'a>(
+        &'a self,
+        v: ApiVersion,
+        body: &'a MtoWrite,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        async move {
+            self.require_mto()?;
+            self.write(
+                "update multiTenantOrganization",
+                Method::PATCH,
+                self.url(v, MTO_PATH),
+                Some(body),
+                Replay::Safe,
+            )
+            .await
+            .map(drop)
+        }
+        .boxed()
+    }
+
+    fn list_mto_members(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<Vec<MtoMember>>> {
+        async move {
+            self.require_mto()?;
+            self.get_all(
+                "list multiTenantOrganization tenants",
+                self.url(v, &format!("{MTO_PATH}/tenants")),
+            )
+            .await
+        }
+        .boxed()
+    }
+
+    fn add_mto_member<'a>(
+        &'a self,
+        v: ApiVersion,
+        body: &'a MtoMemberAdd,
+    ) -> BoxFuture<'a, GraphResult<MtoMember>> {
+        async move {
+            self.require_mto()?;
+            let url = self.url(v, &format!("{MTO_PATH}/tenants"));
+            // Replaying an add is harmless: Graph answers "already being added", which the
+            // reconciler counts as success.
+            let r = self
+                .write(
+                    "add multiTenantOrganization tenant",
+                    Method::POST,
+                    url,
+                    Some(body),
+                    Replay::Safe,
+                )
+                .await?;
+            Self::parse("add multiTenantOrganization tenant", &r)
+        }
+        .boxed()
+    }
+
+    fn update_mto_member_role<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+        role: &'a MemberRole,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        async move {
+            self.require_mto()?;
+            let url = self.url(v, &format!("{MTO_PATH}/tenants/{tenant_id}"));
+            let body = serde_json::json!({ "role": role });
+            self.write(
+                "update multiTenantOrganization tenant",
+                Method::PATCH,
+                url,
+                Some(&body),
+                Replay::Safe,
+            )
+            .await
+            .map(drop)
+        }
+        .boxed()
+    }
+
+    fn remove_mto_member<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        async move {
+            self.require_mto()?;
+            let url = self.url(v, &format!("{MTO_PATH}/tenants/{tenant_id}"));
+            self.write::<()>(
+                "remove multiTenantOrganization tenant",
+                Method::DELETE,
+                url,
+                None,
+                Replay::Safe,
+            )
+            .await
+            .map(drop)
+        }
+        .boxed()
+    }
+
+    fn get_join_request(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<JoinRequest>> {
+        async move {
+            self.require_mto()?;
+            self.get_json(
+                "get joinRequest",
+                &self.url(v, &format!("{MTO_PATH}/joinRequest")),
+            )
+            .await
+        }
+        .boxed()
+    }
+
+    fn update_join_request<'a>(
+        &'a self,
+        v: ApiVersion,
+        added_by_tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        async move {
+            self.require_mto()?;
+            let url = self.url(v, &format!("{MTO_PATH}/joinRequest"));
+            let body = serde_json::json!({ "addedByTenantId": added_by_tenant_id });
+            self.write(
+                "update joinRequest",
+                Method::PATCH,
+                url,
+                Some(&body),
+                Replay::Safe,
+            )
+            .await
+            .map(drop)
+        }
+        .boxed()
+    }
+}
+
+const MTO_PATH: &str = "tenantRelationships/multiTenantOrganization";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_a_floor() {
+        let p = RetryPolicy::default();
+        for attempt in 0..6 {
+            let d = p.delay(attempt, Some(Duration::from_millis(2128)));
+            assert!(d >= Duration::from_millis(2128), "{d:?}");
+            assert!(d <= Duration::from_millis(2128 + 213 + 5), "{d:?}");
+        }
+        for attempt in 0..20 {
+            assert!(p.delay(attempt, None) <= p.cap);
+        }
+    }
+}

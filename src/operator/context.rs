@@ -1,0 +1,130 @@
+//! What every reconciler shares.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::runtime::events::{Event, EventType, Recorder};
+use rand::Rng;
+
+use super::metrics::Metrics;
+use crate::resources::tenant_connection::ConnectionClients;
+
+/// Settings from the command line.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Periodic re-read of Graph to correct drift, with ±10% jitter.
+    pub resync: Duration,
+    /// Namespace holding the Leases that give each tenant's multi-tenant organization one owner.
+    pub claims_namespace: String,
+    /// Identity written into claims (this operator deployment).
+    pub identity: String,
+}
+
+pub struct Context {
+    pub client: kube::Client,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    pub connections: ConnectionClients,
+    pub settings: Settings,
+    /// Consecutive transient failures per object, for exponential backoff.
+    failures: Mutex<HashMap<String, u32>>,
+    /// When each object was last compared with Graph, so that wake-ups between resyncs (our own
+    /// status writes, a restart of a watch) cost no Graph call.
+    last_sync: Mutex<HashMap<String, (Instant, i64)>>,
+}
+
+impl Context {
+    pub fn new(
+        client: kube::Client,
+        recorder: Recorder,
+        metrics: Arc<Metrics>,
+        connections: ConnectionClients,
+        settings: Settings,
+    ) -> Self {
+        Self {
+            client,
+            recorder,
+            metrics,
+            connections,
+            settings,
+            failures: Mutex::new(HashMap::new()),
+            last_sync: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Publish an Event; a failure to record one is logged, never fatal.
+    pub async fn event(
+        &self,
+        reference: &ObjectReference,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
+        let ev = Event {
+            type_,
+            reason: reason.into(),
+            note: Some(note),
+            action: action.into(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&ev, reference).await {
+            tracing::warn!(error = %e, reason, "could not record an Event");
+        }
+    }
+
+    /// The resync interval with ±10% jitter, so that resources don't all resync together.
+    pub fn resync_after(&self, interval: Option<Duration>) -> Duration {
+        let base = interval.unwrap_or(self.settings.resync);
+        base.mul_f64(rand::thread_rng().gen_range(0.9..1.1))
+    }
+
+    pub fn backoff(&self, key: &str, retry_after: Option<Duration>) -> Duration {
+        let n = {
+            let mut f = self.failures.lock().unwrap();
+            let n = f.entry(key.to_string()).or_insert(0);
+            *n = n.saturating_add(1);
+            *n
+        };
+        let exp = Duration::from_millis(500)
+            .saturating_mul(1 << (n - 1).min(10))
+            .min(Duration::from_secs(300));
+        let jittered = exp.mul_f64(rand::thread_rng().gen_range(0.5..1.0));
+        match retry_after {
+            Some(ra) => ra.max(jittered.min(ra * 2)) + Duration::from_millis(10),
+            None => jittered,
+        }
+    }
+
+    pub fn succeeded(&self, key: &str) {
+        self.failures.lock().unwrap().remove(key);
+    }
+
+    /// True if `key` at `generation` was synced with Graph less than `interval` ago.
+    pub fn recently_synced(
+        &self,
+        key: &str,
+        generation: i64,
+        interval: Duration,
+    ) -> Option<Duration> {
+        let m = self.last_sync.lock().unwrap();
+        let (at, g) = m.get(key)?;
+        let age = at.elapsed();
+        (*g == generation && age < interval).then(|| interval - age)
+    }
+
+    pub fn mark_synced(&self, key: &str, generation: i64) {
+        self.last_sync
+            .lock()
+            .unwrap()
+            .insert(key.to_string(), (Instant::now(), generation));
+    }
+
+    pub fn forget_sync(&self, key: &str) {
+        self.last_sync.lock().unwrap().remove(key);
+    }
+}

@@ -1,0 +1,377 @@
+//! Start the three controllers and the HTTP endpoints (/metrics, /livez, /readyz).
+
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use futures::{FutureExt, StreamExt, future::join_all};
+use k8s_openapi::api::core::v1::Secret;
+use kube::{
+    Api, Client, ResourceExt,
+    runtime::{
+        Controller,
+        controller::Config as ControllerConfig,
+        events::{Recorder, Reporter},
+        reflector::ObjectRef,
+        watcher,
+    },
+};
+use prometheus_client::registry::Registry;
+
+use super::{Context, Settings, metrics::Metrics};
+use crate::{
+    graph::http::{RetryPolicy, build_http_client},
+    resources::{
+        MultiTenantOrganization, Organization, TenantConnection, multi_tenant_organization,
+        organization,
+        tenant_connection::{self, ConnectionClients},
+    },
+};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Namespaces to watch (comma-separated). Empty: all namespaces.
+    #[arg(long, env = "WATCH_NAMESPACES", value_delimiter = ',')]
+    pub watch_namespaces: Vec<String>,
+    /// Only reconcile resources matching this label selector (e.g. `shard=a`).
+    #[arg(long, env = "LABEL_SELECTOR")]
+    pub label_selector: Option<String>,
+    /// Periodic comparison with Graph to correct drift (jittered ±10%), e.g. 1h, 30m.
+    #[arg(long, env = "RESYNC_INTERVAL", default_value = "1h", value_parser = parse_duration_arg)]
+    pub resync: Duration,
+    /// Namespace for the Leases that give each tenant one MultiTenantOrganization owner.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub claims_namespace: String,
+    /// Address for /metrics, /livez and /readyz.
+    #[arg(long, env = "HTTP_LISTEN", default_value = "0.0.0.0:8080")]
+    pub http_listen: SocketAddr,
+    /// Extra CA (PEM) to trust for Graph and login endpoints (the emulator's, or a proxy's).
+    #[arg(long, env = "GRAPH_CA_FILE")]
+    pub graph_ca_file: Option<PathBuf>,
+    /// Timeout of one Graph request.
+    #[arg(long, env = "GRAPH_TIMEOUT", default_value = "30s", value_parser = parse_duration_arg)]
+    pub graph_timeout: Duration,
+    /// Attempts per Graph call before the reconcile gives up and requeues.
+    #[arg(long, env = "GRAPH_ATTEMPTS", default_value_t = 4)]
+    pub graph_attempts: u32,
+    /// The operator's own projected federated token (set by Azure workload identity).
+    #[arg(long, env = "AZURE_FEDERATED_TOKEN_FILE")]
+    pub federated_token_file: Option<PathBuf>,
+    /// Reconciles running at once per kind.
+    #[arg(long, env = "CONCURRENCY", default_value_t = 8)]
+    pub concurrency: u16,
+    /// Log format: plain or json.
+    #[arg(long, env = "LOG_FORMAT", default_value = "plain")]
+    pub log_format: String,
+}
+
+fn parse_duration_arg(s: &str) -> Result<Duration, String> {
+    super::parse_duration(s).ok_or_else(|| format!("{s:?} is not a duration like 90s, 10m or 1h"))
+}
+
+pub fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,kube=warn,hyper=warn,reqwest=warn")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    init_logging(&args.log_format);
+    let client = Client::try_default().await?;
+
+    // Refuse to start without the CRDs rather than crash-loop on watch errors.
+    for (name, check) in [
+        (
+            "tenantconnections.graphorg.io",
+            Api::<TenantConnection>::all(client.clone())
+                .list(&Default::default())
+                .await
+                .map(drop),
+        ),
+        (
+            "organizations.graphorg.io",
+            Api::<Organization>::all(client.clone())
+                .list(&Default::default())
+                .await
+                .map(drop),
+        ),
+        (
+            "multitenantorganizations.graphorg.io",
+            Api::<MultiTenantOrganization>::all(client.clone())
+                .list(&Default::default())
+                .await
+                .map(drop),
+        ),
+    ] {
+        if let Err(e) = check {
+            if args.watch_namespaces.is_empty() {
+                return Err(format!("CRD {name} is not usable (install crds/ first): {e}").into());
+            }
+        }
+    }
+
+    let mut registry = Registry::default();
+    let metrics = Arc::new(Metrics::new(&mut registry));
+    let extra_ca = match &args.graph_ca_file {
+        Some(p) => Some(
+            std::fs::read(p)
+                .map_err(|e| format!("cannot read --graph-ca-file {}: {e}", p.display()))?,
+        ),
+        None => None,
+    };
+    let http = build_http_client(extra_ca.as_deref())?;
+    let policy = RetryPolicy {
+        attempts: args.graph_attempts.max(1),
+        timeout: args.graph_timeout,
+        ..Default::default()
+    };
+    let connections = ConnectionClients::new(
+        client.clone(),
+        http,
+        metrics.clone(),
+        policy,
+        args.federated_token_file.clone(),
+    );
+    let identity = std::env::var("POD_NAME").unwrap_or_else(|_| "graph-org-operator".into());
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "graph-org-operator".into(),
+            instance: Some(identity.clone()),
+        },
+    );
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        recorder,
+        metrics,
+        connections,
+        Settings {
+            resync: args.resync,
+            claims_namespace: args.claims_namespace.clone(),
+            identity,
+        },
+    ));
+
+    let ready = Arc::new(AtomicBool::new(false));
+    let registry = Arc::new(registry);
+    let server = tokio::spawn(serve_http(args.http_listen, registry, ready.clone()));
+
+    let namespaces: Vec<Option<String>> = if args.watch_namespaces.is_empty() {
+        vec![None]
+    } else {
+        args.watch_namespaces.iter().cloned().map(Some).collect()
+    };
+    let mut wc = watcher::Config::default();
+    if let Some(sel) = &args.label_selector {
+        wc = wc.labels(sel);
+    }
+    let cfg = ControllerConfig::default()
+        .concurrency(args.concurrency)
+        .debounce(Duration::from_millis(200));
+
+    let mut controllers = Vec::new();
+    let mut stores_ready = Vec::new();
+    for ns in namespaces {
+        let api = |c: &Client| -> (
+            Api<TenantConnection>,
+            Api<Secret>,
+            Api<Organization>,
+            Api<MultiTenantOrganization>,
+        ) {
+            match &ns {
+                Some(n) => (
+                    Api::namespaced(c.clone(), n),
+                    Api::namespaced(c.clone(), n),
+                    Api::namespaced(c.clone(), n),
+                    Api::namespaced(c.clone(), n),
+                ),
+                None => (
+                    Api::all(c.clone()),
+                    Api::all(c.clone()),
+                    Api::all(c.clone()),
+                    Api::all(c.clone()),
+                ),
+            }
+        };
+        let (conns, secrets, orgs, mtos) = api(&client);
+
+        // TenantConnection: also woken when a Secret it references changes.
+        let conn_ctrl = Controller::new(conns.clone(), wc.clone()).with_config(cfg.clone());
+        let conn_store = conn_ctrl.store();
+        let secret_wc = watcher::Config::default();
+        let conn_ctrl = conn_ctrl.watches(secrets, secret_wc, move |secret: Secret| {
+            let (ns, name) = (secret.namespace().unwrap_or_default(), secret.name_any());
+            conn_store
+                .state()
+                .into_iter()
+                .filter(|c| {
+                    c.namespace().as_deref() == Some(ns.as_str()) && references_secret(c, &name)
+                })
+                .map(|c| ObjectRef::from(c.as_ref()))
+                .collect::<Vec<_>>()
+        });
+
+        // Organization and MultiTenantOrganization: woken when their connection changes.
+        let org_ctrl = Controller::new(orgs, wc.clone()).with_config(cfg.clone());
+        let org_store = org_ctrl.store();
+        let org_ctrl = org_ctrl.watches(conns.clone(), wc.clone(), move |c: TenantConnection| {
+            org_store
+                .state()
+                .into_iter()
+                .filter(|o| {
+                    o.namespace() == c.namespace() && o.spec.connection_ref.name == c.name_any()
+                })
+                .map(|o| ObjectRef::from(o.as_ref()))
+                .collect::<Vec<_>>()
+        });
+        let mto_ctrl = Controller::new(mtos, wc.clone()).with_config(cfg.clone());
+        let mto_store = mto_ctrl.store();
+        let mto_ctrl = mto_ctrl.watches(conns, wc.clone(), move |c: TenantConnection| {
+            mto_store
+                .state()
+                .into_iter()
+                .filter(|o| {
+                    o.namespace() == c.namespace() && o.spec.connection_ref.name == c.name_any()
+                })
+                .map(|o| ObjectRef::from(o.as_ref()))
+                .collect::<Vec<_>>()
+        });
+
+        let (s1, s2, s3) = (conn_ctrl.store(), org_ctrl.store(), mto_ctrl.store());
+        stores_ready.push(tokio::spawn(async move {
+            let _ = s1.wait_until_ready().await;
+            let _ = s2.wait_until_ready().await;
+            let _ = s3.wait_until_ready().await;
+        }));
+
+        controllers.push(
+            conn_ctrl
+                .shutdown_on_signal()
+                .run(
+                    tenant_connection::reconcile,
+                    tenant_connection::error_policy,
+                    ctx.clone(),
+                )
+                .for_each(|r| async move {
+                    if let Err(e) = r {
+                        tracing::debug!(kind = "TenantConnection", error = %e, "controller event");
+                    }
+                })
+                .boxed(),
+        );
+        controllers.push(
+            org_ctrl
+                .shutdown_on_signal()
+                .run(
+                    organization::reconcile,
+                    organization::error_policy,
+                    ctx.clone(),
+                )
+                .for_each(|r| async move {
+                    if let Err(e) = r {
+                        tracing::debug!(kind = "Organization", error = %e, "controller event");
+                    }
+                })
+                .boxed(),
+        );
+        controllers.push(
+            mto_ctrl
+                .shutdown_on_signal()
+                .run(multi_tenant_organization::reconcile, multi_tenant_organization::error_policy, ctx.clone())
+                .for_each(|r| async move {
+                    if let Err(e) = r {
+                        tracing::debug!(kind = "MultiTenantOrganization", error = %e, "controller event");
+                    }
+                })
+                .boxed(),
+        );
+    }
+    let ready_flag = ready.clone();
+    tokio::spawn(async move {
+        join_all(stores_ready).await;
+        ready_flag.store(true, Ordering::SeqCst);
+        tracing::info!("watches synced; ready");
+    });
+    tracing::info!(resync = ?args.resync, namespaces = ?args.watch_namespaces, "graph-org-operator running");
+    join_all(controllers).await;
+    tracing::info!("controllers stopped; shutting down");
+    server.abort();
+    Ok(())
+}
+
+fn references_secret(c: &TenantConnection, name: &str) -> bool {
+    c.spec
+        .client_secret
+        .as_ref()
+        .is_some_and(|s| s.secret_ref.name == name)
+        || c.spec
+            .client_certificate
+            .as_ref()
+            .is_some_and(|s| s.secret_ref.name == name)
+}
+
+async fn serve_http(addr: SocketAddr, registry: Arc<Registry>, ready: Arc<AtomicBool>) {
+    use axum::{Router, http::StatusCode, routing::get};
+    let app = Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let registry = registry.clone();
+                async move {
+                    let mut body = String::new();
+                    match prometheus_client::encoding::text::encode(&mut body, &registry) {
+                        Ok(()) => (
+                            StatusCode::OK,
+                            [(
+                                "content-type",
+                                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                            )],
+                            body,
+                        ),
+                        Err(_) => (
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            [("content-type", "text/plain")],
+                            String::new(),
+                        ),
+                    }
+                }
+            }),
+        )
+        .route("/livez", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let ready = ready.clone();
+                async move {
+                    if ready.load(Ordering::SeqCst) {
+                        (StatusCode::OK, "ok")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "watches not synced")
+                    }
+                }
+            }),
+        );
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => {
+            tracing::info!(%addr, "serving /metrics, /livez, /readyz");
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "HTTP server stopped");
+            }
+        }
+        Err(e) => tracing::error!(%addr, error = %e, "cannot listen for /metrics and probes"),
+    }
+}

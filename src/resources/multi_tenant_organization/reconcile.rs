@@ -1,0 +1,384 @@
+//! MultiTenantOrganization reconciler.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{Api, Resource, ResourceExt, runtime::controller::Action, runtime::events::EventType};
+
+use super::{
+    MemberOp, MultiTenantOrganization, MultiTenantOrganizationStatus, TenantStatus, claim,
+    members_plan,
+};
+use crate::{
+    error::{Error, Result},
+    graph::{
+        GraphError,
+        types::{
+            MtoMember, MtoMemberAdd, MtoWrite, MultiTenantOrganization as GraphMto,
+            ProcessingStatus,
+        },
+    },
+    operator::{
+        Context,
+        reconcile_outcome::{self, HasConditions, HasStatus},
+    },
+    resources::{
+        conditions::{self, Health, conditions_for},
+        tenant_connection::{TenantConnection, ready_connection},
+    },
+};
+
+pub const KIND: &str = "MultiTenantOrganization";
+const ROLE: &str = "MultiTenantOrganization.ReadWrite.All";
+/// How often to look while a member's transition runs (Graph takes minutes to hours).
+const TRANSITION_POLL: Duration = Duration::from_secs(60);
+
+impl HasStatus<MultiTenantOrganizationStatus> for MultiTenantOrganization {
+    fn current_status(&self) -> Option<&MultiTenantOrganizationStatus> {
+        self.status.as_ref()
+    }
+}
+
+impl HasConditions for MultiTenantOrganizationStatus {
+    fn conditions(&self) -> &[Condition] {
+        &self.conditions
+    }
+}
+
+pub async fn reconcile(obj: Arc<MultiTenantOrganization>, ctx: Arc<Context>) -> Result<Action> {
+    let started = Instant::now();
+    let ns = obj.namespace().unwrap_or_default();
+    let key = format!("{KIND}/{ns}/{}", obj.name_any());
+    let generation = obj.metadata.generation.unwrap_or_default();
+    let resync = crate::operator::resync_override(obj.annotations());
+    let mut status = obj.status.clone().unwrap_or_default();
+
+    if crate::operator::is_paused(obj.annotations()) {
+        return Ok(Action::requeue(ctx.resync_after(resync)));
+    }
+    let fingerprint = generation ^ crate::operator::annotation_fingerprint(obj.annotations());
+    let in_transition = status
+        .tenants
+        .iter()
+        .any(|t| t.transition_status.as_deref() == Some("running"));
+    let settled = status.id.is_some()
+        && status.observed_generation == Some(generation)
+        && conditions::is_true(&status.conditions, conditions::READY);
+    let interval = if in_transition {
+        TRANSITION_POLL
+    } else {
+        ctx.resync_after(resync)
+    };
+    if settled {
+        if let Some(left) = ctx.recently_synced(&key, fingerprint, interval) {
+            return Ok(Action::requeue(left));
+        }
+    }
+
+    let (health, retry_after) = match converge(&obj, &ctx, &mut status).await {
+        Ok(h) => (h, None),
+        Err(e) => {
+            tracing::info!(kind = KIND, namespace = %ns, name = %obj.name_any(), error = %e, "not converged");
+            (reconcile_outcome::health_of(&e), e.retry_after())
+        }
+    };
+    status.observed_generation = obj.metadata.generation;
+    status.conditions = conditions_for(
+        &health,
+        obj.metadata.generation,
+        &status.conditions,
+        Time(jiff::Timestamp::now()),
+    );
+    reconcile_outcome::publish(&ctx, KIND, obj.as_ref(), &status, &health, "Reconcile").await?;
+    if health.is_ready() {
+        ctx.mark_synced(&key, fingerprint);
+    }
+    ctx.metrics
+        .reconciled(KIND, health.reason(), started.elapsed());
+    let running = status
+        .tenants
+        .iter()
+        .any(|t| t.transition_status.as_deref() == Some("running"));
+    let action = reconcile_outcome::action_for(&ctx, &key, &health, retry_after, resync);
+    Ok(if health.is_ready() && running {
+        Action::requeue(TRANSITION_POLL)
+    } else {
+        action
+    })
+}
+
+async fn converge(
+    obj: &MultiTenantOrganization,
+    ctx: &Context,
+    status: &mut MultiTenantOrganizationStatus,
+) -> Result<Health> {
+    let ns = obj.namespace().unwrap_or_default();
+    let conn_name = &obj.spec.connection_ref.name;
+    // The cloud is checked before anything reaches Graph.
+    let conn = Api::<TenantConnection>::namespaced(ctx.client.clone(), &ns)
+        .get_opt(conn_name)
+        .await?
+        .ok_or_else(|| Error::ConnectionNotFound {
+            namespace: ns.clone(),
+            name: conn_name.clone(),
+        })?;
+    if !conn.spec.cloud.supports_multi_tenant_organizations() {
+        return Err(Error::UnsupportedCloud {
+            kind: KIND,
+            cloud: format!("{:?}", conn.spec.cloud),
+            why: "Graph offers multi-tenant organizations in the Global cloud only",
+        });
+    }
+    let (conn, resolved) = ready_connection(ctx, &ns, conn_name, ROLE).await?;
+    let tenant_id = conn
+        .status
+        .as_ref()
+        .and_then(|s| s.tenant_id.clone())
+        .unwrap_or(conn.spec.tenant_id.clone());
+    claim::acquire(ctx, &tenant_id, obj).await?;
+    status.tenant_id = Some(tenant_id.clone());
+
+    let graph = resolved.graph;
+    let v = obj.spec.graph_api_version;
+    let desired = MtoWrite {
+        display_name: Some(obj.spec.display_name.clone()),
+        description: obj.spec.description.clone(),
+    };
+    let current = graph.get_mto(v).await?;
+
+    let mut health = if !current.exists() {
+        // PUT fails on an existing one, so the singleton itself guards against a duplicate; the
+        // pending record tells a person what the operator was doing if it dies here.
+        status.pending_create = Some(jiff::Timestamp::now().to_string());
+        let progressing = Health::Progressing {
+            reason: "Creating",
+            message: "creating the multi-tenant organization".into(),
+        };
+        status.conditions = conditions_for(
+            &progressing,
+            obj.metadata.generation,
+            &status.conditions,
+            Time(jiff::Timestamp::now()),
+        );
+        status.observed_generation = obj.metadata.generation;
+        reconcile_outcome::publish(ctx, KIND, obj, &*status, &progressing, "Create").await?;
+        let created = match graph.create_mto(v, &desired).await {
+            Ok(c) => c,
+            Err(e) => return Err(recover_create(&*graph, v, status, e).await?),
+        };
+        record(status, &created);
+        let message = format!(
+            "created multi-tenant organization {}",
+            created.id.clone().unwrap_or_default()
+        );
+        ctx.event(
+            &obj.object_ref(&()),
+            EventType::Normal,
+            "Created",
+            "Create",
+            message.clone(),
+        )
+        .await;
+        Health::Ready {
+            reason: "Created",
+            message,
+        }
+    } else {
+        let adopted = status.id.is_none();
+        record(status, &current);
+        let changed = MtoWrite {
+            display_name: (current.display_name != desired.display_name)
+                .then(|| obj.spec.display_name.clone()),
+            description: (desired.description.is_some()
+                && current.description != desired.description)
+                .then(|| desired.description.clone().unwrap_or_default()),
+        };
+        if changed != MtoWrite::default() {
+            graph.update_mto(v, &changed).await?;
+            status.pending_create = None;
+            let message = format!(
+                "updated the multi-tenant organization {}",
+                status.id.clone().unwrap_or_default()
+            );
+            ctx.event(
+                &obj.object_ref(&()),
+                EventType::Normal,
+                "Updated",
+                "Update",
+                message.clone(),
+            )
+            .await;
+            Health::Ready {
+                reason: "Updated",
+                message,
+            }
+        } else if adopted {
+            let message = format!(
+                "adopted the tenant's multi-tenant organization {}",
+                status.id.clone().unwrap_or_default()
+            );
+            ctx.event(
+                &obj.object_ref(&()),
+                EventType::Normal,
+                "Adopted",
+                "Adopt",
+                message.clone(),
+            )
+            .await;
+            Health::Ready {
+                reason: "Adopted",
+                message,
+            }
+        } else {
+            Health::Ready {
+                reason: "InSync",
+                message: "the multi-tenant organization matches the spec".into(),
+            }
+        }
+    };
+
+    if let Some(tenants) = &obj.spec.tenants {
+        let members = graph.list_mto_members(v).await?;
+        let ops = members_plan(tenants, &members, &tenant_id);
+        for op in &ops {
+            apply_member_op(&*graph, v, op).await?;
+        }
+        let members = if ops.is_empty() {
+            members
+        } else {
+            graph.list_mto_members(v).await?
+        };
+        status.tenants = members.iter().map(tenant_status).collect();
+        if let Some(failed) = members.iter().find(|m| {
+            m.transition_details
+                .as_ref()
+                .and_then(|t| t.status.as_ref())
+                == Some(&ProcessingStatus::Failed)
+        }) {
+            let details = failed
+                .transition_details
+                .as_ref()
+                .and_then(|t| t.details.clone())
+                .unwrap_or_default();
+            health = Health::Ready {
+                reason: "MemberTransitionFailed",
+                message: format!(
+                    "tenant {}: Graph reports the transition failed: {details}",
+                    failed.tenant_id
+                ),
+            };
+        } else if !ops.is_empty() {
+            let message = format!(
+                "{} member change(s) sent; Graph applies them asynchronously",
+                ops.len()
+            );
+            ctx.event(
+                &obj.object_ref(&()),
+                EventType::Normal,
+                "MembersUpdated",
+                "Update",
+                message,
+            )
+            .await;
+        }
+    }
+    Ok(health)
+}
+
+/// PUT failed. If Graph says one exists now (a retried PUT after a lost answer), adopt it.
+async fn recover_create(
+    graph: &dyn crate::graph::GraphApi,
+    v: crate::graph::ApiVersion,
+    status: &mut MultiTenantOrganizationStatus,
+    err: GraphError,
+) -> Result<Error> {
+    if let Ok(now) = graph.get_mto(v).await {
+        if now.exists() {
+            record(status, &now);
+            return Ok(Error::Graph(err));
+        }
+    }
+    if !err.is_transient() {
+        status.pending_create = None;
+    }
+    Ok(Error::Graph(err))
+}
+
+async fn apply_member_op(
+    graph: &dyn crate::graph::GraphApi,
+    v: crate::graph::ApiVersion,
+    op: &MemberOp,
+) -> Result<()> {
+    let r = match op {
+        MemberOp::Add {
+            tenant_id,
+            display_name,
+            role,
+        } => {
+            let body = MtoMemberAdd {
+                tenant_id: tenant_id.clone(),
+                display_name: display_name.clone(),
+                role: Some(role.clone()),
+            };
+            match graph.add_mto_member(v, &body).await {
+                // "Tenant is already being added": someone (or a lost answer) got there first.
+                Err(GraphError::Api {
+                    status: 400,
+                    ref message,
+                    ..
+                }) if message.contains("already") => Ok(()),
+                other => other.map(drop),
+            }
+        }
+        MemberOp::ChangeRole { tenant_id, role } => {
+            graph.update_mto_member_role(v, tenant_id, role).await
+        }
+        MemberOp::Remove { tenant_id } => match graph.remove_mto_member(v, tenant_id).await {
+            Err(e) if e.is_not_found() => Ok(()),
+            other => other,
+        },
+    };
+    r.map_err(Error::Graph)
+}
+
+fn tenant_status(m: &MtoMember) -> TenantStatus {
+    TenantStatus {
+        tenant_id: m.tenant_id.clone(),
+        role: m.role.as_ref().map(|r| r.to_string()),
+        state: m.state.as_ref().map(|s| s.to_string()),
+        transition_status: m
+            .transition_details
+            .as_ref()
+            .and_then(|t| t.status.as_ref())
+            .map(|s| s.to_string()),
+        transition_details: m
+            .transition_details
+            .as_ref()
+            .and_then(|t| t.details.clone())
+            .filter(|d| !d.is_empty()),
+    }
+}
+
+fn record(status: &mut MultiTenantOrganizationStatus, mto: &GraphMto) {
+    if mto.id.is_some() {
+        status.id = mto.id.clone();
+        status.pending_create = None;
+    }
+    status.state = mto.state.as_ref().map(|s| s.to_string());
+    if mto.created_date_time.is_some() {
+        status.created_date_time = mto.created_date_time.clone();
+        status.joinable_after = mto
+            .created_date_time
+            .as_deref()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .and_then(|t| t.checked_add(jiff::SignedDuration::from_hours(2)).ok())
+            .map(|t| t.to_string());
+    }
+}
+
+pub fn error_policy(obj: Arc<MultiTenantOrganization>, err: &Error, ctx: Arc<Context>) -> Action {
+    reconcile_outcome::error_policy(KIND, obj.as_ref(), err, &ctx)
+}
