@@ -1,11 +1,626 @@
-//! The local Microsoft Graph emulator (work in progress).
+//! A local Microsoft Graph + Entra token endpoint, faithful to the surface the operator uses
+//! (graph-api.md §1–§5): organizations, the multi-tenant organization with its members and
+//! join requests, client-credentials tokens (secret, certificate, federated), Graph's error
+//! bodies, correlation headers and throttling, plus faults on demand and an emulated clock.
+//!
+//! Run it as `graph-org-operator emulator` (prints one JSON line with its URLs when ready), or
+//! in a test with [`Emulator::start`]. [`InProcessGraph`] offers the same behaviour without
+//! HTTP, as a [`crate::graph::GraphApi`].
+//!
+//! Modules: [`config`] (tenants, apps, credentials), [`clock`] (emulated time), [`state`]
+//! (the directory model and every operation), [`tokens`] (Entra endpoint and JWTs),
+//! [`server`] (axum routes, fault/journal wrapper, listeners), [`faults`], [`throttle`],
+//! [`journal`], [`tls`] and [`in_process`].
+
+pub mod clock;
+pub mod config;
+pub mod faults;
+pub mod in_process;
+pub mod journal;
+pub mod server;
+pub mod state;
+pub mod throttle;
+pub mod tls;
+pub mod tokens;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use jiff::Timestamp;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use config::EmulatorConfig;
+pub use faults::{FaultConfig, FaultRule, Latency};
+pub use in_process::InProcessGraph;
+pub use state::{ApiError, Caller, Directory, MtoTimings};
+
+use clock::Clock;
+use faults::{Decision, Faults};
+use journal::Journal;
+use throttle::Throttle;
+use tokens::{EntraError, Issued, TokenIssuer, TokenRequest};
+
+/// How the emulator runs (as opposed to [`EmulatorConfig`], what the directory contains).
+#[derive(Clone, Debug)]
+pub struct EmulatorOptions {
+    /// Plain HTTP listener.
+    pub listen: SocketAddr,
+    /// HTTPS listener, with a CA generated at startup.
+    pub tls_listen: Option<SocketAddr>,
+    /// Emulated seconds per real second.
+    pub time_scale: f64,
+    /// Access-token lifetime in real seconds.
+    pub token_lifetime_secs: u64,
+    /// Collections longer than this are paged with `@odata.nextLink`.
+    pub page_size: usize,
+    /// Requests per `throttle_window` per app+tenant before 429.
+    pub throttle_budget: u32,
+    pub throttle_window: Duration,
+    pub timings: MtoTimings,
+    /// Faults active from the start (and after a reset).
+    pub faults: FaultConfig,
+    /// Seed for fault injection; random when absent.
+    pub seed: Option<u64>,
+}
+
+impl Default for EmulatorOptions {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls_listen: None,
+            time_scale: 1.0,
+            token_lifetime_secs: 3599,
+            page_size: 100,
+            throttle_budget: 10_000,
+            throttle_window: Duration::from_secs(10),
+            timings: MtoTimings::default(),
+            faults: FaultConfig::default(),
+            seed: None,
+        }
+    }
+}
+
+/// Everything behind the mutex: one lock, never held across an await.
+struct Core {
+    config: EmulatorConfig,
+    dir: Directory,
+    faults: Faults,
+    throttle: Throttle,
+    rng: StdRng,
+}
+
+/// The emulator's shared state, used by the HTTP handlers, [`InProcessGraph`] and tests.
+pub struct Emu {
+    pub clock: Clock,
+    pub journal: Journal,
+    pub options: EmulatorOptions,
+    issuer: TokenIssuer,
+    initial_config: EmulatorConfig,
+    core: Mutex<Core>,
+    /// `scheme://127.0.0.1:port` of each listener, for client-assertion audiences.
+    origins: Mutex<Vec<String>>,
+}
+
+impl std::fmt::Debug for Emu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emu")
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Emu {
+    /// Build the state without any listener (for [`InProcessGraph`]-only tests). Generating
+    /// the RSA signing key takes a moment.
+    pub fn new(config: EmulatorConfig, options: EmulatorOptions) -> Result<Arc<Self>, String> {
+        config.validate()?;
+        let clock = Clock::new(options.time_scale);
+        let dir = Directory::new(&config, options.timings.clone(), clock.now());
+        let rng = match options.seed {
+            Some(s) => StdRng::seed_from_u64(s),
+            None => StdRng::from_entropy(),
+        };
+        let core = Core {
+            config: config.clone(),
+            dir,
+            faults: Faults::new(options.faults.clone()),
+            throttle: Throttle::default(),
+            rng,
+        };
+        Ok(Arc::new(Self {
+            clock,
+            journal: Journal::default(),
+            issuer: TokenIssuer::generate(),
+            initial_config: config,
+            core: Mutex::new(core),
+            origins: Mutex::new(vec![]),
+            options,
+        }))
+    }
+
+    /// Run `f` on the directory at the current emulated time.
+    pub fn with_dir<T>(&self, f: impl FnOnce(&mut Directory, Timestamp) -> T) -> T {
+        let now = self.clock.now();
+        let mut core = self.core.lock().unwrap();
+        let Core { dir, faults, .. } = &mut *core;
+        dir.fail_joins = faults.config.fail_joins;
+        dir.national_cloud = faults.config.national_cloud;
+        f(dir, now)
+    }
+
+    /// The caller an app would be in `tenant` (id or domain), with its granted roles; what a
+    /// token would say, without the token.
+    pub fn caller_for(&self, tenant: &str, client_id: &str) -> Result<Caller, String> {
+        let core = self.core.lock().unwrap();
+        let tid = core
+            .config
+            .tenant_id_for(tenant)
+            .ok_or_else(|| format!("AADSTS90002: tenant '{tenant}' not found"))?;
+        let app = core
+            .config
+            .app(client_id)
+            .ok_or_else(|| format!("AADSTS700016: application '{client_id}' not found"))?;
+        let roles = core.config.roles_in(app, &tid).ok_or_else(|| {
+            format!(
+                "AADSTS700016: application '{client_id}' was not found in the directory '{tid}'"
+            )
+        })?;
+        Ok(Caller {
+            tenant_id: tid,
+            client_id: app.client_id.clone(),
+            roles,
+        })
+    }
+
+    /// Check the bearer token of a Graph request.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+        let unauth = |m: &str| ApiError::new(401, "InvalidAuthenticationToken", m);
+        let h = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default();
+        let token = h
+            .strip_prefix("Bearer ")
+            .or_else(|| h.strip_prefix("bearer "))
+            .map(str::trim)
+            .unwrap_or_default();
+        if token.is_empty() {
+            return Err(unauth("Access token is empty."));
+        }
+        let c = self.issuer.verify(token).map_err(unauth)?;
+        Ok(Caller {
+            tenant_id: c.tid,
+            client_id: c.appid,
+            roles: c.roles.unwrap_or_default(),
+        })
+    }
+
+    /// Take one request from the caller's bucket or answer 429.
+    pub fn throttle(&self, c: &Caller) -> Result<(), ApiError> {
+        let mut core = self.core.lock().unwrap();
+        let budget = core
+            .faults
+            .config
+            .throttle_budget
+            .unwrap_or(self.options.throttle_budget);
+        let window = core
+            .faults
+            .config
+            .throttle_window_secs
+            .map(|s| Duration::from_secs_f64(s.max(0.001)))
+            .unwrap_or(self.options.throttle_window);
+        core.throttle
+            .take(&c.client_id, &c.tenant_id, budget, window)
+            .map_err(|wait| ApiError {
+                retry_after: Some(wait),
+                ..ApiError::new(
+                    429,
+                    "TooManyRequests",
+                    "Too many requests. Retry after the time given in the Retry-After header.",
+                )
+            })
+    }
+
+    pub fn issue_token(&self, req: &TokenRequest<'_>) -> Result<Issued, EntraError> {
+        let core = self.core.lock().unwrap();
+        tokens::token_endpoint(
+            &core.config,
+            &self.issuer,
+            req,
+            self.clock.now(),
+            self.options.token_lifetime_secs,
+        )
+    }
+
+    pub fn tenant_id_for(&self, tenant: &str) -> Option<String> {
+        self.core.lock().unwrap().config.tenant_id_for(tenant)
+    }
+
+    /// Every URL of this token endpoint for `tenant`: each listener under both schemes and
+    /// both loopback names, plus the address the client used, and the tenant by id and by
+    /// each domain.
+    pub fn token_endpoint_urls(&self, base: &str, tenant: &str) -> Vec<String> {
+        let mut names = vec![tenant.to_string()];
+        {
+            let core = self.core.lock().unwrap();
+            if let Some(t) = core
+                .config
+                .tenant_id_for(tenant)
+                .and_then(|tid| core.config.tenants.iter().find(|t| t.id == tid).cloned())
+            {
+                names.push(t.id.clone());
+                names.extend(t.domains.iter().cloned());
+            }
+        }
+        let mut hosts: Vec<String> = vec![base.split("://").nth(1).unwrap_or_default().to_string()];
+        for o in self.origins.lock().unwrap().iter() {
+            let hostport = o.split("://").nth(1).unwrap_or_default();
+            hosts.push(hostport.to_string());
+            hosts.push(hostport.replace("127.0.0.1", "localhost"));
+        }
+        let mut urls = vec![];
+        for h in &hosts {
+            for scheme in ["https", "http"] {
+                for n in &names {
+                    urls.push(format!("{scheme}://{h}/{n}/oauth2/v2.0/token"));
+                }
+            }
+        }
+        urls
+    }
+
+    pub fn decide_faults(&self, method: &str, path: &str) -> Decision {
+        let mut core = self.core.lock().unwrap();
+        let Core { faults, rng, .. } = &mut *core;
+        faults.decide(method, path, rng)
+    }
+
+    pub fn token_endpoint_down_for(&self) -> Option<Duration> {
+        self.core.lock().unwrap().faults.token_endpoint_down_for()
+    }
+
+    pub fn faults(&self) -> FaultConfig {
+        self.core.lock().unwrap().faults.get()
+    }
+
+    pub fn set_faults(&self, f: FaultConfig) {
+        self.core.lock().unwrap().faults.set(f);
+    }
+
+    /// Replace the configuration (or merge into it). Tenants keep their state; new tenants
+    /// start fresh.
+    pub fn set_config(&self, c: EmulatorConfig, merge: bool) -> Result<(), String> {
+        let now = self.clock.now();
+        let mut core = self.core.lock().unwrap();
+        let next = if merge {
+            let mut m = core.config.clone();
+            m.merge(c);
+            m
+        } else {
+            c
+        };
+        next.validate()?;
+        core.dir.apply_config(&next, now);
+        core.config = next;
+        Ok(())
+    }
+
+    pub fn config_redacted(&self) -> serde_json::Value {
+        self.core.lock().unwrap().config.redacted()
+    }
+
+    /// Back to the start: the startup configuration and directory, faults from the flags, an
+    /// empty journal and full throttling buckets. The clock keeps running (time never goes
+    /// back).
+    pub fn reset(&self) {
+        let now = self.clock.now();
+        let mut core = self.core.lock().unwrap();
+        core.config = self.initial_config.clone();
+        core.dir = Directory::new(&self.initial_config, self.options.timings.clone(), now);
+        core.faults = Faults::new(self.options.faults.clone());
+        core.throttle.clear();
+        if let Some(s) = self.options.seed {
+            core.rng = StdRng::seed_from_u64(s);
+        }
+        drop(core);
+        self.journal.clear();
+    }
+
+    pub fn snapshot(&self) -> serde_json::Value {
+        self.with_dir(|d, now| {
+            d.settle(now);
+            let mut v = d.snapshot();
+            v["now"] = serde_json::Value::String(clock::graph_time(now));
+            v
+        })
+    }
+}
+
+/// Starts the emulator inside the current tokio runtime.
+pub struct Emulator;
+
+/// A running emulator. Dropping it stops the listeners.
+pub struct EmulatorHandle {
+    pub http_url: String,
+    pub https_url: Option<String>,
+    /// The CA certificate (PEM) that signed the HTTPS server certificate.
+    pub ca_pem: Option<String>,
+    pub emu: Arc<Emu>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Emulator {
+    pub async fn start(
+        config: EmulatorConfig,
+        options: EmulatorOptions,
+    ) -> Result<EmulatorHandle, String> {
+        let (http_l, http_addr) = server::bind(options.listen)
+            .await
+            .map_err(|e| format!("binding {}: {e}", options.listen))?;
+        let tls_l = match options.tls_listen {
+            Some(a) => Some(
+                server::bind(a)
+                    .await
+                    .map_err(|e| format!("binding {a}: {e}"))?,
+            ),
+            None => None,
+        };
+        // RSA key generation is CPU work; keep it off the async threads.
+        let emu = tokio::task::spawn_blocking(move || Emu::new(config, options))
+            .await
+            .map_err(|e| e.to_string())??;
+        let http_url = format!("http://{http_addr}");
+        let mut origins = vec![http_url.clone()];
+        let (tx, rx) = watch::channel(false);
+        let router = server::router(emu.clone());
+        let mut tasks = vec![tokio::spawn(server::serve(
+            http_l,
+            None,
+            emu.clone(),
+            router.clone(),
+            rx.clone(),
+        ))];
+        let (mut https_url, mut ca_pem) = (None, None);
+        if let Some((l, addr)) = tls_l {
+            let t = tls::generate()?;
+            let acceptor = tokio_rustls::TlsAcceptor::from(t.server_config.clone());
+            tasks.push(tokio::spawn(server::serve(
+                l,
+                Some(acceptor),
+                emu.clone(),
+                router,
+                rx,
+            )));
+            let url = format!("https://{addr}");
+            origins.push(url.clone());
+            https_url = Some(url);
+            ca_pem = Some(t.ca_pem);
+        }
+        *emu.origins.lock().unwrap() = origins;
+        Ok(EmulatorHandle {
+            http_url,
+            https_url,
+            ca_pem,
+            emu,
+            shutdown: tx,
+            tasks,
+        })
+    }
+}
+
+impl EmulatorHandle {
+    /// The HTTPS URL if serving TLS, else the HTTP one: the authority and Graph root clients use.
+    pub fn url(&self) -> &str {
+        self.https_url.as_deref().unwrap_or(&self.http_url)
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.emu.clock
+    }
+
+    /// A [`crate::graph::GraphApi`] for `client_id` in `tenant`, without HTTP.
+    pub fn in_process(&self, tenant: &str, client_id: &str) -> InProcessGraph {
+        InProcessGraph::new(self.emu.clone(), tenant, client_id)
+    }
+
+    /// Stop accepting, let in-flight requests finish (up to 2 s), and wait.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        for t in std::mem::take(&mut self.tasks) {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for EmulatorHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+// ---------------------------------------------------------------------- command line
 
 /// Command-line arguments of `graph-org-operator emulator`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct EmulatorArgs {}
+pub struct EmulatorArgs {
+    /// YAML configuration (tenants, apps, credentials, issuers); a built-in two-tenant
+    /// configuration when absent.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// HTTP listen address.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// HTTPS listen address (CA generated at startup).
+    #[arg(long)]
+    pub tls_listen: Option<SocketAddr>,
+    /// Where to write the CA certificate (PEM); a temporary file when serving HTTPS without it.
+    #[arg(long)]
+    pub ca_cert_out: Option<PathBuf>,
+    /// Emulated seconds per real second.
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Seed for fault injection.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[arg(long, default_value_t = 3599)]
+    pub token_lifetime_secs: u64,
+    /// Page size of collections (`@odata.nextLink` beyond it).
+    #[arg(long, default_value_t = 100)]
+    pub page_size: usize,
+    /// Requests per window per app+tenant before 429.
+    #[arg(long, default_value_t = 10_000)]
+    pub throttle_budget: u32,
+    #[arg(long, default_value_t = 10.0)]
+    pub throttle_window_secs: f64,
+    /// Emulated seconds: tenant add provisioning, join, removal, and the wait after creation
+    /// before a join is accepted.
+    #[arg(long, default_value_t = 120.0)]
+    pub mto_add_secs: f64,
+    #[arg(long, default_value_t = 600.0)]
+    pub mto_join_secs: f64,
+    #[arg(long, default_value_t = 120.0)]
+    pub mto_remove_secs: f64,
+    #[arg(long, default_value_t = 7200.0)]
+    pub mto_join_after_create_secs: f64,
+    /// Added latency for every Graph/token request: milliseconds or MIN..MAX.
+    #[arg(long)]
+    pub latency_ms: Option<String>,
+    /// Probability (0..1) of a 5xx (503, 500 or 504).
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Probability of a 429 with a fractional Retry-After.
+    #[arg(long, default_value_t = 0.0)]
+    pub throttle_rate: f64,
+    /// Probability of closing the connection without an answer.
+    #[arg(long, default_value_t = 0.0)]
+    pub reset_rate: f64,
+    /// Probability of a 2xx with a body that is not valid JSON.
+    #[arg(long, default_value_t = 0.0)]
+    pub malformed_rate: f64,
+    /// Probability of stalling a request for --stall-ms.
+    #[arg(long, default_value_t = 0.0)]
+    pub stall_rate: f64,
+    #[arg(long, default_value_t = 120_000)]
+    pub stall_ms: u64,
+    /// Behave like a national cloud: the multi-tenant organization API does not exist.
+    #[arg(long)]
+    pub national_cloud: bool,
+    /// Make every join fail ("DirectoryService Exception").
+    #[arg(long)]
+    pub fail_joins: bool,
+}
 
-pub async fn run(_args: EmulatorArgs) -> anyhow_free::Result {
+impl EmulatorArgs {
+    pub fn options(&self) -> Result<EmulatorOptions, String> {
+        let mut rule = FaultRule {
+            server_error_rate: self.error_rate,
+            throttle_rate: self.throttle_rate,
+            reset_rate: self.reset_rate,
+            malformed_rate: self.malformed_rate,
+            stall_rate: self.stall_rate,
+            stall_ms: self.stall_ms,
+            ..Default::default()
+        };
+        for (name, r) in [
+            ("--error-rate", self.error_rate),
+            ("--throttle-rate", self.throttle_rate),
+            ("--reset-rate", self.reset_rate),
+            ("--malformed-rate", self.malformed_rate),
+            ("--stall-rate", self.stall_rate),
+        ] {
+            if !(0.0..=1.0).contains(&r) {
+                return Err(format!("{name} must be between 0 and 1"));
+            }
+        }
+        if let Some(l) = &self.latency_ms {
+            rule.latency_ms = Some(Latency::parse(l)?);
+        }
+        let any = rule
+            != FaultRule {
+                stall_ms: self.stall_ms,
+                ..Default::default()
+            };
+        Ok(EmulatorOptions {
+            listen: self.listen,
+            tls_listen: self.tls_listen,
+            time_scale: self.time_scale,
+            token_lifetime_secs: self.token_lifetime_secs,
+            page_size: self.page_size,
+            throttle_budget: self.throttle_budget,
+            throttle_window: Duration::from_secs_f64(self.throttle_window_secs.max(0.001)),
+            timings: MtoTimings {
+                add_secs: self.mto_add_secs,
+                join_secs: self.mto_join_secs,
+                remove_secs: self.mto_remove_secs,
+                join_after_create_secs: self.mto_join_after_create_secs,
+                ..Default::default()
+            },
+            faults: FaultConfig {
+                rules: if any { vec![rule] } else { vec![] },
+                national_cloud: self.national_cloud,
+                fail_joins: self.fail_joins,
+                ..Default::default()
+            },
+            seed: self.seed,
+        })
+    }
+}
+
+pub async fn run(args: EmulatorArgs) -> anyhow_free::Result {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .try_init();
+    let config = match &args.config {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).map_err(|e| format!("reading {}: {e}", p.display()))?;
+            EmulatorConfig::from_yaml(&text)?
+        }
+        None => EmulatorConfig::default_local(),
+    };
+    let options = args.options()?;
+    let handle = Emulator::start(config, options).await?;
+    let mut ready = serde_json::json!({"http": handle.http_url});
+    if let (Some(url), Some(ca)) = (&handle.https_url, &handle.ca_pem) {
+        let path = args.ca_cert_out.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("graph-org-emulator-{}-ca.pem", std::process::id()))
+        });
+        std::fs::write(&path, ca).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        ready["https"] = serde_json::Value::String(url.clone());
+        ready["caCert"] = serde_json::Value::String(path.display().to_string());
+    }
+    tracing::info!(http = %handle.http_url, https = ?handle.https_url, time_scale = handle.emu.clock.scale(), "emulator ready");
+    // The one line scripts parse; everything else goes to stderr.
+    println!("{ready}");
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    handle.shutdown().await;
     Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 mod anyhow_free {

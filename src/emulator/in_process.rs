@@ -1,0 +1,238 @@
+//! [`InProcessGraph`]: the emulator as a [`GraphApi`] without HTTP, for fast reconciler tests.
+//! Each call goes through the same [`Directory`](super::Directory) operation as the HTTP
+//! handler (permission checks, validation, Graph errors), with the JSON bodies a client would
+//! send and parsed the way a client would. Transport concerns (tokens on the wire,
+//! throttling, injected faults) are the HTTP server's and do not apply here, except the
+//! national-cloud and failing-join faults, which live in the directory.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::Emu;
+use super::state::{ApiError, ApiResult, Caller, Directory};
+use crate::graph::types::*;
+use crate::graph::{ApiVersion, GraphApi, GraphError, GraphResult, TokenInfo};
+
+#[derive(Clone, Debug)]
+pub struct InProcessGraph {
+    emu: Arc<Emu>,
+    tenant: String,
+    client_id: String,
+}
+
+impl InProcessGraph {
+    /// Act as app `client_id` in `tenant` (id or domain), with the roles the configuration
+    /// grants it there (looked up on every call, as a fresh token would be).
+    pub fn new(emu: Arc<Emu>, tenant: &str, client_id: &str) -> Self {
+        Self {
+            emu,
+            tenant: tenant.to_string(),
+            client_id: client_id.to_string(),
+        }
+    }
+
+    fn caller(&self) -> GraphResult<Caller> {
+        self.emu
+            .caller_for(&self.tenant, &self.client_id)
+            .map_err(|description| GraphError::Token {
+                authority: "in-process".into(),
+                status: 400,
+                error: "unauthorized_client".into(),
+                description,
+                trace_id: None,
+                retry_after: None,
+            })
+    }
+
+    fn call<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        op: impl FnOnce(&mut Directory, &Caller, jiff::Timestamp) -> ApiResult<Value>,
+    ) -> GraphResult<T> {
+        let caller = self.caller()?;
+        let v = self
+            .emu
+            .with_dir(|d, now| op(d, &caller, now))
+            .map_err(|e| api_error(operation, e))?;
+        serde_json::from_value(v).map_err(|e| GraphError::Malformed {
+            operation,
+            status: 200,
+            message: e.to_string(),
+            request_id: None,
+        })
+    }
+
+    fn call_unit(
+        &self,
+        operation: &'static str,
+        op: impl FnOnce(&mut Directory, &Caller, jiff::Timestamp) -> ApiResult<()>,
+    ) -> GraphResult<()> {
+        let caller = self.caller()?;
+        self.emu
+            .with_dir(|d, now| op(d, &caller, now))
+            .map_err(|e| api_error(operation, e))
+    }
+}
+
+fn api_error(operation: &'static str, e: ApiError) -> GraphError {
+    GraphError::Api {
+        operation,
+        status: e.status,
+        code: e.code,
+        message: e.message,
+        request_id: Some(uuid::Uuid::new_v4().to_string()),
+        client_request_id: None,
+        retry_after: e.retry_after.map(std::time::Duration::from_secs_f64),
+    }
+}
+
+fn body<T: serde::Serialize>(t: &T) -> Value {
+    serde_json::to_value(t).unwrap_or(Value::Null)
+}
+
+// The API version does not change behaviour in the emulator (v1.0 and beta serve the same
+// model), so `_v` is unused.
+impl GraphApi for InProcessGraph {
+    fn token_info(&self) -> BoxFuture<'_, GraphResult<TokenInfo>> {
+        Box::pin(async move {
+            let c = self.caller()?;
+            Ok(TokenInfo {
+                tenant_id: c.tenant_id,
+                roles: c.roles,
+            })
+        })
+    }
+
+    fn list_organizations(&self, _v: ApiVersion) -> BoxFuture<'_, GraphResult<Vec<Organization>>> {
+        Box::pin(async move {
+            self.call("list organizations", |d, c, now| {
+                d.list_orgs(c, now).map(Value::Array)
+            })
+        })
+    }
+
+    fn get_organization<'a>(
+        &'a self,
+        _v: ApiVersion,
+        id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<Organization>> {
+        Box::pin(async move { self.call("get organization", |d, c, now| d.get_org(c, id, now)) })
+    }
+
+    fn create_organization<'a>(
+        &'a self,
+        _v: ApiVersion,
+        b: &'a OrganizationFields,
+    ) -> BoxFuture<'a, GraphResult<Organization>> {
+        Box::pin(async move {
+            let mut v = body(b);
+            v["@odata.type"] = json!("#microsoft.graph.organization");
+            self.call("create organization", |d, c, now| d.create_org(c, v, now))
+        })
+    }
+
+    fn update_organization<'a>(
+        &'a self,
+        _v: ApiVersion,
+        id: &'a str,
+        patch: &'a OrganizationPatch,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.call_unit("update organization", |d, c, now| {
+                d.update_org(c, id, body(patch), now)
+            })
+        })
+    }
+
+    fn get_mto(&self, _v: ApiVersion) -> BoxFuture<'_, GraphResult<MultiTenantOrganization>> {
+        Box::pin(async move {
+            self.call("get multi-tenant organization", |d, c, now| {
+                d.get_mto(c, now)
+            })
+        })
+    }
+
+    fn create_mto<'a>(
+        &'a self,
+        _v: ApiVersion,
+        b: &'a MtoWrite,
+    ) -> BoxFuture<'a, GraphResult<MultiTenantOrganization>> {
+        Box::pin(async move {
+            self.call("create multi-tenant organization", |d, c, now| {
+                d.create_mto(c, body(b), now)
+            })
+        })
+    }
+
+    fn update_mto<'a>(&'a self, _v: ApiVersion, b: &'a MtoWrite) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.call_unit("update multi-tenant organization", |d, c, now| {
+                d.update_mto(c, body(b), now)
+            })
+        })
+    }
+
+    fn list_mto_members(&self, _v: ApiVersion) -> BoxFuture<'_, GraphResult<Vec<MtoMember>>> {
+        Box::pin(async move {
+            self.call("list multi-tenant organization tenants", |d, c, now| {
+                d.list_members(c, None, now).map(Value::Array)
+            })
+        })
+    }
+
+    fn add_mto_member<'a>(
+        &'a self,
+        _v: ApiVersion,
+        b: &'a MtoMemberAdd,
+    ) -> BoxFuture<'a, GraphResult<MtoMember>> {
+        Box::pin(async move {
+            self.call("add multi-tenant organization tenant", |d, c, now| {
+                d.add_member(c, body(b), now)
+            })
+        })
+    }
+
+    fn update_mto_member_role<'a>(
+        &'a self,
+        _v: ApiVersion,
+        tenant_id: &'a str,
+        role: &'a MemberRole,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.call_unit("update multi-tenant organization tenant", |d, c, now| {
+                d.update_member(c, tenant_id, json!({"role": role}), now)
+            })
+        })
+    }
+
+    fn remove_mto_member<'a>(
+        &'a self,
+        _v: ApiVersion,
+        tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.call_unit("remove multi-tenant organization tenant", |d, c, now| {
+                d.remove_member(c, tenant_id, now)
+            })
+        })
+    }
+
+    fn get_join_request(&self, _v: ApiVersion) -> BoxFuture<'_, GraphResult<JoinRequest>> {
+        Box::pin(async move { self.call("get join request", |d, c, now| d.get_join(c, now)) })
+    }
+
+    fn update_join_request<'a>(
+        &'a self,
+        _v: ApiVersion,
+        added_by_tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.call_unit("update join request", |d, c, now| {
+                d.update_join(c, json!({"addedByTenantId": added_by_tenant_id}), now)
+            })
+        })
+    }
+}
