@@ -29,12 +29,18 @@ async fn setup(prefix: &str, emulator_args: &[&str]) -> (String, Emulator, Proc)
     let emulator = Emulator::start(emulator_args);
     let operator = start_operator(&ns, &[]);
     apply(&ns, &secret_manifest("creds", CLIENT_SECRET));
-    apply(&ns, &connection_manifest("conn", TENANT_A, "creds", &emulator));
+    apply(
+        &ns,
+        &connection_manifest("conn", TENANT_A, "creds", &emulator),
+    );
     (ns, emulator, operator)
 }
 
 fn assert_no_secret_in(text: &str, what: &str) {
-    assert!(!text.contains(CLIENT_SECRET), "the client secret appears in {what}");
+    assert!(
+        !text.contains(CLIENT_SECRET),
+        "the client secret appears in {what}"
+    );
 }
 
 #[tokio::test]
@@ -42,7 +48,13 @@ async fn apply_reaches_ready_with_the_graph_id_and_exactly_one_create() {
     let (ns, emulator, operator) = setup("apply", &[]).await;
     let conn = wait_condition(&ns, "tenantconnection", "conn", "Ready", WAIT).await;
     assert_eq!(conn["status"]["tenantId"], TENANT_A);
-    assert!(conn["status"]["grantedRoles"].as_array().unwrap().iter().any(|r| r == "Organization.ReadWrite.All"));
+    assert!(
+        conn["status"]["grantedRoles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "Organization.ReadWrite.All")
+    );
 
     apply(&ns, &org_manifest("contoso", "Contoso-Apply", ""));
     apply(&ns, &mto_manifest("mto", "conn"));
@@ -52,52 +64,105 @@ async fn apply_reaches_ready_with_the_graph_id_and_exactly_one_create() {
     let id = org["status"]["id"].as_str().expect("status.id").to_string();
     let state = emulator.state().await.to_string();
     assert!(state.contains(&id), "the emulator has no organization {id}");
-    assert_eq!(emulator.count("POST", "/organization").await, 1, "exactly one create");
+    assert_eq!(
+        emulator.count("POST", "/organization").await,
+        1,
+        "exactly one create"
+    );
     assert_eq!(mto["status"]["state"], "active");
     let mto_id = mto["status"]["id"].as_str().expect("mto id");
     assert!(state.contains(mto_id));
     assert!(mto["status"]["joinableAfter"].is_string());
-    assert_eq!(emulator.count("PUT", "/tenantRelationships/multiTenantOrganization").await, 1);
+    assert_eq!(
+        emulator
+            .count("PUT", "/tenantRelationships/multiTenantOrganization")
+            .await,
+        1
+    );
 
     // Every Graph request carried its own client-request-id.
     let journal = emulator.journal().await;
     let ids: Vec<&str> = journal
         .iter()
         .filter(|e| !e["path"].as_str().unwrap_or_default().contains("oauth2"))
-        .filter_map(|e| e["clientRequestId"].as_str().or(e["client-request-id"].as_str()))
+        .filter_map(|e| {
+            e["clientRequestId"]
+                .as_str()
+                .or(e["client-request-id"].as_str())
+        })
         .collect();
     let unique: std::collections::HashSet<_> = ids.iter().collect();
-    assert!(!ids.is_empty() && unique.len() == ids.len(), "client-request-ids are missing or reused: {ids:?}");
+    assert!(
+        !ids.is_empty() && unique.len() == ids.len(),
+        "client-request-ids are missing or reused: {ids:?}"
+    );
 
     // kubectl get shows the id; describe shows the Created event.
     let (_, out, _) = kubectl_run(&["get", "-n", &ns, "gorg", "contoso"], None);
     assert!(out.contains(&id) && out.contains("True"), "{out}");
     let (_, events, _) = kubectl_run(&["get", "events", "-n", &ns, "-o", "json"], None);
-    assert!(events.contains("\"reason\": \"Created\""), "no Created event: {events}");
+    assert!(
+        events.contains("\"reason\": \"Created\""),
+        "no Created event: {events}"
+    );
 
     // Quiet: nothing changes for a while, so nothing is written to Graph or to status.
-    let writes_before = emulator.journal().await.iter().filter(|e| e["method"] != "GET").count();
+    let writes_before = emulator
+        .journal()
+        .await
+        .iter()
+        .filter(|e| e["method"] != "GET")
+        .count();
     let rv_org = org["metadata"]["resourceVersion"].clone();
     let rv_mto = mto["metadata"]["resourceVersion"].clone();
     tokio::time::sleep(Duration::from_secs(30)).await;
     let journal = emulator.journal().await;
-    let graph_writes =
-        journal.iter().filter(|e| e["method"] != "GET" && !e["path"].as_str().unwrap_or_default().contains("oauth2")).count();
+    let graph_writes = journal
+        .iter()
+        .filter(|e| {
+            e["method"] != "GET" && !e["path"].as_str().unwrap_or_default().contains("oauth2")
+        })
+        .count();
     let writes_after = journal.iter().filter(|e| e["method"] != "GET").count();
-    assert_eq!(writes_after, writes_before, "Graph writes at rest ({graph_writes} non-GET requests in all)");
-    assert_eq!(get_json(&ns, "organization", "contoso").unwrap()["metadata"]["resourceVersion"], rv_org, "status written at rest");
-    assert_eq!(get_json(&ns, "multitenantorganization", "mto").unwrap()["metadata"]["resourceVersion"], rv_mto);
+    assert_eq!(
+        writes_after, writes_before,
+        "Graph writes at rest ({graph_writes} non-GET requests in all)"
+    );
+    assert_eq!(
+        get_json(&ns, "organization", "contoso").unwrap()["metadata"]["resourceVersion"],
+        rv_org,
+        "status written at rest"
+    );
+    assert_eq!(
+        get_json(&ns, "multitenantorganization", "mto").unwrap()["metadata"]["resourceVersion"],
+        rv_mto
+    );
 
     // A second resource for the same tenant reports a conflict and sends nothing.
     apply(&ns, &mto_manifest("second", "conn"));
     let second = eventually(WAIT, "second MTO Stalled Conflict", || async {
         let o = get_json(&ns, "multitenantorganization", "second")?;
-        condition(&o, "Stalled").filter(|c| c.0 == "True" && c.1 == "Conflict").map(|_| o)
+        condition(&o, "Stalled")
+            .filter(|c| c.0 == "True" && c.1 == "Conflict")
+            .map(|_| o)
     })
     .await;
-    assert!(condition(&second, "Ready").unwrap().2.contains("mto"), "the conflict names the holder");
-    assert_eq!(emulator.count("PUT", "/tenantRelationships/multiTenantOrganization").await, 1);
-    assert_eq!(emulator.count("PATCH", "/tenantRelationships/multiTenantOrganization").await, 0);
+    assert!(
+        condition(&second, "Ready").unwrap().2.contains("mto"),
+        "the conflict names the holder"
+    );
+    assert_eq!(
+        emulator
+            .count("PUT", "/tenantRelationships/multiTenantOrganization")
+            .await,
+        1
+    );
+    assert_eq!(
+        emulator
+            .count("PATCH", "/tenantRelationships/multiTenantOrganization")
+            .await,
+        0
+    );
 
     assert_no_secret_in(&operator.log_text(), "the operator log");
     assert_no_secret_in(&events, "Events");
@@ -109,52 +174,165 @@ async fn failures_stall_with_a_message_naming_the_cause() {
     let (ns, emulator, operator) = setup("fail", &[]).await;
     // Wrong secret.
     apply(&ns, &secret_manifest("wrong", "not-the-secret"));
-    apply(&ns, &connection_manifest("wrong", TENANT_A, "wrong", &emulator));
+    apply(
+        &ns,
+        &connection_manifest("wrong", TENANT_A, "wrong", &emulator),
+    );
     // Missing secret.
-    apply(&ns, &connection_manifest("missing", TENANT_A, "nope", &emulator));
+    apply(
+        &ns,
+        &connection_manifest("missing", TENANT_A, "nope", &emulator),
+    );
     // A secret of the same name in another namespace is not used.
     let client = client().await;
     let other = namespace(&client, "other").await;
     apply(&other, &secret_manifest("elsewhere", CLIENT_SECRET));
-    apply(&ns, &connection_manifest("borrow", TENANT_A, "elsewhere", &emulator));
+    apply(
+        &ns,
+        &connection_manifest("borrow", TENANT_A, "elsewhere", &emulator),
+    );
     // A tenant where nothing is granted.
-    apply(&ns, &connection_manifest("noperm", TENANT_NOPERM, "creds", &emulator));
+    apply(
+        &ns,
+        &connection_manifest("noperm", TENANT_NOPERM, "creds", &emulator),
+    );
     // China cloud for a multi-tenant organization.
-    apply(&ns, &connection_manifest("china", TENANT_A, "creds", &emulator).replace("  endpoints:", "  cloud: China\n  endpoints:"));
+    apply(
+        &ns,
+        &connection_manifest("china", TENANT_A, "creds", &emulator)
+            .replace("  endpoints:", "  cloud: China\n  endpoints:"),
+    );
 
-    let stalled = |kind: &'static str, name: &'static str, reason: &'static str, needle: &'static str| {
-        let ns = ns.clone();
-        async move {
-            let o = eventually(WAIT, &format!("{kind}/{name} Stalled {reason}"), || async {
-                let o = get_json(&ns, kind, name)?;
-                condition(&o, "Stalled").filter(|c| c.0 == "True" && c.1 == reason).map(|_| o)
-            })
-            .await;
-            let (_, _, message) = condition(&o, "Ready").unwrap();
-            assert!(message.contains(needle), "{kind}/{name}: {message:?} should name {needle:?}");
-            assert_eq!(condition(&o, "Ready").unwrap().0, "False");
-        }
-    };
-    stalled("tenantconnection", "wrong", "AuthenticationFailed", "AADSTS7000215").await;
+    let stalled =
+        |kind: &'static str, name: &'static str, reason: &'static str, needle: &'static str| {
+            let ns = ns.clone();
+            async move {
+                let o = eventually(WAIT, &format!("{kind}/{name} Stalled {reason}"), || async {
+                    let o = get_json(&ns, kind, name)?;
+                    condition(&o, "Stalled")
+                        .filter(|c| c.0 == "True" && c.1 == reason)
+                        .map(|_| o)
+                })
+                .await;
+                let (_, _, message) = condition(&o, "Ready").unwrap();
+                assert!(
+                    message.contains(needle),
+                    "{kind}/{name}: {message:?} should name {needle:?}"
+                );
+                assert_eq!(condition(&o, "Ready").unwrap().0, "False");
+            }
+        };
+    stalled(
+        "tenantconnection",
+        "wrong",
+        "AuthenticationFailed",
+        "AADSTS7000215",
+    )
+    .await;
     stalled("tenantconnection", "missing", "SecretNotFound", "\"nope\"").await;
-    stalled("tenantconnection", "borrow", "SecretNotFound", "\"elsewhere\"").await;
+    stalled(
+        "tenantconnection",
+        "borrow",
+        "SecretNotFound",
+        "\"elsewhere\"",
+    )
+    .await;
 
-    apply(&ns, &org_manifest("noperm", "NoPerm", "").replace("name: conn", "name: noperm"));
-    stalled("organization", "noperm", "MissingPermission", "Organization.ReadWrite.All").await;
+    apply(
+        &ns,
+        &org_manifest("noperm", "NoPerm", "").replace("name: conn", "name: noperm"),
+    );
+    stalled(
+        "organization",
+        "noperm",
+        "MissingPermission",
+        "Organization.ReadWrite.All",
+    )
+    .await;
     apply(&ns, &mto_manifest("china", "china"));
-    stalled("multitenantorganization", "china", "UnsupportedCloud", "Global").await;
+    stalled(
+        "multitenantorganization",
+        "china",
+        "UnsupportedCloud",
+        "Global",
+    )
+    .await;
     // Graph 400: PATCH of a field Graph refuses is not possible through the CRD, so provoke a
     // rejected create with an emulator fault instead.
     emulator
-        .put_faults(serde_json::json!({"rules": [{"method": "POST", "pathPrefix": "/v1.0/organization", "status": 400}]}))
+        .put_faults(serde_json::json!({"rules": [{"method": "POST", "pathPrefix": "/v1.0/organization", "serverErrorRate": 1.0, "serverErrorStatuses": [400]}]}))
         .await;
     apply(&ns, &org_manifest("rejected", "Rejected", ""));
     stalled("organization", "rejected", "GraphRejected", "HTTP 400").await;
 
     // Nothing reached Graph for the China MTO.
-    assert_eq!(emulator.count("PUT", "/tenantRelationships/multiTenantOrganization").await, 0);
+    assert_eq!(
+        emulator
+            .count("PUT", "/tenantRelationships/multiTenantOrganization")
+            .await,
+        0
+    );
     let (_, events, _) = kubectl_run(&["get", "events", "-n", &ns, "-o", "json"], None);
-    assert!(events.contains("AuthenticationFailed") && events.contains("Warning"), "no Warning events");
+    assert!(
+        events.contains("AuthenticationFailed") && events.contains("Warning"),
+        "no Warning events"
+    );
     assert_no_secret_in(&operator.log_text(), "the operator log");
     assert_no_secret_in(&events, "Events");
+}
+
+#[tokio::test]
+async fn a_crash_between_create_and_status_write_leaves_exactly_one_object() {
+    let client = client().await;
+    install_crds();
+    let ns = namespace(&client, "crash").await;
+    let emulator = Emulator::start(&[]);
+    apply(&ns, &secret_manifest("creds", CLIENT_SECRET));
+    apply(
+        &ns,
+        &connection_manifest("conn", TENANT_A, "creds", &emulator),
+    );
+    // The hook holds the operator for 20 s after Graph answered the create.
+    let mut operator = start_operator_with_env(
+        &ns,
+        &[],
+        &[("GRAPHORG_TEST_PAUSE_AFTER_CREATE_MS", "20000")],
+    );
+    wait_condition(&ns, "tenantconnection", "conn", "Ready", WAIT).await;
+    apply(
+        &ns,
+        &org_manifest("crash", "Contoso-Crash", "  creationMode: Create\n"),
+    );
+    eventually(WAIT, "the create to reach Graph", || async {
+        (emulator.count("POST", "/organization").await == 1).then_some(())
+    })
+    .await;
+    let before = get_json(&ns, "organization", "crash").unwrap();
+    assert!(
+        before["status"]["id"].is_null(),
+        "the id must not be recorded yet"
+    );
+    assert!(
+        before["status"]["pendingCreate"].is_object(),
+        "the intent is recorded before the call"
+    );
+    operator.kill9();
+
+    let _operator = start_operator(&ns, &[]);
+    let org = wait_condition(&ns, "organization", "crash", "Ready", WAIT).await;
+    assert_eq!(condition(&org, "Ready").unwrap().1, "Recovered");
+    assert_eq!(
+        emulator.count("POST", "/organization").await,
+        1,
+        "no second create after the crash"
+    );
+    let id = org["status"]["id"].as_str().unwrap();
+    let state = emulator.state().await.to_string();
+    assert_eq!(
+        state.matches("Contoso-Crash").count(),
+        1,
+        "exactly one organization named Contoso-Crash"
+    );
+    assert!(state.contains(id));
+    assert!(org["status"]["pendingCreate"].is_null());
 }

@@ -16,6 +16,15 @@ pub use run::{RunArgs, run};
 
 use crate::resources::annotations;
 
+/// Crash tests widen the window between a Graph create and its status write by naming a delay
+/// in this environment variable; unset (always, in production) it costs nothing.
+pub async fn test_hook_pause(var: &str) {
+    if let Some(ms) = std::env::var(var).ok().and_then(|v| v.parse::<u64>().ok()) {
+        tracing::warn!(var, ms, "test hook: pausing");
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+}
+
 /// The pause annotation is set to "true".
 pub fn is_paused(annotations: &BTreeMap<String, String>) -> bool {
     annotations

@@ -214,7 +214,9 @@ impl Proc {
 impl Drop for Proc {
     fn drop(&mut self) {
         // SIGTERM first so the process can shut down cleanly; then make sure.
-        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
         std::thread::sleep(Duration::from_millis(100));
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -235,33 +237,76 @@ impl Emulator {
         std::fs::write(&config, emulator_config()).unwrap();
         let log = dir.join("emulator.log");
         let mut child = Command::new(env!("CARGO_BIN_EXE_graph-org-operator"))
-            .args(["emulator", "--listen", "127.0.0.1:0", "--config", config.to_str().unwrap()])
+            .args([
+                "emulator",
+                "--listen",
+                "127.0.0.1:0",
+                "--config",
+                config.to_str().unwrap(),
+            ])
             .args(extra_args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("start the emulator");
         let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("emulator ready line");
-        let ready: serde_json::Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("emulator did not print its ready line ({e}): {line:?}; log: {}", std::fs::read_to_string(&log).unwrap_or_default()));
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("emulator ready line");
+        let ready: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+            panic!(
+                "emulator did not print its ready line ({e}): {line:?}; log: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        });
         let url = ready["http"].as_str().expect("http url").to_string();
-        Emulator { proc: Proc { child, log }, url, http: reqwest::Client::new() }
+        Emulator {
+            proc: Proc { child, log },
+            url,
+            http: reqwest::Client::new(),
+        }
     }
 
     pub async fn journal(&self) -> Vec<serde_json::Value> {
-        let v: serde_json::Value =
-            self.http.get(format!("{}/_emulator/journal", self.url)).send().await.unwrap().json().await.unwrap();
-        v.as_array().cloned().or_else(|| v["entries"].as_array().cloned()).expect("journal is a list")
+        let v: serde_json::Value = self
+            .http
+            .get(format!("{}/_emulator/journal", self.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v.as_array()
+            .cloned()
+            .or_else(|| v["entries"].as_array().cloned())
+            .expect("journal is a list")
     }
 
     pub async fn state(&self) -> serde_json::Value {
-        self.http.get(format!("{}/_emulator/state", self.url)).send().await.unwrap().json().await.unwrap()
+        self.http
+            .get(format!("{}/_emulator/state", self.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     pub async fn put_faults(&self, faults: serde_json::Value) {
-        let r = self.http.put(format!("{}/_emulator/faults", self.url)).json(&faults).send().await.unwrap();
-        assert!(r.status().is_success(), "setting faults failed: {}", r.text().await.unwrap_or_default());
+        let r = self
+            .http
+            .put(format!("{}/_emulator/faults", self.url))
+            .json(&faults)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "setting faults failed: {}",
+            r.text().await.unwrap_or_default()
+        );
     }
 
     /// Journal entries for `method` on paths ending with `suffix` (any API version).
@@ -269,29 +314,52 @@ impl Emulator {
         self.journal()
             .await
             .iter()
-            .filter(|e| e["method"] == method && e["path"].as_str().is_some_and(|p| p.ends_with(suffix)))
+            .filter(|e| {
+                e["method"] == method && e["path"].as_str().is_some_and(|p| p.ends_with(suffix))
+            })
             .count()
     }
 }
 
 /// The operator binary, watching one namespace, logging JSON to a file.
 pub fn start_operator(namespace: &str, extra_args: &[&str]) -> Proc {
+    start_operator_with_env(namespace, extra_args, &[])
+}
+
+pub fn start_operator_with_env(namespace: &str, extra_args: &[&str], env: &[(&str, &str)]) -> Proc {
     let log = tempfile::tempdir().unwrap().keep().join("operator.log");
     let child = Command::new(env!("CARGO_BIN_EXE_graph-org-operator"))
-        .args(["run", "--watch-namespaces", namespace, "--claims-namespace", namespace, "--http-listen", "127.0.0.1:0"])
+        .args([
+            "run",
+            "--watch-namespaces",
+            namespace,
+            "--claims-namespace",
+            namespace,
+            "--http-listen",
+            "127.0.0.1:0",
+        ])
         .args(["--graph-timeout", "5s", "--log-format", "json"])
         .args(extra_args)
         .env("KUBECONFIG", kubeconfig_path())
         .env("RUST_LOG", "info,graph_org_operator=debug,kube=warn")
+        .envs(env.iter().copied())
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(std::fs::File::create(log.with_extension("err")).unwrap())
         .spawn()
         .expect("start the operator");
-    Proc { child, log: log.with_extension("err") }
+    Proc {
+        child,
+        log: log.with_extension("err"),
+    }
 }
 
 /// A Secret with the client secret and a TenantConnection using it, against `emulator`.
-pub fn connection_manifest(name: &str, tenant: &str, secret_name: &str, emulator: &Emulator) -> String {
+pub fn connection_manifest(
+    name: &str,
+    tenant: &str,
+    secret_name: &str,
+    emulator: &Emulator,
+) -> String {
     format!(
         "apiVersion: graphorg.io/v1alpha1\nkind: TenantConnection\nmetadata: {{name: {name}}}\nspec:\n  tenantId: {tenant}\n  \
          clientId: {CLIENT_ID}\n  endpoints: {{graph: '{url}', authority: '{url}'}}\n  clientSecret: {{secretRef: {{name: {secret_name}, key: clientSecret}}}}\n",
@@ -300,7 +368,9 @@ pub fn connection_manifest(name: &str, tenant: &str, secret_name: &str, emulator
 }
 
 pub fn secret_manifest(name: &str, value: &str) -> String {
-    format!("apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}}}\nstringData: {{clientSecret: '{value}'}}\n")
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}}}\nstringData: {{clientSecret: '{value}'}}\n"
+    )
 }
 
 pub fn apply(ns: &str, manifest: &str) {
@@ -315,17 +385,27 @@ pub fn get_json(ns: &str, kind: &str, name: &str) -> Option<serde_json::Value> {
 }
 
 pub fn condition(obj: &serde_json::Value, type_: &str) -> Option<(String, String, String)> {
-    obj["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == type_).map(|c| {
-        (
-            c["status"].as_str().unwrap_or_default().to_string(),
-            c["reason"].as_str().unwrap_or_default().to_string(),
-            c["message"].as_str().unwrap_or_default().to_string(),
-        )
-    })
+    obj["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+        .map(|c| {
+            (
+                c["status"].as_str().unwrap_or_default().to_string(),
+                c["reason"].as_str().unwrap_or_default().to_string(),
+                c["message"].as_str().unwrap_or_default().to_string(),
+            )
+        })
 }
 
 /// Wait until `kind/name` has condition `type_` = True and observedGeneration is current.
-pub async fn wait_condition(ns: &str, kind: &str, name: &str, type_: &str, timeout: Duration) -> serde_json::Value {
+pub async fn wait_condition(
+    ns: &str,
+    kind: &str,
+    name: &str,
+    type_: &str,
+    timeout: Duration,
+) -> serde_json::Value {
     eventually(timeout, &format!("{kind}/{name} {type_}=True"), || async {
         let o = get_json(ns, kind, name)?;
         let current = o["status"]["observedGeneration"] == o["metadata"]["generation"];

@@ -212,6 +212,7 @@ async fn converge(
                     return Err(e.into());
                 }
             };
+            crate::operator::test_hook_pause("GRAPHORG_TEST_PAUSE_AFTER_CREATE_MS").await;
             if created.id.is_empty() {
                 return Err(Error::Graph(crate::graph::GraphError::Malformed {
                     operation: "create organization",
