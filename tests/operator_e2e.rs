@@ -336,3 +336,77 @@ async fn a_crash_between_create_and_status_write_leaves_exactly_one_object() {
     assert!(state.contains(id));
     assert!(org["status"]["pendingCreate"].is_null());
 }
+
+#[tokio::test]
+async fn a_throttling_storm_converges_and_no_request_beats_its_retry_after() {
+    let client = client().await;
+    install_crds();
+    let ns = namespace(&client, "throttle").await;
+    let emulator = Emulator::start(&["--seed", "7"]);
+    // Half of all Graph calls answer 429 with a fractional Retry-After.
+    emulator
+        .put_faults(serde_json::json!({"rules": [{"pathPrefix": "/v1.0/", "throttleRate": 0.5, "retryAfterSecs": 1.25}]}))
+        .await;
+    let _operator = start_operator(&ns, &[]);
+    apply(&ns, &secret_manifest("creds", CLIENT_SECRET));
+    apply(
+        &ns,
+        &connection_manifest("conn", TENANT_A, "creds", &emulator),
+    );
+    apply(&ns, &org_manifest("throttled", "Contoso-Throttled", ""));
+    let org = wait_condition(
+        &ns,
+        "organization",
+        "throttled",
+        "Ready",
+        Duration::from_secs(120),
+    )
+    .await;
+    assert!(org["status"]["id"].is_string());
+
+    let graph: Vec<serde_json::Value> = emulator
+        .journal()
+        .await
+        .into_iter()
+        .filter(|e| e["path"].as_str().is_some_and(|p| p.starts_with("/v1.0/")))
+        .collect();
+    let time = |e: &serde_json::Value| {
+        e["time"]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+    };
+    let throttled = graph.iter().filter(|e| e["status"] == 429).count();
+    assert!(throttled > 0, "the storm produced no 429");
+    let mut violations = Vec::new();
+    for (i, e) in graph.iter().enumerate() {
+        let Some(ra) = e["retryAfter"].as_str().filter(|_| e["status"] == 429) else {
+            continue;
+        };
+        let earliest = time(e) + jiff::SignedDuration::from_secs_f64(ra.parse::<f64>().unwrap());
+        for next in &graph[i + 1..] {
+            if time(next) < earliest {
+                violations.push(format!(
+                    "{} {} at {} before {earliest}",
+                    next["method"],
+                    next["path"],
+                    time(next)
+                ));
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "requests sent before Retry-After elapsed: {violations:?}"
+    );
+    assert_eq!(
+        emulator.count("POST", "/organization").await
+            - graph
+                .iter()
+                .filter(|e| e["method"] == "POST" && e["status"] == 429)
+                .count(),
+        1,
+        "exactly one create got through"
+    );
+}
