@@ -7,6 +7,28 @@
 //! in a test with [`Emulator::start`]. [`InProcessGraph`] offers the same behaviour without
 //! HTTP, as a [`crate::graph::GraphApi`].
 //!
+//! # Behaviour worth knowing
+//!
+//! - **Time.** Emulated time = start + real elapsed × `--time-scale` (+ jumps from
+//!   `POST /_emulator/clock/advance`). `createdDateTime`, MTO transitions, error `date`s and
+//!   the `Date` response header use it; token lifetimes, assertion windows and throttling use
+//!   real time.
+//! - **Choices where Graph is undocumented.** A join earlier than 2 h (emulated) after the
+//!   MTO's creation is refused with 400 `Request_BadRequest`; a join whose tenant was not added
+//!   by that owner is accepted and then fails (`transitionDetails.status: failed`). Without an
+//!   MTO, `PATCH multiTenantOrganization` answers 404 `Request_ResourceNotFound` and
+//!   `GET …/tenants` an empty list. In a national cloud (tenant `cloud` or the `nationalCloud`
+//!   fault) every `tenantRelationships/multiTenantOrganization…` path is 404 `ResourceNotFound`.
+//!   Removing another tenant as a non-owner is 403 `Authorization_RequestDenied`.
+//! - **Control endpoints** (emulator only, no token): `GET /_emulator/health`,
+//!   `GET|PUT|POST /_emulator/config` (PUT replaces, POST merges; secrets are redacted in
+//!   answers), `GET|PUT /_emulator/faults`, `GET|DELETE /_emulator/journal`,
+//!   `POST /_emulator/reset` (startup config and directory, flag faults, empty journal, full
+//!   buckets; the clock keeps running), `GET /_emulator/state`,
+//!   `PATCH /_emulator/tenants/{tid}/organizations/{id}` (any property, for drift tests),
+//!   `GET /_emulator/clock`, `POST /_emulator/clock/advance {"seconds": n}`. They are never
+//!   faulted nor journaled.
+//!
 //! Modules: [`config`] (tenants, apps, credentials), [`clock`] (emulated time), [`state`]
 //! (the directory model and every operation), [`tokens`] (Entra endpoint and JWTs),
 //! [`server`] (axum routes, fault/journal wrapper, listeners), [`faults`], [`throttle`],
