@@ -86,7 +86,9 @@ async fn aadsts_errors_have_entra_shape_and_status() {
         ..Default::default()
     });
     let e = start_with(cfg, Default::default()).await;
-    let cases: Vec<(&str, Vec<(&str, &str)>, u16, &str, u64)> = vec![
+    // (tenant, form, status, error, AADSTS code)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, &'a str, u64);
+    let cases: Vec<Case> = vec![
         (
             TA,
             base_form(CLIENT, "wrong"),
@@ -495,4 +497,38 @@ async fn token_endpoint_can_be_taken_down() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let r = e.token_form(TA, &base_form(CLIENT, SECRET)).await;
     assert_eq!(r.status, 200, "{}", r.text);
+}
+
+#[tokio::test]
+async fn padded_base64_assertions_as_azure_identity_sends_them() {
+    // azure-identity's async credential pads every JWS segment, msal pads the thumbprint, and
+    // Python clients send fractional NumericDates; Entra accepts all three.
+    use base64::Engine;
+    let cert = rsa_cert("padded");
+    let e = start_with(cert_config(&cert), Default::default()).await;
+    let aud = e.url(&format!("/{TA}/oauth2/v2.0/token"));
+    let b64 = base64::engine::general_purpose::URL_SAFE;
+    let header = json!({"typ": "JWT", "alg": "RS256", "x5t": format!("{}=", cert.x5t())});
+    let now = now_secs() as f64 + 0.25;
+    let payload = json!({"aud": aud, "iss": CERT_APP, "sub": CERT_APP, "jti": "j", "iat": now, "exp": now + 600.0});
+    let signed = format!(
+        "{}.{}",
+        b64.encode(header.to_string()),
+        b64.encode(payload.to_string())
+    );
+    assert!(
+        signed.contains('='),
+        "the test must exercise padding: {signed}"
+    );
+    let sig = jsonwebtoken::crypto::sign(
+        signed.as_bytes(),
+        &cert.encoding_key(),
+        jsonwebtoken::Algorithm::RS256,
+    )
+    .unwrap();
+    let r = assertion_token(&e, TA, &format!("{signed}.{sig}=")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // Tampering with the padded text still breaks the signature.
+    let r = assertion_token(&e, TA, &format!("{}.{sig}", signed.replacen('=', "", 1))).await;
+    assert_ne!(r.status, 200, "{}", r.text);
 }

@@ -7,6 +7,28 @@
 //! in a test with [`Emulator::start`]. [`InProcessGraph`] offers the same behaviour without
 //! HTTP, as a [`crate::graph::GraphApi`].
 //!
+//! # Behaviour worth knowing
+//!
+//! - **Time.** Emulated time = start + real elapsed × `--time-scale` (+ jumps from
+//!   `POST /_emulator/clock/advance`). `createdDateTime`, MTO transitions, error `date`s and
+//!   the `Date` response header use it; token lifetimes, assertion windows and throttling use
+//!   real time.
+//! - **Choices where Graph is undocumented.** A join earlier than 2 h (emulated) after the
+//!   MTO's creation is refused with 400 `Request_BadRequest`; a join whose tenant was not added
+//!   by that owner is accepted and then fails (`transitionDetails.status: failed`). Without an
+//!   MTO, `PATCH multiTenantOrganization` answers 404 `Request_ResourceNotFound` and
+//!   `GET …/tenants` an empty list. In a national cloud (tenant `cloud` or the `nationalCloud`
+//!   fault) every `tenantRelationships/multiTenantOrganization…` path is 404 `ResourceNotFound`.
+//!   Removing another tenant as a non-owner is 403 `Authorization_RequestDenied`.
+//! - **Control endpoints** (emulator only, no token): `GET /_emulator/health`,
+//!   `GET|PUT|POST /_emulator/config` (PUT replaces, POST merges; secrets are redacted in
+//!   answers), `GET|PUT /_emulator/faults`, `GET|DELETE /_emulator/journal`,
+//!   `POST /_emulator/reset` (startup config and directory, flag faults, empty journal, full
+//!   buckets; the clock keeps running), `GET /_emulator/state`,
+//!   `PATCH /_emulator/tenants/{tid}/organizations/{id}` (any property, for drift tests),
+//!   `GET /_emulator/clock`, `POST /_emulator/clock/advance {"seconds": n}`. They are never
+//!   faulted nor journaled.
+//!
 //! Modules: [`config`] (tenants, apps, credentials), [`clock`] (emulated time), [`state`]
 //! (the directory model and every operation), [`tokens`] (Entra endpoint and JWTs),
 //! [`server`] (axum routes, fault/journal wrapper, listeners), [`faults`], [`throttle`],
@@ -144,10 +166,16 @@ impl Emu {
         }))
     }
 
+    /// The state lock. A panic elsewhere must not take the whole emulator down with it, so a
+    /// poisoned lock is used as is.
+    fn core(&self) -> std::sync::MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Run `f` on the directory at the current emulated time.
     pub fn with_dir<T>(&self, f: impl FnOnce(&mut Directory, Timestamp) -> T) -> T {
         let now = self.clock.now();
-        let mut core = self.core.lock().unwrap();
+        let mut core = self.core();
         let Core { dir, faults, .. } = &mut *core;
         dir.fail_joins = faults.config.fail_joins;
         dir.national_cloud = faults.config.national_cloud;
@@ -157,7 +185,7 @@ impl Emu {
     /// The caller an app would be in `tenant` (id or domain), with its granted roles; what a
     /// token would say, without the token.
     pub fn caller_for(&self, tenant: &str, client_id: &str) -> Result<Caller, String> {
-        let core = self.core.lock().unwrap();
+        let core = self.core();
         let tid = core
             .config
             .tenant_id_for(tenant)
@@ -203,7 +231,7 @@ impl Emu {
 
     /// Take one request from the caller's bucket or answer 429.
     pub fn throttle(&self, c: &Caller) -> Result<(), ApiError> {
-        let mut core = self.core.lock().unwrap();
+        let mut core = self.core();
         let budget = core
             .faults
             .config
@@ -228,7 +256,7 @@ impl Emu {
     }
 
     pub fn issue_token(&self, req: &TokenRequest<'_>) -> Result<Issued, EntraError> {
-        let core = self.core.lock().unwrap();
+        let core = self.core();
         tokens::token_endpoint(
             &core.config,
             &self.issuer,
@@ -239,7 +267,7 @@ impl Emu {
     }
 
     pub fn tenant_id_for(&self, tenant: &str) -> Option<String> {
-        self.core.lock().unwrap().config.tenant_id_for(tenant)
+        self.core().config.tenant_id_for(tenant)
     }
 
     /// Every URL of this token endpoint for `tenant`: each listener under both schemes and
@@ -248,7 +276,7 @@ impl Emu {
     pub fn token_endpoint_urls(&self, base: &str, tenant: &str) -> Vec<String> {
         let mut names = vec![tenant.to_string()];
         {
-            let core = self.core.lock().unwrap();
+            let core = self.core();
             if let Some(t) = core
                 .config
                 .tenant_id_for(tenant)
@@ -276,28 +304,28 @@ impl Emu {
     }
 
     pub fn decide_faults(&self, method: &str, path: &str) -> Decision {
-        let mut core = self.core.lock().unwrap();
+        let mut core = self.core();
         let Core { faults, rng, .. } = &mut *core;
         faults.decide(method, path, rng)
     }
 
     pub fn token_endpoint_down_for(&self) -> Option<Duration> {
-        self.core.lock().unwrap().faults.token_endpoint_down_for()
+        self.core().faults.token_endpoint_down_for()
     }
 
     pub fn faults(&self) -> FaultConfig {
-        self.core.lock().unwrap().faults.get()
+        self.core().faults.get()
     }
 
     pub fn set_faults(&self, f: FaultConfig) {
-        self.core.lock().unwrap().faults.set(f);
+        self.core().faults.set(f);
     }
 
     /// Replace the configuration (or merge into it). Tenants keep their state; new tenants
     /// start fresh.
     pub fn set_config(&self, c: EmulatorConfig, merge: bool) -> Result<(), String> {
         let now = self.clock.now();
-        let mut core = self.core.lock().unwrap();
+        let mut core = self.core();
         let next = if merge {
             let mut m = core.config.clone();
             m.merge(c);
@@ -312,7 +340,7 @@ impl Emu {
     }
 
     pub fn config_redacted(&self) -> serde_json::Value {
-        self.core.lock().unwrap().config.redacted()
+        self.core().config.redacted()
     }
 
     /// Back to the start: the startup configuration and directory, faults from the flags, an
@@ -320,7 +348,7 @@ impl Emu {
     /// back).
     pub fn reset(&self) {
         let now = self.clock.now();
-        let mut core = self.core.lock().unwrap();
+        let mut core = self.core();
         core.config = self.initial_config.clone();
         core.dir = Directory::new(&self.initial_config, self.options.timings.clone(), now);
         core.faults = Faults::new(self.options.faults.clone());

@@ -923,14 +923,14 @@ impl Directory {
             vec![tk.to_string()]
         };
         for g in gone {
-            if let Some(t) = self.tenants.get_mut(&g) {
-                if t.membership.as_ref().is_some_and(|ms| ms.mto == k) {
-                    t.membership = None;
-                    t.join = JoinRecord {
-                        id: t.join.id.clone(),
-                        ..Default::default()
-                    };
-                }
+            if let Some(t) = self.tenants.get_mut(&g)
+                && t.membership.as_ref().is_some_and(|ms| ms.mto == k)
+            {
+                t.membership = None;
+                t.join = JoinRecord {
+                    id: t.join.id.clone(),
+                    ..Default::default()
+                };
             }
         }
     }

@@ -399,10 +399,11 @@ struct AssertionClaims {
     sub: Option<String>,
     #[serde(default)]
     aud: Option<Audience>,
+    /// NumericDates may be fractional (msal sends `time.time() + 600`).
     #[serde(default)]
-    exp: Option<i64>,
+    exp: Option<f64>,
     #[serde(default)]
-    nbf: Option<i64>,
+    nbf: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -421,6 +422,57 @@ impl Audience {
     }
 }
 
+/// Base64url that tolerates `=` padding: azure-identity's async certificate credential pads
+/// every segment, and Entra accepts that.
+const LENIENT_B64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
+
+/// A compact JWS split into its parts; the signature stays over the exact text received.
+struct Jws<'a> {
+    header: Header,
+    claims: AssertionClaims,
+    signed: &'a str,
+    signature: &'a str,
+}
+
+impl<'a> Jws<'a> {
+    fn parse(token: &'a str) -> Result<Self, EntraError> {
+        let mut parts = token.trim().split('.');
+        let (Some(h), Some(c), Some(sig), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(malformed());
+        };
+        let header: Header =
+            serde_json::from_slice(&LENIENT_B64.decode(h).map_err(|_| malformed())?)
+                .map_err(|_| malformed())?;
+        let claims = serde_json::from_slice(&LENIENT_B64.decode(c).map_err(|_| malformed())?)
+            .map_err(|_| malformed())?;
+        let signed = &token.trim()[..h.len() + 1 + c.len()];
+        Ok(Self {
+            header,
+            claims,
+            signed,
+            signature: sig.trim_end_matches('='),
+        })
+    }
+
+    fn verify(&self, key: &DecodingKey) -> Result<(), EntraError> {
+        match jsonwebtoken::crypto::verify(
+            self.signature,
+            self.signed.as_bytes(),
+            key,
+            self.header.alg,
+        ) {
+            Ok(true) => Ok(()),
+            _ => Err(signature_failed()),
+        }
+    }
+}
+
 fn malformed() -> EntraError {
     EntraError::new(
         400,
@@ -432,9 +484,9 @@ fn malformed() -> EntraError {
 
 fn check_time(c: &AssertionClaims) -> Result<(), EntraError> {
     let now = real_now();
-    let exp = c.exp.ok_or_else(malformed)?;
-    let nbf = c.nbf.unwrap_or(i64::MIN);
-    if exp + SKEW_SECS < now || nbf - SKEW_SECS > now {
+    let exp = c.exp.ok_or_else(malformed)? as i64;
+    let nbf = c.nbf.map(|n| n as i64).unwrap_or(i64::MIN);
+    if exp.saturating_add(SKEW_SECS) < now || nbf.saturating_sub(SKEW_SECS) > now {
         return Err(EntraError::new(
             401,
             "invalid_client",
@@ -453,26 +505,31 @@ fn check_assertion(
     assertion: &str,
     req: &TokenRequest<'_>,
 ) -> Result<(), EntraError> {
-    let header = jsonwebtoken::decode_header(assertion).map_err(|_| malformed())?;
-    let unverified: AssertionClaims =
-        jsonwebtoken::dangerous::insecure_decode_claims(assertion).map_err(|_| malformed())?;
-    let is_client_assertion = unverified
+    let jws = Jws::parse(assertion)?;
+    let is_client_assertion = jws
+        .claims
         .iss
         .as_deref()
         .is_some_and(|i| i.eq_ignore_ascii_case(&app.client_id));
     if is_client_assertion {
-        check_certificate_assertion(app, assertion, &header, req)
+        check_certificate_assertion(app, &jws, req)
     } else {
-        check_federated_assertion(config, app, assertion, &header, unverified)
+        check_federated_assertion(config, app, &jws)
     }
+}
+
+/// Thumbprints compare as unpadded base64url: msal pads them (`…=`), and some clients use the
+/// standard alphabet.
+fn thumbprint(t: &str) -> String {
+    t.trim_end_matches('=').replace('+', "-").replace('/', "_")
 }
 
 fn check_certificate_assertion(
     app: &AppConfig,
-    assertion: &str,
-    header: &Header,
+    jws: &Jws<'_>,
     req: &TokenRequest<'_>,
 ) -> Result<(), EntraError> {
+    let header = &jws.header;
     if !matches!(header.alg, Algorithm::RS256 | Algorithm::PS256) {
         return Err(signature_failed());
     }
@@ -488,8 +545,8 @@ fn check_certificate_assertion(
         let der = p.contents();
         let s1 = URL_SAFE_NO_PAD.encode(sha1::Sha1::digest(der));
         let s256 = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(der));
-        header.x5t.as_deref() == Some(s1.as_str())
-            || header.x5t_s256.as_deref() == Some(s256.as_str())
+        header.x5t.as_deref().map(thumbprint) == Some(s1)
+            || header.x5t_s256.as_deref().map(thumbprint) == Some(s256)
     });
     let Some(cert) = cert else {
         return Err(EntraError::new(
@@ -503,13 +560,8 @@ fn check_certificate_assertion(
         ));
     };
     let key = DecodingKey::from_rsa_pem(cert.as_bytes()).map_err(|_| signature_failed())?;
-    let mut v = Validation::new(header.alg);
-    v.validate_aud = false;
-    v.validate_exp = false;
-    v.required_spec_claims.clear();
-    let claims = jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &v)
-        .map_err(|_| signature_failed())?
-        .claims;
+    jws.verify(&key)?;
+    let claims = &jws.claims;
     if !claims
         .sub
         .as_deref()
@@ -522,7 +574,7 @@ fn check_certificate_assertion(
             "Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .",
         ));
     }
-    check_time(&claims)?;
+    check_time(claims)?;
     let auds = claims
         .aud
         .as_ref()
@@ -553,13 +605,12 @@ fn check_certificate_assertion(
 fn check_federated_assertion(
     config: &EmulatorConfig,
     app: &AppConfig,
-    assertion: &str,
-    header: &Header,
-    unverified: AssertionClaims,
+    jws: &Jws<'_>,
 ) -> Result<(), EntraError> {
-    let iss = unverified.iss.clone().unwrap_or_default();
-    let sub = unverified.sub.clone().unwrap_or_default();
-    let auds: Vec<String> = unverified
+    let claims = &jws.claims;
+    let iss = claims.iss.clone().unwrap_or_default();
+    let sub = claims.sub.clone().unwrap_or_default();
+    let auds: Vec<String> = claims
         .aud
         .as_ref()
         .map(|a| a.values().iter().map(|s| s.to_string()).collect())
@@ -578,19 +629,13 @@ fn check_federated_assertion(
     let Some(issuer) = config.issuers.iter().find(|i| i.issuer == iss) else {
         return Err(no_match());
     };
-    if header.alg != Algorithm::RS256 {
+    if jws.header.alg != Algorithm::RS256 {
         return Err(signature_failed());
     }
     let key = DecodingKey::from_rsa_pem(issuer.public_key_pem.as_bytes())
         .map_err(|_| signature_failed())?;
-    let mut v = Validation::new(Algorithm::RS256);
-    v.validate_aud = false;
-    v.validate_exp = false;
-    v.required_spec_claims.clear();
-    let claims = jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &v)
-        .map_err(|_| signature_failed())?
-        .claims;
-    check_time(&claims)?;
+    jws.verify(&key)?;
+    check_time(claims)?;
     let matched = app.federated_credentials.iter().any(|fc| {
         fc.issuer == iss
             && fc.subject == sub
