@@ -66,6 +66,26 @@ pub struct RunArgs {
     /// Reconciles running at once per kind.
     #[arg(long, env = "CONCURRENCY", default_value_t = 8)]
     pub concurrency: u16,
+    /// Run controllers only while holding a Lease, so that several replicas never both write.
+    #[arg(long, env = "LEADER_ELECT", default_value_t = false)]
+    pub leader_elect: bool,
+    /// Name of the leader-election Lease (one per operator deployment when sharding).
+    #[arg(
+        long,
+        env = "LEADER_ELECTION_LEASE",
+        default_value = "graph-org-operator"
+    )]
+    pub leader_election_lease: String,
+    /// Namespace of the leader-election Lease. Default: the claims namespace.
+    #[arg(long, env = "LEADER_ELECTION_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+    /// How long a leader's Lease lasts without renewal (a new leader takes over after it).
+    #[arg(long, env = "LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = parse_duration_arg)]
+    pub leader_election_lease_duration: Duration,
+    /// Watch referenced Secrets so a rotated credential is used at once (needs list/watch on
+    /// Secrets). Off: Secrets are only read by name, and a rotation is seen at the next resync.
+    #[arg(long, env = "WATCH_SECRETS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub watch_secrets: bool,
     /// Log format: plain or json.
     #[arg(long, env = "LOG_FORMAT", default_value = "plain")]
     pub log_format: String,
@@ -170,6 +190,59 @@ pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error + Send +
     let registry = Arc::new(registry);
     let server = tokio::spawn(serve_http(args.http_listen, registry, ready.clone()));
 
+    // With leader election, wait for the Lease; controllers stop when it is lost.
+    let mut leadership = None;
+    if args.leader_elect {
+        let namespace = args
+            .leader_election_namespace
+            .clone()
+            .unwrap_or_else(|| args.claims_namespace.clone());
+        let duration = args.leader_election_lease_duration.as_secs().max(2);
+        let manager = kube_lease_manager::LeaseManagerBuilder::new(
+            client.clone(),
+            &args.leader_election_lease,
+        )
+        .with_namespace(&namespace)
+        .with_identity(format!(
+            "{}-{}",
+            ctx.settings.identity,
+            uuid::Uuid::new_v4().simple()
+        ))
+        .with_duration(duration)
+        .with_grace((duration / 3).max(1))
+        .with_field_manager(crate::resources::FIELD_MANAGER)
+        .build()
+        .await?;
+        let (mut is_leader, task) = manager.watch().await;
+        // A standby replica is healthy: ready, but not reconciling.
+        ready.store(true, Ordering::SeqCst);
+        tracing::info!(lease = %args.leader_election_lease, %namespace, "waiting to become the leader");
+        tokio::select! {
+            r = is_leader.wait_for(|leader| *leader) => { r.map_err(|_| "leader election stopped")?; }
+            _ = tokio::signal::ctrl_c() => { return Ok(()); }
+            _ = sigterm() => { return Ok(()); }
+        }
+        ready.store(false, Ordering::SeqCst);
+        tracing::info!(lease = %args.leader_election_lease, "became the leader; starting controllers");
+        leadership = Some((is_leader, task));
+    }
+    let lost = Arc::new(AtomicBool::new(false));
+    let lost_leadership = {
+        let rx = leadership.as_ref().map(|(rx, _)| rx.clone());
+        let lost = lost.clone();
+        async move {
+            match rx {
+                Some(mut rx) => {
+                    let _ = rx.wait_for(|leader| !*leader).await;
+                    lost.store(true, Ordering::SeqCst);
+                    tracing::error!("lost the leader Lease; stopping controllers");
+                }
+                None => futures::future::pending::<()>().await,
+            }
+        }
+        .shared()
+    };
+
     let namespaces: Vec<Option<String>> = if args.watch_namespaces.is_empty() {
         vec![None]
     } else {
@@ -261,6 +334,7 @@ pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error + Send +
         controllers.push(
             conn_ctrl
                 .shutdown_on_signal()
+                .graceful_shutdown_on(lost_leadership.clone())
                 .run(
                     tenant_connection::reconcile,
                     tenant_connection::error_policy,
@@ -276,6 +350,7 @@ pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error + Send +
         controllers.push(
             org_ctrl
                 .shutdown_on_signal()
+                .graceful_shutdown_on(lost_leadership.clone())
                 .run(
                     organization::reconcile,
                     organization::error_policy,
@@ -291,6 +366,7 @@ pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error + Send +
         controllers.push(
             mto_ctrl
                 .shutdown_on_signal()
+                .graceful_shutdown_on(lost_leadership.clone())
                 .run(multi_tenant_organization::reconcile, multi_tenant_organization::error_policy, ctx.clone())
                 .for_each(|r| async move {
                     if let Err(e) = r {
@@ -310,7 +386,26 @@ pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error + Send +
     join_all(controllers).await;
     tracing::info!("controllers stopped; shutting down");
     server.abort();
+    if lost.load(Ordering::SeqCst) {
+        // Exit non-zero so the pod restarts and rejoins the election with fresh caches.
+        return Err("lost the leader Lease".into());
+    }
+    drop(lost_leadership);
+    if let Some((rx, task)) = leadership {
+        // Closing the channel releases the Lease, so a standby takes over at once.
+        drop(rx);
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    }
     Ok(())
+}
+
+async fn sigterm() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => futures::future::pending().await,
+    }
 }
 
 fn references_secret(c: &TenantConnection, name: &str) -> bool {

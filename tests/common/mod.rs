@@ -335,9 +335,12 @@ pub fn start_operator_with_env(namespace: &str, extra_args: &[&str], env: &[(&st
             namespace,
             "--claims-namespace",
             namespace,
-            "--http-listen",
-            "127.0.0.1:0",
         ])
+        .args(if extra_args.contains(&"--http-listen") {
+            &[][..]
+        } else {
+            &["--http-listen", "127.0.0.1:0"][..]
+        })
         .args(["--graph-timeout", "5s", "--log-format", "json"])
         .args(extra_args)
         .env("KUBECONFIG", kubeconfig_path())

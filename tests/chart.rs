@@ -1,0 +1,437 @@
+//! The Helm chart on the real API server: it lints, renders and installs; its schema refuses bad
+//! values; its RBAC is enough for the operator and nothing more; two replicas never both write.
+
+mod common;
+
+use std::{process::Command, time::Duration};
+
+use common::*;
+
+const CHART: &str = "charts/graph-org-operator";
+
+fn helm(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(helm_bin())
+        .args(args)
+        .current_dir(repo_root())
+        .env("KUBECONFIG", kubeconfig_path())
+        .output()
+        .expect("run helm");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn helm_bin() -> String {
+    let out = Command::new(repo_root().join("scripts/dev-cluster"))
+        .args(["bin", "helm"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "helm is not built: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn chart_crds_are_the_generated_crds() {
+    for crd in graph_org_operator::resources::all_crds() {
+        let name = format!("{}.yaml", crd.metadata.name.unwrap());
+        let root = std::fs::read_to_string(repo_root().join("crds").join(&name)).unwrap();
+        let chart = std::fs::read_to_string(repo_root().join(CHART).join("crds").join(&name))
+            .unwrap_or_else(|e| panic!("chart lacks crds/{name}: {e}"));
+        assert_eq!(
+            root, chart,
+            "{CHART}/crds/{name} differs from crds/{name}: run scripts/gen-crds"
+        );
+    }
+}
+
+#[test]
+fn lint_passes_and_the_schema_refuses_wrong_values() {
+    kubeconfig_path();
+    let (ok, out, err) = helm(&["lint", CHART, "--strict"]);
+    assert!(ok, "helm lint failed: {out}{err}");
+    let cases: &[(&[&str], &str)] = &[
+        (&["--set", "replicaCount=abc"], "/replicaCount"),
+        (&["--set", "replicaCount=0"], "/replicaCount"),
+        (
+            &["--set", "image.pullPolicy=Sometimes"],
+            "/image/pullPolicy",
+        ),
+        (
+            &["--set", "watchNamespaces[0]=Not_A_Namespace"],
+            "/watchNamespaces/0",
+        ),
+        (&["--set", "resync=hourly"], "/resync"),
+        (&["--set", "log.format=xml"], "/log/format"),
+        (
+            &["--set", "workloadIdentity.clientId=not-a-guid"],
+            "/workloadIdentity/clientId",
+        ),
+        (&["--set", "metrics.port=80"], "/metrics/port"),
+        (
+            &["--set", "leaderElection.enabled=yes"],
+            "/leaderElection/enabled",
+        ),
+        (&["--set", "typoedKey=1"], "typoedKey"),
+    ];
+    for (args, needle) in cases {
+        let mut a = vec!["template", "t", CHART];
+        a.extend_from_slice(args);
+        let (ok, _, err) = helm(&a);
+        assert!(
+            !ok && err.contains(needle),
+            "{args:?} should be refused naming {needle:?}, got ok={ok}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn renders_applies_server_side_and_installs() {
+    let client = client().await;
+    install_crds();
+    let ns = namespace(&client, "chart").await;
+    for extra in [
+        vec![
+            "--set",
+            "replicaCount=2",
+            "--set",
+            "serviceMonitor.enabled=false",
+            "--set",
+            "networkPolicy.enabled=true",
+        ],
+        vec![
+            "--set",
+            &format!("watchNamespaces[0]={ns}"),
+            "--set",
+            "workloadIdentity.enabled=true",
+            "--set",
+            "workloadIdentity.perNamespaceServiceAccounts=true",
+        ],
+    ] {
+        let mut args = vec!["template", "t", CHART, "--namespace", ns.as_str()];
+        args.extend(extra.iter().copied());
+        let (ok, manifest, err) = helm(&args);
+        assert!(ok, "helm template: {err}");
+        let (ok, out, err) = kubectl_run(
+            &["apply", "--dry-run=server", "-n", &ns, "-f", "-"],
+            Some(&manifest),
+        );
+        assert!(ok, "server-side dry run refused the chart: {out}{err}");
+        assert!(
+            manifest.contains("readOnlyRootFilesystem: true")
+                && manifest.contains("runAsNonRoot: true")
+        );
+    }
+    let (ok, out, err) = helm(&[
+        "install",
+        "gorg",
+        CHART,
+        "-n",
+        &ns,
+        "--set",
+        &format!("watchNamespaces[0]={ns}"),
+    ]);
+    assert!(ok, "helm install failed: {out}{err}");
+    let (ok, out, _) = kubectl_run(
+        &[
+            "get",
+            "deployment,serviceaccount,role,rolebinding,service",
+            "-n",
+            &ns,
+            "-o",
+            "name",
+        ],
+        None,
+    );
+    assert!(
+        ok && out.contains("deployment.apps/gorg-graph-org-operator")
+            && out.contains("role.rbac.authorization.k8s.io/gorg-graph-org-operator-leases"),
+        "{out}"
+    );
+}
+
+/// A kubeconfig that authenticates as the chart's ServiceAccount with a real token.
+fn service_account_kubeconfig(ns: &str, sa: &str) -> std::path::PathBuf {
+    let (ok, token, err) = kubectl_run(&["create", "token", sa, "-n", ns, "--duration=1h"], None);
+    assert!(ok, "kubectl create token: {err}");
+    let (_, server, _) = kubectl_run(
+        &[
+            "config",
+            "view",
+            "--minify",
+            "-o",
+            "jsonpath={.clusters[0].cluster.server}",
+        ],
+        None,
+    );
+    let (_, ca, _) = kubectl_run(
+        &[
+            "config",
+            "view",
+            "--minify",
+            "--raw",
+            "-o",
+            "jsonpath={.clusters[0].cluster.certificate-authority-data}",
+        ],
+        None,
+    );
+    let path = tempfile::tempdir().unwrap().keep().join("sa.kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: '{server}', certificate-authority-data: {ca}}}}}]\n\
+             users: [{{name: sa, user: {{token: {}}}}}]\ncontexts: [{{name: c, context: {{cluster: c, user: sa, namespace: {ns}}}}}]\ncurrent-context: c\n",
+            token.trim()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[tokio::test]
+async fn the_chart_rbac_is_enough_and_no_more() {
+    let client = client().await;
+    install_crds();
+    let ns = namespace(&client, "rbac-chart").await;
+    let other = namespace(&client, "rbac-other").await;
+    let (ok, out, err) = helm(&[
+        "install",
+        "gorg",
+        CHART,
+        "-n",
+        &ns,
+        "--set",
+        &format!("watchNamespaces[0]={ns}"),
+    ]);
+    assert!(ok, "helm install failed: {out}{err}");
+    let sa_name = "gorg-graph-org-operator";
+    let sa = format!("system:serviceaccount:{ns}:{sa_name}");
+
+    // The operator, outside the cluster, as the chart's ServiceAccount.
+    let emulator = Emulator::start(&[]);
+    let kubeconfig = service_account_kubeconfig(&ns, sa_name);
+    let log = tempfile::tempdir().unwrap().keep().join("operator.log");
+    let mut operator = Proc {
+        child: Command::new(env!("CARGO_BIN_EXE_graph-org-operator"))
+            .args([
+                "run",
+                "--watch-namespaces",
+                &ns,
+                "--claims-namespace",
+                &ns,
+                "--http-listen",
+                "127.0.0.1:0",
+                "--leader-elect",
+            ])
+            .env("KUBECONFIG", &kubeconfig)
+            .env("RUST_LOG", "info,graph_org_operator=debug")
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+        log: log.clone(),
+    };
+    apply(&ns, &secret_manifest("creds", CLIENT_SECRET));
+    apply(
+        &ns,
+        &connection_manifest("conn", TENANT_A, "creds", &emulator),
+    );
+    apply(
+        &ns,
+        "apiVersion: graphorg.io/v1alpha1\nkind: Organization\nmetadata: {name: org}\nspec: {connectionRef: {name: conn}, displayName: RBAC-Org}\n",
+    );
+    apply(
+        &ns,
+        "apiVersion: graphorg.io/v1alpha1\nkind: MultiTenantOrganization\nmetadata: {name: mto}\nspec: {connectionRef: {name: conn}, displayName: RBAC-MTO}\n",
+    );
+    for (kind, name) in [
+        ("tenantconnection", "conn"),
+        ("organization", "org"),
+        ("multitenantorganization", "mto"),
+    ] {
+        let o = wait_condition(&ns, kind, name, "Ready", Duration::from_secs(60)).await;
+        assert!(kind == "tenantconnection" || o["status"]["id"].is_string());
+    }
+    let (_, events, _) = kubectl_run(
+        &["get", "events.events.k8s.io", "-n", &ns, "-o", "name"],
+        None,
+    );
+    assert!(
+        !events.trim().is_empty(),
+        "the operator could not record Events as the ServiceAccount"
+    );
+    let log_text = operator.log_text();
+    assert!(
+        !log_text.contains("forbidden") && !log_text.contains("Forbidden"),
+        "RBAC denials in the operator log:\n{log_text}"
+    );
+    operator.kill9();
+
+    // What it may do, and what it may not.
+    let can = |args: &[&str]| {
+        let mut a = vec!["auth", "can-i"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["--as", &sa]);
+        kubectl_run(&a, None).0
+    };
+    for allowed in [
+        vec!["watch", "organizations.graphorg.io", "-n", &ns],
+        vec![
+            "patch",
+            "multitenantorganizations.graphorg.io",
+            "--subresource=status",
+            "-n",
+            &ns,
+        ],
+        vec!["get", "secrets", "-n", &ns],
+        vec!["create", "events.events.k8s.io", "-n", &ns],
+        vec!["update", "leases.coordination.k8s.io", "-n", &ns],
+    ] {
+        assert!(can(&allowed), "the operator needs: {allowed:?}");
+    }
+    for denied in [
+        vec!["get", "secrets", "-n", &other],
+        vec!["create", "secrets", "-n", &ns],
+        vec!["delete", "secrets", "-n", &ns],
+        vec!["delete", "organizations.graphorg.io", "-n", &ns],
+        vec!["create", "organizations.graphorg.io", "-n", &ns],
+        vec!["list", "organizations.graphorg.io", "-n", &other],
+        vec!["get", "configmaps", "-n", &ns],
+        vec!["create", "deployments.apps", "-n", &ns],
+        vec!["create", "pods", "-n", &ns],
+        vec!["delete", "leases.coordination.k8s.io", "-n", &ns],
+        vec!["get", "leases.coordination.k8s.io", "-n", &other],
+        vec!["create", "serviceaccounts/token", "-n", &ns],
+        vec!["create", "clusterroles.rbac.authorization.k8s.io"],
+        vec!["patch", "namespaces"],
+        vec!["update", "customresourcedefinitions.apiextensions.k8s.io"],
+        vec!["*", "*", "-n", &ns],
+    ] {
+        assert!(
+            !can(&denied),
+            "the chart grants more than needed: {denied:?}"
+        );
+    }
+}
+
+fn metric(url: &str, name: &str) -> f64 {
+    let body = plain_http::get(url);
+    body.lines()
+        .filter(|l| l.starts_with(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+mod plain_http {
+    /// A tiny blocking GET over a std TcpStream, for scraping /metrics on loopback.
+    pub fn get(url: &str) -> String {
+        use std::io::{Read, Write};
+        let rest = url.trim_start_matches("http://");
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let mut s = std::net::TcpStream::connect(host).expect("connect to /metrics");
+        write!(s, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn two_replicas_only_the_leader_writes_and_a_standby_takes_over() {
+    let client = client().await;
+    install_crds();
+    let ns = namespace(&client, "leader").await;
+    let emulator = Emulator::start(&[]);
+    let ports = [free_port(), free_port()];
+    let start = |port: u16| {
+        start_operator(
+            &ns,
+            &[
+                "--leader-elect",
+                "--leader-election-lease-duration",
+                "6s",
+                "--http-listen",
+                &format!("127.0.0.1:{port}"),
+            ],
+        )
+    };
+    let mut first = start(ports[0]);
+    eventually(
+        Duration::from_secs(30),
+        "the first replica to lead",
+        || async { first.log_text().contains("became the leader").then_some(()) },
+    )
+    .await;
+    let mut second = start(ports[1]);
+    apply(&ns, &secret_manifest("creds", CLIENT_SECRET));
+    apply(
+        &ns,
+        &connection_manifest("conn", TENANT_A, "creds", &emulator),
+    );
+    apply(
+        &ns,
+        "apiVersion: graphorg.io/v1alpha1\nkind: Organization\nmetadata: {name: one}\nspec: {connectionRef: {name: conn}, displayName: Leader-One}\n",
+    );
+    wait_condition(&ns, "organization", "one", "Ready", Duration::from_secs(60)).await;
+
+    let url = |p: u16| format!("http://127.0.0.1:{p}/metrics");
+    let leader_writes = metric(&url(ports[0]), "graphorg_status_writes_total");
+    let standby_writes = metric(&url(ports[1]), "graphorg_status_writes_total");
+    let standby_reconciles = metric(&url(ports[1]), "graphorg_reconciles_total");
+    assert!(
+        leader_writes >= 2.0,
+        "the leader wrote {leader_writes} statuses"
+    );
+    assert_eq!(
+        (standby_writes, standby_reconciles),
+        (0.0, 0.0),
+        "the standby must not reconcile or write"
+    );
+    assert!(!second.log_text().contains("became the leader"));
+
+    // Kill the leader without letting it release the Lease: the standby waits out the lease.
+    first.kill9();
+    let killed = std::time::Instant::now();
+    eventually(
+        Duration::from_secs(30),
+        "the standby to take over",
+        || async {
+            second
+                .log_text()
+                .contains("became the leader")
+                .then_some(())
+        },
+    )
+    .await;
+    let handover = killed.elapsed();
+    assert!(
+        handover <= Duration::from_secs(6 + 3),
+        "handover took {handover:?}, longer than the 6 s lease (+ renew slack)"
+    );
+    eprintln!(
+        "leader handover after kill -9: {:.1} s (lease 6 s)",
+        handover.as_secs_f64()
+    );
+    apply(
+        &ns,
+        "apiVersion: graphorg.io/v1alpha1\nkind: Organization\nmetadata: {name: two}\nspec: {connectionRef: {name: conn}, displayName: Leader-Two}\n",
+    );
+    wait_condition(&ns, "organization", "two", "Ready", Duration::from_secs(60)).await;
+    assert!(
+        metric(&url(ports[1]), "graphorg_status_writes_total") >= 2.0,
+        "the new leader reconciles"
+    );
+    second.kill9();
+}
