@@ -347,10 +347,14 @@ macro_rules! graph_handler {
     };
 }
 
-graph_handler!(list_orgs, |d, c, now, q| Ok(Reply::Collection(
-    d.list_orgs(c, now)?,
-    "organization"
-)));
+graph_handler!(list_orgs, |d, c, now, q| {
+    let mut orgs = d.list_orgs(c, now)?;
+    if let Some(f) = qget(&q, "$filter") {
+        let name = parse_eq_filter(f, "displayName")?;
+        orgs.retain(|o| o.get("displayName").and_then(Value::as_str) == Some(name.as_str()));
+    }
+    Ok(Reply::Collection(orgs, "organization"))
+});
 graph_handler!(get_org, |d, c, now, q, id: String| Ok(Reply::Entity(
     StatusCode::OK,
     d.get_org(c, &id, now)?,
@@ -415,15 +419,21 @@ graph_handler!(update_join, |d, c, now, q; body b| {
 
 /// `tenantId eq '…'`, the one filter the tenants collection supports.
 fn parse_tenant_filter(f: &str) -> ApiResult<String> {
+    parse_eq_filter(f, "tenantId")
+}
+
+/// `<property> eq '<value>'`, the one filter form these collections support. OData escapes a
+/// quote inside the literal by doubling it.
+fn parse_eq_filter(f: &str, property: &str) -> ApiResult<String> {
     let bad = || {
         ApiError::new(
             400,
             "BadRequest",
-            format!("Invalid filter clause: {f}. Only tenantId eq '<id>' is supported."),
+            format!("Invalid filter clause: {f}. Only {property} eq '<value>' is supported."),
         )
     };
     let (lhs, rhs) = f.trim().split_once(" eq ").ok_or_else(bad)?;
-    if lhs.trim() != "tenantId" {
+    if lhs.trim() != property {
         return Err(bad());
     }
     let rhs = rhs.trim();
@@ -431,7 +441,7 @@ fn parse_tenant_filter(f: &str) -> ApiResult<String> {
         .strip_prefix('\'')
         .and_then(|s| s.strip_suffix('\''))
         .ok_or_else(bad)?;
-    Ok(v.to_string())
+    Ok(v.replace("''", "'"))
 }
 
 // ------------------------------------------------------------------ Entra endpoints

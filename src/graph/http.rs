@@ -79,6 +79,46 @@ enum Replay {
     OnlyIfThrottled,
 }
 
+/// Spaces requests once Graph has throttled this app+tenant.
+///
+/// Graph's bucket refills continuously; a 429's `Retry-After` says how long until the next
+/// token, so the longest one seen estimates the refill interval. Requests are then spaced by that
+/// interval, which uses the whole budget without running into the empty bucket again. After a
+/// quiet minute without 429s the pacing is dropped, in case the limit was raised.
+#[derive(Debug, Default)]
+struct Pacer {
+    interval: Option<Duration>,
+    next_slot: Option<Instant>,
+    last_throttled: Option<Instant>,
+}
+
+impl Pacer {
+    const FORGET_AFTER: Duration = Duration::from_secs(60);
+
+    /// When the next request may leave.
+    fn take_slot(&mut self, now: Instant) -> Instant {
+        if self
+            .last_throttled
+            .is_some_and(|t| now.duration_since(t) > Self::FORGET_AFTER)
+        {
+            *self = Self::default();
+        }
+        let Some(interval) = self.interval else {
+            return now;
+        };
+        let slot = self.next_slot.map_or(now, |n| n.max(now));
+        self.next_slot = Some(slot + interval);
+        slot
+    }
+
+    fn throttled(&mut self, retry_after: Duration, now: Instant) {
+        // A little slack over the refill interval keeps us just behind the bucket.
+        let estimate = retry_after.mul_f64(1.02).min(Duration::from_secs(60));
+        self.interval = Some(self.interval.map_or(estimate, |i| i.max(estimate)));
+        self.last_throttled = Some(now);
+    }
+}
+
 pub struct HttpGraph {
     http: reqwest::Client,
     graph_root: String,
@@ -88,6 +128,7 @@ pub struct HttpGraph {
     /// No request leaves before this instant: set from `Retry-After`, shared by every caller of
     /// this app+tenant, because Graph's bucket is per app+tenant.
     throttled_until: Mutex<Option<Instant>>,
+    pacer: Mutex<Pacer>,
     mto_supported: bool,
 }
 
@@ -132,6 +173,7 @@ impl HttpGraph {
             observer,
             policy,
             throttled_until: Mutex::new(None),
+            pacer: Mutex::new(Pacer::default()),
             mto_supported,
         }
     }
@@ -141,6 +183,10 @@ impl HttpGraph {
     }
 
     async fn wait_for_gate(&self) {
+        let slot = self.pacer.lock().unwrap().take_slot(Instant::now());
+        if slot > Instant::now() {
+            tokio::time::sleep_until(slot.into()).await;
+        }
         loop {
             let until = *self.throttled_until.lock().unwrap();
             match until {
@@ -221,6 +267,9 @@ impl HttpGraph {
             let delay = self.policy.delay(attempt, err.retry_after());
             if let Some(ra) = err.retry_after() {
                 self.close_gate_for(ra);
+                if err.status() == Some(429) {
+                    self.pacer.lock().unwrap().throttled(ra, Instant::now());
+                }
             }
             tracing::debug!(operation, attempt, ?delay, error = %err, "retrying Graph request");
             tokio::time::sleep(delay).await;
@@ -632,6 +681,28 @@ const MTO_PATH: &str = "tenantRelationships/multiTenantOrganization";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pacer_spaces_requests_by_the_longest_retry_after_and_forgets_later() {
+        let t0 = Instant::now();
+        let mut p = Pacer::default();
+        assert_eq!(p.take_slot(t0), t0, "no pacing before a 429");
+        p.throttled(Duration::from_millis(50), t0);
+        p.throttled(Duration::from_millis(40), t0);
+        let a = p.take_slot(t0);
+        let b = p.take_slot(t0);
+        assert_eq!(
+            b - a,
+            Duration::from_millis(51),
+            "spaced by the longest Retry-After + 2%"
+        );
+        let later = t0 + Pacer::FORGET_AFTER + Duration::from_secs(1);
+        assert_eq!(
+            p.take_slot(later),
+            later,
+            "pacing is dropped after a quiet minute"
+        );
+    }
 
     #[test]
     fn retry_after_is_a_floor() {

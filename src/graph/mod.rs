@@ -57,6 +57,21 @@ pub trait GraphApi: Send + Sync {
 
     /// `GET /organization` (all pages).
     fn list_organizations(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<Vec<Organization>>>;
+    /// The organizations named `display_name`. Implementations may ask Graph to filter; the
+    /// default lists everything and filters here.
+    fn find_organizations<'a>(
+        &'a self,
+        v: ApiVersion,
+        display_name: &'a str,
+    ) -> BoxFuture<'a, GraphResult<Vec<Organization>>> {
+        Box::pin(async move {
+            let all = self.list_organizations(v).await?;
+            Ok(all
+                .into_iter()
+                .filter(|o| o.fields.display_name.as_deref() == Some(display_name))
+                .collect())
+        })
+    }
     /// `GET /organization/{id}`.
     fn get_organization<'a>(
         &'a self,

@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Instant};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{Resource, ResourceExt, runtime::controller::Action, runtime::events::EventType};
 
-use super::{Observed, Organization, OrganizationStatus, PendingCreate, Plan, plan};
+use super::{CreationMode, Observed, Organization, OrganizationStatus, PendingCreate, Plan, plan};
 use crate::{
     error::{Error, Result},
     graph::types,
@@ -103,7 +103,7 @@ async fn converge(
             Err(e) if e.is_not_found() => Observed::Known(None),
             Err(e) => return Err(e.into()),
         },
-        None => Observed::Candidates(graph.list_organizations(v).await?),
+        None => Observed::Candidates(graph.find_organizations(v, &obj.spec.display_name).await?),
     };
 
     match plan(&obj.spec, status, observed) {
@@ -184,22 +184,27 @@ async fn converge(
         Plan::Create { preexisting_ids } => {
             // Record the intent before the call: a crash after Graph creates the object but
             // before its id is written is then recovered by adoption, not a second create.
-            status.pending_create = Some(PendingCreate {
-                started_at: jiff::Timestamp::now().to_string(),
-                preexisting_ids,
-            });
-            let progressing = Health::Progressing {
-                reason: "Creating",
-                message: "creating the organization in Graph".into(),
-            };
-            status.observed_generation = obj.metadata.generation;
-            status.conditions = conditions_for(
-                &progressing,
-                obj.metadata.generation,
-                &status.conditions,
-                Time(jiff::Timestamp::now()),
-            );
-            reconcile_outcome::publish(ctx, KIND, obj, &*status, &progressing, "Create").await?;
+            // AdoptOrCreate needs no record: with no namesake before the call, the one found
+            // after a crash is the one this call made, and the plan adopts it.
+            if obj.spec.creation_mode == CreationMode::Create || status.pending_create.is_some() {
+                status.pending_create = Some(PendingCreate {
+                    started_at: jiff::Timestamp::now().to_string(),
+                    preexisting_ids,
+                });
+                let progressing = Health::Progressing {
+                    reason: "Creating",
+                    message: "creating the organization in Graph".into(),
+                };
+                status.observed_generation = obj.metadata.generation;
+                status.conditions = conditions_for(
+                    &progressing,
+                    obj.metadata.generation,
+                    &status.conditions,
+                    Time(jiff::Timestamp::now()),
+                );
+                reconcile_outcome::publish(ctx, KIND, obj, &*status, &progressing, "Create")
+                    .await?;
+            }
 
             let created = match graph.create_organization(v, &obj.spec.create_body()).await {
                 Ok(org) => org,
