@@ -326,9 +326,19 @@ pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error + Send +
 
         let (s1, s2, s3) = (conn_ctrl.store(), org_ctrl.store(), mto_ctrl.store());
         stores_ready.push(tokio::spawn(async move {
-            let _ = s1.wait_until_ready().await;
-            let _ = s2.wait_until_ready().await;
-            let _ = s3.wait_until_ready().await;
+            // Polled rather than awaited: the controller itself awaits the same readiness signal,
+            // and a second waiter is not reliably woken (seen with kube-runtime 5.0).
+            loop {
+                let synced = [
+                    s1.wait_until_ready().now_or_never(),
+                    s2.wait_until_ready().now_or_never(),
+                    s3.wait_until_ready().now_or_never(),
+                ];
+                if synced.iter().all(|r| matches!(r, Some(Ok(())))) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }));
 
         controllers.push(
