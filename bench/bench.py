@@ -154,6 +154,16 @@ def graph_requests(entries):
     return [e for e in entries if "/oauth2/" not in e["path"] and not e["path"].startswith("/_emulator")]
 
 
+def breakdown(entries):
+    """Graph requests by method, path (ids folded) and status."""
+    out = {}
+    for e in entries:
+        path = re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}", "{id}", e["path"].split("?")[0])
+        key = f'{e["method"]} {path} {e["status"]}'
+        out[key] = out.get(key, 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
 def org_docs(n, prefix):
     return "".join(
         f"---\napiVersion: graphorg.io/v1alpha1\nkind: Organization\nmetadata: {{name: {prefix}-{i}}}\n"
@@ -225,7 +235,7 @@ def percentile(values, p):
 
 
 def start_operator(binary, kubeconfig, ns, workdir, name, extra=()):
-    env = dict(os.environ, KUBECONFIG=kubeconfig, RUST_LOG="warn,graph_org_operator::operator::run=info")
+    env = dict(os.environ, KUBECONFIG=kubeconfig, RUST_LOG=os.environ.get("BENCH_RUST_LOG", "warn,graph_org_operator::operator::run=info"))
     return Proc([binary, "run", "--watch-namespaces", ns, "--claims-namespace", ns, "--http-listen", "127.0.0.1:0",
                  "--concurrency", str(CONCURRENCY), *extra],
                 env=env, stderr=open(os.path.join(workdir, f"{name}.log"), "w"))
@@ -263,6 +273,7 @@ def converge(args, kube, binary, n, workdir):
         "p50_seconds": round(percentile(lat, 50), 2),
         "p99_seconds": round(percentile(lat, 99), 2),
         "graph_requests_per_resource": round(len(entries) / n, 2),
+        "graph_requests_by_kind": breakdown(entries),
         "graph_creates_per_resource": round(creates / n, 3),
         "api_writes_per_resource": round((writes_delta(w0, w1, ["organizations", "events"])) / n, 2),
         "api_writes_per_resource_without_events": round(writes_delta(w0, w1, ["organizations"]) / n, 2),
