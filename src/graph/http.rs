@@ -89,6 +89,8 @@ pub struct HttpGraph {
     /// this app+tenant, because Graph's bucket is per app+tenant.
     throttled_until: Mutex<Option<Instant>>,
     mto_supported: bool,
+    /// The `Date` header of the latest answer.
+    last_date: Mutex<Option<jiff::Timestamp>>,
 }
 
 struct Response {
@@ -133,6 +135,7 @@ impl HttpGraph {
             policy,
             throttled_until: Mutex::new(None),
             mto_supported,
+            last_date: Mutex::new(None),
         }
     }
 
@@ -275,6 +278,13 @@ impl HttpGraph {
                 .map(str::to_string)
         };
         let request_id = header("request-id");
+        if let Some(date) = header("date").and_then(|d| {
+            jiff::fmt::rfc2822::DateTimeParser::new()
+                .parse_timestamp(&d)
+                .ok()
+        }) {
+            *self.last_date.lock().unwrap() = Some(date);
+        }
         let retry_after = header("retry-after").and_then(|v| parse_retry_after(&v));
         let bytes = resp.bytes().await;
         self.observer
@@ -624,6 +634,10 @@ impl GraphApi for HttpGraph {
             .map(drop)
         }
         .boxed()
+    }
+
+    fn server_time(&self) -> Option<jiff::Timestamp> {
+        *self.last_date.lock().unwrap()
     }
 }
 

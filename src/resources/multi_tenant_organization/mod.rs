@@ -1,6 +1,7 @@
 //! MultiTenantOrganization: the owner tenant's multi-tenant organization and its member list.
 
 mod claim;
+mod cleanup;
 mod plan;
 mod reconcile;
 

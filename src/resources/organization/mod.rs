@@ -11,7 +11,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{ConnectionRef, schema::*};
+use super::{ConnectionRef, ManagementPolicy, schema::*};
 use crate::graph::{ApiVersion, types};
 
 /// A Microsoft Graph organization, created through `POST /organization` (or adopted) and kept
@@ -66,6 +66,12 @@ pub struct OrganizationSpec {
     /// none, refuse if several match. Create: always create. AdoptOnly: never create.
     #[serde(default)]
     pub creation_mode: CreationMode,
+    /// Manage (default): create or adopt, and correct drift in the writable fields. Observe:
+    /// read only — adopt the one organization with this displayName into status, report any
+    /// difference from the spec in the Ready condition's message (reason DriftDetected) and a
+    /// Warning Event, and never create or update anything in Graph.
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
     /// Orphan (the only choice: Graph offers no delete for organizations): deleting the resource
     /// leaves the organization in place.
     #[serde(default)]
