@@ -92,31 +92,7 @@ async fn converge(
         }
         Plan::Drifted { org, fields } => {
             record(status, &org);
-            let message = format!(
-                "managementPolicy Observe: organization {} differs from the spec in {}; not corrected",
-                org.id,
-                fields.join(", ")
-            );
-            // One Event per change of what differs, not one per resync.
-            let before = obj
-                .status
-                .as_ref()
-                .and_then(|s| conditions::find(&s.conditions, conditions::READY))
-                .map(|c| c.message.as_str());
-            if before != Some(message.as_str()) {
-                ctx.event(
-                    &obj.object_ref(&()),
-                    EventType::Warning,
-                    "DriftDetected",
-                    "Observe",
-                    message.clone(),
-                )
-                .await;
-            }
-            Ok(Health::Ready {
-                reason: "DriftDetected",
-                message,
-            })
+            Ok(report_drift(obj, ctx, &org.id, &fields).await)
         }
         Plan::Update { org, patch } => {
             graph.update_organization(v, &org.id, &patch).await?;
@@ -170,13 +146,15 @@ async fn converge(
                 message.clone(),
             )
             .await;
-            // Bring the writable fields in line right away (observe-only: never).
-            let patch = match plan(&obj.spec, status, Observed::Known(Some(org.clone()))) {
-                Plan::Update { patch, .. } => Some(patch),
-                _ => None,
-            };
-            if let Some(patch) = patch {
-                graph.update_organization(v, &org.id, &patch).await?;
+            // Bring the writable fields in line right away (observe-only: report instead).
+            match plan(&obj.spec, status, Observed::Known(Some(org.clone()))) {
+                Plan::Update { patch, .. } => {
+                    graph.update_organization(v, &org.id, &patch).await?;
+                }
+                Plan::Drifted { fields, .. } => {
+                    return Ok(report_drift(obj, ctx, &org.id, &fields).await);
+                }
+                _ => {}
             }
             Ok(Health::Ready { reason, message })
         }
@@ -229,6 +207,34 @@ async fn converge(
                 message,
             })
         }
+    }
+}
+
+/// managementPolicy Observe: say what differs (condition message, and a Warning Event when that
+/// changes — not one per resync), correct nothing.
+async fn report_drift(obj: &Organization, ctx: &Context, id: &str, fields: &[String]) -> Health {
+    let message = format!(
+        "managementPolicy Observe: organization {id} differs from the spec in {}; not corrected",
+        fields.join(", ")
+    );
+    let before = obj
+        .status
+        .as_ref()
+        .and_then(|s| conditions::find(&s.conditions, conditions::READY))
+        .map(|c| c.message.as_str());
+    if before != Some(message.as_str()) {
+        ctx.event(
+            &obj.object_ref(&()),
+            EventType::Warning,
+            "DriftDetected",
+            "Observe",
+            message.clone(),
+        )
+        .await;
+    }
+    Health::Ready {
+        reason: "DriftDetected",
+        message,
     }
 }
 
