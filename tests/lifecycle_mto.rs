@@ -22,7 +22,11 @@ async fn setup(prefix: &str) -> (String, Emulator, Proc) {
     let emulator = Emulator::start(&["--time-scale", TIME_SCALE]);
     let operator = start_operator(&ns, &["--transition-poll", POLL]);
     apply(&ns, &secret_manifest("creds", CLIENT_SECRET));
-    for (name, tenant) in [("conn-a", TENANT_A), ("conn-b", TENANT_B), ("conn-c", TENANT_C)] {
+    for (name, tenant) in [
+        ("conn-a", TENANT_A),
+        ("conn-b", TENANT_B),
+        ("conn-c", TENANT_C),
+    ] {
         apply(&ns, &connection_manifest(name, tenant, "creds", &emulator));
     }
     for name in ["conn-a", "conn-b", "conn-c"] {
@@ -53,7 +57,11 @@ fn tenant_entry(mto: &serde_json::Value, tenant: &str) -> Option<serde_json::Val
     mto["status"]["tenants"]
         .as_array()?
         .iter()
-        .find(|t| t["tenantId"].as_str().is_some_and(|id| id.eq_ignore_ascii_case(tenant)))
+        .find(|t| {
+            t["tenantId"]
+                .as_str()
+                .is_some_and(|id| id.eq_ignore_ascii_case(tenant))
+        })
         .cloned()
 }
 
@@ -84,7 +92,9 @@ fn requests<'a>(
     journal.iter().filter(move |e| {
         e["method"] == method
             && e["path"].as_str().is_some_and(|p| p.ends_with(suffix))
-            && e["tenant"].as_str().is_some_and(|t| t.eq_ignore_ascii_case(tenant))
+            && e["tenant"]
+                .as_str()
+                .is_some_and(|t| t.eq_ignore_ascii_case(tenant))
     })
 }
 
@@ -101,7 +111,10 @@ async fn owner_and_two_members_become_active_then_one_leaves() {
         &mto(
             "group",
             "all of contoso",
-            &[(TENANT_B, "Fabrikam", "member"), (TENANT_C, "Northwind", "member")],
+            &[
+                (TENANT_B, "Fabrikam", "member"),
+                (TENANT_C, "Northwind", "member"),
+            ],
             "",
         ),
     );
@@ -118,24 +131,52 @@ async fn owner_and_two_members_become_active_then_one_leaves() {
     );
     let owner = wait_condition(&ns, "multitenantorganization", "group", "Ready", WAIT).await;
     assert!(owner["status"]["joinableAfter"].is_string());
-    assert!(tenant_entry(&owner, TENANT_C).is_some(), "C not added yet: {owner}");
-    apply(&ns, &membership("northwind", "conn-c", "  deletionPolicy: Leave\n"));
+    assert!(
+        tenant_entry(&owner, TENANT_C).is_some(),
+        "C not added yet: {owner}"
+    );
+    apply(
+        &ns,
+        &membership("northwind", "conn-c", "  deletionPolicy: Leave\n"),
+    );
 
-    let b = wait_condition(&ns, "multitenantorganizationmembership", "fabrikam", "Ready", WAIT).await;
-    let c = wait_condition(&ns, "multitenantorganizationmembership", "northwind", "Ready", WAIT).await;
+    let b = wait_condition(
+        &ns,
+        "multitenantorganizationmembership",
+        "fabrikam",
+        "Ready",
+        WAIT,
+    )
+    .await;
+    let c = wait_condition(
+        &ns,
+        "multitenantorganizationmembership",
+        "northwind",
+        "Ready",
+        WAIT,
+    )
+    .await;
     for m in [&b, &c] {
         assert_eq!(m["status"]["memberState"], "active", "{m}");
         assert_eq!(m["status"]["addedByTenantId"], TENANT_A);
         assert_eq!(condition(m, "Ready").unwrap().1, "Joined");
     }
     // The owner's status follows every tenant to active, with no transition left running.
-    let owner = eventually(WAIT, "the owner's status shows all tenants active", || async {
-        let o = get_json(&ns, "multitenantorganization", "group")?;
-        [TENANT_A, TENANT_B, TENANT_C]
-            .iter()
-            .all(|t| tenant_entry(&o, t).is_some_and(|e| e["state"] == "active" && e.get("transitionStatus").is_none()))
-            .then_some(o)
-    })
+    let owner = eventually(
+        WAIT,
+        "the owner's status shows all tenants active",
+        || async {
+            let o = get_json(&ns, "multitenantorganization", "group")?;
+            [TENANT_A, TENANT_B, TENANT_C]
+                .iter()
+                .all(|t| {
+                    tenant_entry(&o, t).is_some_and(|e| {
+                        e["state"] == "active" && e.get("transitionStatus").is_none()
+                    })
+                })
+                .then_some(o)
+        },
+    )
     .await;
     assert_eq!(tenant_entry(&owner, TENANT_A).unwrap()["role"], "owner");
     let elapsed = started.elapsed().as_secs_f64();
@@ -145,27 +186,49 @@ async fn owner_and_two_members_become_active_then_one_leaves() {
 
     let journal = emulator.journal().await;
     // Adds were POSTed once each, by the owner.
-    assert_eq!(requests(&journal, "POST", "/multiTenantOrganization/tenants", TENANT_A).count(), 2);
+    assert_eq!(
+        requests(
+            &journal,
+            "POST",
+            "/multiTenantOrganization/tenants",
+            TENANT_A
+        )
+        .count(),
+        2
+    );
     // B knew joinableAfter: its join requests were all accepted.
     let b_joins: Vec<_> = requests(&journal, "PATCH", "/joinRequest", TENANT_B).collect();
-    assert!(!b_joins.is_empty() && b_joins.iter().all(|e| e["status"] == 204), "{b_joins:?}");
+    assert!(
+        !b_joins.is_empty() && b_joins.iter().all(|e| e["status"] == 204),
+        "{b_joins:?}"
+    );
     assert_eq!(b_joins[0]["body"], json!({"addedByTenantId": TENANT_A}));
     // C asked too early at least once, was refused, and asked again later.
     let c_joins: Vec<_> = requests(&journal, "PATCH", "/joinRequest", TENANT_C).collect();
     assert!(
-        c_joins.first().is_some_and(|e| e["status"] == 400) && c_joins.last().is_some_and(|e| e["status"] == 204),
+        c_joins.first().is_some_and(|e| e["status"] == 400)
+            && c_joins.last().is_some_and(|e| e["status"] == 204),
         "{c_joins:?}"
     );
     assert!(events(&ns).contains("JoinRefused"), "no JoinRefused Event");
     // Polling stays bounded while Graph works: about one look per poll interval (1 s), not a loop.
-    let owner_gets = requests(&journal, "GET", "/multiTenantOrganization/tenants", TENANT_A).count();
+    let owner_gets = requests(
+        &journal,
+        "GET",
+        "/multiTenantOrganization/tenants",
+        TENANT_A,
+    )
+    .count();
     assert!(
         (owner_gets as f64) <= elapsed * 2.0 + 10.0,
         "{owner_gets} member list reads in {elapsed:.0} s"
     );
     for t in [TENANT_B, TENANT_C] {
         let gets = requests(&journal, "GET", "/joinRequest", t).count();
-        assert!((gets as f64) <= elapsed * 3.0 + 10.0, "{gets} joinRequest reads by {t} in {elapsed:.0} s");
+        assert!(
+            (gets as f64) <= elapsed * 3.0 + 10.0,
+            "{gets} joinRequest reads by {t} in {elapsed:.0} s"
+        );
     }
     // At rest nothing is polled at all.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -180,7 +243,10 @@ async fn owner_and_two_members_become_active_then_one_leaves() {
         &mto(
             "group",
             "contoso and friends",
-            &[(TENANT_B, "Fabrikam", "owner"), (TENANT_C, "Northwind", "member")],
+            &[
+                (TENANT_B, "Fabrikam", "owner"),
+                (TENANT_C, "Northwind", "member"),
+            ],
             "",
         ),
     );
@@ -192,10 +258,18 @@ async fn owner_and_two_members_become_active_then_one_leaves() {
     .await;
     assert_eq!(condition(&owner, "Ready").unwrap().0, "True");
     let journal = emulator.journal().await;
-    let mto_patches: Vec<_> =
-        requests(&journal, "PATCH", "/tenantRelationships/multiTenantOrganization", TENANT_A).collect();
+    let mto_patches: Vec<_> = requests(
+        &journal,
+        "PATCH",
+        "/tenantRelationships/multiTenantOrganization",
+        TENANT_A,
+    )
+    .collect();
     assert_eq!(mto_patches.len(), 1);
-    assert_eq!(mto_patches[0]["body"], json!({"description": "contoso and friends"}));
+    assert_eq!(
+        mto_patches[0]["body"],
+        json!({"description": "contoso and friends"})
+    );
     let b_path = format!("/tenants/{TENANT_B}");
     let role_patches: Vec<_> = requests(&journal, "PATCH", &b_path, TENANT_A).collect();
     assert_eq!(role_patches.len(), 1);
@@ -203,29 +277,44 @@ async fn owner_and_two_members_become_active_then_one_leaves() {
 
     // A member leaving: Northwind's membership is deleted (Leave), so Northwind removes itself.
     emulator.clear_journal().await;
-    kubectl_run(&["delete", "-n", &ns, "mtom", "northwind", "--wait=false"], None);
+    kubectl_run(
+        &["delete", "-n", &ns, "mtom", "northwind", "--wait=false"],
+        None,
+    );
     eventually(WAIT, "the northwind membership is gone", || async {
-        get_json(&ns, "multitenantorganizationmembership", "northwind").is_none().then_some(())
+        get_json(&ns, "multitenantorganizationmembership", "northwind")
+            .is_none()
+            .then_some(())
     })
     .await;
     let journal = emulator.journal().await;
     let c_path = format!("/tenants/{TENANT_C}");
     let left: Vec<_> = requests(&journal, "DELETE", &c_path, TENANT_C).collect();
     assert!(!left.is_empty(), "Northwind did not remove itself");
-    eventually(WAIT, "Northwind is out of the organization in Graph", || async {
-        let m = graph_members(&emulator).await;
-        (!m.iter().any(|t| t.0 == TENANT_C)).then_some(())
-    })
+    eventually(
+        WAIT,
+        "Northwind is out of the organization in Graph",
+        || async {
+            let m = graph_members(&emulator).await;
+            (!m.iter().any(|t| t.0 == TENANT_C)).then_some(())
+        },
+    )
     .await;
     // The owner drops it from its list too; its status no longer shows it.
     apply(
         &ns,
-        &mto("group", "contoso and friends", &[(TENANT_B, "Fabrikam", "owner")], ""),
+        &mto(
+            "group",
+            "contoso and friends",
+            &[(TENANT_B, "Fabrikam", "owner")],
+            "",
+        ),
     );
     eventually(WAIT, "the owner's status drops Northwind", || async {
         let o = get_json(&ns, "multitenantorganization", "group")?;
         let current = o["status"]["observedGeneration"] == o["metadata"]["generation"];
-        (current && tenant_entry(&o, TENANT_C).is_none() && tenant_entry(&o, TENANT_B).is_some()).then_some(())
+        (current && tenant_entry(&o, TENANT_C).is_none() && tenant_entry(&o, TENANT_B).is_some())
+            .then_some(())
     })
     .await;
     let members = graph_members(&emulator).await;
@@ -237,24 +326,50 @@ async fn owner_and_two_members_become_active_then_one_leaves() {
 async fn a_failed_join_is_reported_and_retried_only_on_reset() {
     let (ns, emulator, _operator) = setup("life-mto-reset").await;
     emulator.put_faults(json!({"failJoins": true})).await;
-    apply(&ns, &mto("group", "reset story", &[(TENANT_B, "Fabrikam", "member")], ""));
-    apply(&ns, &membership("fabrikam", "conn-b", "  multiTenantOrganizationRef: {name: group}\n"));
+    apply(
+        &ns,
+        &mto(
+            "group",
+            "reset story",
+            &[(TENANT_B, "Fabrikam", "member")],
+            "",
+        ),
+    );
+    apply(
+        &ns,
+        &membership(
+            "fabrikam",
+            "conn-b",
+            "  multiTenantOrganizationRef: {name: group}\n",
+        ),
+    );
     let failed = eventually(WAIT, "the join is reported failed", || async {
         let o = get_json(&ns, "multitenantorganizationmembership", "fabrikam")?;
-        condition(&o, "Stalled").filter(|c| c.0 == "True" && c.1 == "JoinFailed").map(|_| o)
+        condition(&o, "Stalled")
+            .filter(|c| c.0 == "True" && c.1 == "JoinFailed")
+            .map(|_| o)
     })
     .await;
     let message = condition(&failed, "Ready").unwrap().2;
-    assert!(message.contains("DirectoryService Exception") && message.contains("resetRequestedAt"), "{message}");
+    assert!(
+        message.contains("DirectoryService Exception") && message.contains("resetRequestedAt"),
+        "{message}"
+    );
     assert_eq!(failed["status"]["transitionStatus"], "failed");
     let ev = events(&ns);
-    assert!(ev.contains("JoinFailed") && ev.contains("Warning"), "no JoinFailed Warning Event: {ev}");
+    assert!(
+        ev.contains("JoinFailed") && ev.contains("Warning"),
+        "no JoinFailed Warning Event: {ev}"
+    );
     assert!(!ev.contains(CLIENT_SECRET) && !failed.to_string().contains(CLIENT_SECRET));
 
     // Not retried by itself.
     tokio::time::sleep(Duration::from_secs(4)).await;
     let journal = emulator.journal().await;
-    assert_eq!(requests(&journal, "PATCH", "/joinRequest", TENANT_B).count(), 1);
+    assert_eq!(
+        requests(&journal, "PATCH", "/joinRequest", TENANT_B).count(),
+        1
+    );
 
     // The cause is fixed and the user asks for a reset: all-zero id, then a new join.
     emulator.put_faults(json!({"failJoins": false})).await;
@@ -266,9 +381,19 @@ async fn a_failed_join_is_reported_and_retried_only_on_reset() {
             "  multiTenantOrganizationRef: {name: group}\n  resetRequestedAt: '2026-01-01T00:00:00Z'\n",
         ),
     );
-    let joined = wait_condition(&ns, "multitenantorganizationmembership", "fabrikam", "Ready", WAIT).await;
+    let joined = wait_condition(
+        &ns,
+        "multitenantorganizationmembership",
+        "fabrikam",
+        "Ready",
+        WAIT,
+    )
+    .await;
     assert_eq!(joined["status"]["memberState"], "active");
-    assert_eq!(joined["status"]["handledResetRequestedAt"], "2026-01-01T00:00:00Z");
+    assert_eq!(
+        joined["status"]["handledResetRequestedAt"],
+        "2026-01-01T00:00:00Z"
+    );
     let journal = emulator.journal().await;
     let bodies: Vec<_> = requests(&journal, "PATCH", "/joinRequest", TENANT_B)
         .map(|e| e["body"].clone())
@@ -287,18 +412,57 @@ async fn a_failed_join_is_reported_and_retried_only_on_reset() {
 async fn orphan_leaves_the_organization_and_leave_dissolves_it() {
     let (ns, emulator, _operator) = setup("life-mto-delete").await;
     // Orphan (default): no finalizer; deletion leaves Graph as it is.
-    apply(&ns, &mto("orphan", "kept", &[(TENANT_B, "Fabrikam", "member")], ""));
+    apply(
+        &ns,
+        &mto("orphan", "kept", &[(TENANT_B, "Fabrikam", "member")], ""),
+    );
     let o = wait_condition(&ns, "multitenantorganization", "orphan", "Ready", WAIT).await;
     assert!(o["metadata"]["finalizers"].is_null(), "{}", o["metadata"]);
-    kubectl_run(&["delete", "-n", &ns, "mto", "orphan", "--timeout=30s"], None);
+    kubectl_run(
+        &["delete", "-n", &ns, "mto", "orphan", "--timeout=30s"],
+        None,
+    );
     assert!(get_json(&ns, "multitenantorganization", "orphan").is_none());
-    assert_eq!(emulator.state().await["multiTenantOrganizations"].as_array().unwrap().len(), 1);
-    assert_eq!(emulator.count("DELETE", &format!("/tenants/{TENANT_B}")).await, 0);
+    assert_eq!(
+        emulator.state().await["multiTenantOrganizations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        emulator
+            .count("DELETE", &format!("/tenants/{TENANT_B}"))
+            .await,
+        0
+    );
 
     // Leave: a new resource adopts it; B joins; the finalizer follows the policy.
-    apply(&ns, &mto("leaver", "kept", &[(TENANT_B, "Fabrikam", "member")], "  deletionPolicy: Leave\n"));
-    apply(&ns, &membership("fabrikam", "conn-b", "  multiTenantOrganizationRef: {name: leaver}\n"));
-    wait_condition(&ns, "multitenantorganizationmembership", "fabrikam", "Ready", WAIT).await;
+    apply(
+        &ns,
+        &mto(
+            "leaver",
+            "kept",
+            &[(TENANT_B, "Fabrikam", "member")],
+            "  deletionPolicy: Leave\n",
+        ),
+    );
+    apply(
+        &ns,
+        &membership(
+            "fabrikam",
+            "conn-b",
+            "  multiTenantOrganizationRef: {name: leaver}\n",
+        ),
+    );
+    wait_condition(
+        &ns,
+        "multitenantorganizationmembership",
+        "fabrikam",
+        "Ready",
+        WAIT,
+    )
+    .await;
     let finalizers = |name: &str| {
         get_json(&ns, "multitenantorganization", name).map(|o| o["metadata"]["finalizers"].clone())
     };
@@ -306,12 +470,28 @@ async fn orphan_leaves_the_organization_and_leave_dissolves_it() {
         (finalizers("leaver")? == json!(["graphorg.io/cleanup"])).then_some(())
     })
     .await;
-    apply(&ns, &mto("leaver", "kept", &[(TENANT_B, "Fabrikam", "member")], "  deletionPolicy: Orphan\n"));
+    apply(
+        &ns,
+        &mto(
+            "leaver",
+            "kept",
+            &[(TENANT_B, "Fabrikam", "member")],
+            "  deletionPolicy: Orphan\n",
+        ),
+    );
     eventually(WAIT, "the finalizer is removed for Orphan", || async {
         finalizers("leaver")?.is_null().then_some(())
     })
     .await;
-    apply(&ns, &mto("leaver", "kept", &[(TENANT_B, "Fabrikam", "member")], "  deletionPolicy: Leave\n"));
+    apply(
+        &ns,
+        &mto(
+            "leaver",
+            "kept",
+            &[(TENANT_B, "Fabrikam", "member")],
+            "  deletionPolicy: Leave\n",
+        ),
+    );
     eventually(WAIT, "the finalizer is back for Leave", || async {
         (finalizers("leaver")? == json!(["graphorg.io/cleanup"])).then_some(())
     })
@@ -319,9 +499,14 @@ async fn orphan_leaves_the_organization_and_leave_dissolves_it() {
     wait_condition(&ns, "multitenantorganization", "leaver", "Ready", WAIT).await;
 
     emulator.clear_journal().await;
-    kubectl_run(&["delete", "-n", &ns, "mto", "leaver", "--wait=false"], None);
+    kubectl_run(
+        &["delete", "-n", &ns, "mto", "leaver", "--wait=false"],
+        None,
+    );
     eventually(WAIT, "the Leave resource is gone", || async {
-        get_json(&ns, "multitenantorganization", "leaver").is_none().then_some(())
+        get_json(&ns, "multitenantorganization", "leaver")
+            .is_none()
+            .then_some(())
     })
     .await;
     let state = emulator.state().await;
@@ -333,9 +518,20 @@ async fn orphan_leaves_the_organization_and_leave_dissolves_it() {
     // The members first, then the owner itself.
     let journal = emulator.journal().await;
     let deletes: Vec<String> = requests(&journal, "DELETE", "", TENANT_A)
-        .map(|e| e["path"].as_str().unwrap().rsplit('/').next().unwrap().to_lowercase())
+        .map(|e| {
+            e["path"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_lowercase()
+        })
         .collect();
-    assert!(deletes.first().is_some_and(|d| d == TENANT_B), "{deletes:?}");
+    assert!(
+        deletes.first().is_some_and(|d| d == TENANT_B),
+        "{deletes:?}"
+    );
     assert!(deletes.last().is_some_and(|d| d == TENANT_A), "{deletes:?}");
     let ev = events(&ns);
     assert!(ev.contains("\"reason\": \"Deleted\""), "no Deleted event");
@@ -345,7 +541,8 @@ async fn orphan_leaves_the_organization_and_leave_dissolves_it() {
     emulator.clear_journal().await;
     apply(
         &ns,
-        &mto("never", "never", &[], "  deletionPolicy: Leave\n").replace("name: conn-a", "name: missing"),
+        &mto("never", "never", &[], "  deletionPolicy: Leave\n")
+            .replace("name: conn-a", "name: missing"),
     );
     eventually(WAIT, "the finalizer is added", || async {
         (finalizers("never")? == json!(["graphorg.io/cleanup"])).then_some(())
@@ -353,9 +550,16 @@ async fn orphan_leaves_the_organization_and_leave_dissolves_it() {
     .await;
     kubectl_run(&["delete", "-n", &ns, "mto", "never", "--wait=false"], None);
     eventually(WAIT, "the never-applied resource is gone", || async {
-        get_json(&ns, "multitenantorganization", "never").is_none().then_some(())
+        get_json(&ns, "multitenantorganization", "never")
+            .is_none()
+            .then_some(())
     })
     .await;
-    let writes: Vec<_> = emulator.graph_requests().await.into_iter().filter(|e| e["method"] != "GET").collect();
+    let writes: Vec<_> = emulator
+        .graph_requests()
+        .await
+        .into_iter()
+        .filter(|e| e["method"] != "GET")
+        .collect();
     assert!(writes.is_empty(), "{writes:?}");
 }

@@ -25,7 +25,10 @@ async fn setup(prefix: &str) -> (String, Emulator, Proc) {
     let emulator = Emulator::start(&[]);
     let operator = start_operator(&ns, &[]);
     apply(&ns, &secret_manifest("creds", CLIENT_SECRET));
-    apply(&ns, &connection_manifest("conn", TENANT_A, "creds", &emulator));
+    apply(
+        &ns,
+        &connection_manifest("conn", TENANT_A, "creds", &emulator),
+    );
     wait_condition(&ns, "tenantconnection", "conn", "Ready", WAIT).await;
     (ns, emulator, operator)
 }
@@ -105,20 +108,36 @@ async fn spec_changes_patch_only_what_changed_and_drift_is_corrected() {
         graph_org(&emulator, &id).await["technicalNotificationMails"],
         json!(["ops2@contoso.com"])
     );
-    assert!(events(&ns).contains("technicalNotificationMails"), "no Updated event naming the field");
+    assert!(
+        events(&ns).contains("technicalNotificationMails"),
+        "no Updated event naming the field"
+    );
 
     // Drift made in Graph is put back at the next resync (10 s ±10%), without a spec change.
     emulator
-        .patch_org_directly(TENANT_A, &id, json!({"technicalNotificationMails": ["intruder@evil.example"]}))
+        .patch_org_directly(
+            TENANT_A,
+            &id,
+            json!({"technicalNotificationMails": ["intruder@evil.example"]}),
+        )
         .await;
     emulator
-        .patch_org_directly(TENANT_A, &hourly_id, json!({"technicalNotificationMails": ["intruder@evil.example"]}))
+        .patch_org_directly(
+            TENANT_A,
+            &hourly_id,
+            json!({"technicalNotificationMails": ["intruder@evil.example"]}),
+        )
         .await;
     let started = std::time::Instant::now();
-    eventually(Duration::from_secs(30), "drift corrected at the resync", || async {
-        (graph_org(&emulator, &id).await["technicalNotificationMails"] == json!(["ops2@contoso.com"]))
+    eventually(
+        Duration::from_secs(30),
+        "drift corrected at the resync",
+        || async {
+            (graph_org(&emulator, &id).await["technicalNotificationMails"]
+                == json!(["ops2@contoso.com"]))
             .then_some(())
-    })
+        },
+    )
     .await;
     assert!(
         started.elapsed() > Duration::from_secs(2),
@@ -144,10 +163,15 @@ async fn spec_changes_patch_only_what_changed_and_drift_is_corrected() {
             "  technicalNotificationMails: [ops@contoso.com]\n",
         ),
     );
-    eventually(Duration::from_secs(15), "drift corrected on request", || async {
-        (graph_org(&emulator, &hourly_id).await["technicalNotificationMails"] == json!(["ops@contoso.com"]))
+    eventually(
+        Duration::from_secs(15),
+        "drift corrected on request",
+        || async {
+            (graph_org(&emulator, &hourly_id).await["technicalNotificationMails"]
+                == json!(["ops@contoso.com"]))
             .then_some(())
-    })
+        },
+    )
     .await;
 }
 
@@ -155,23 +179,53 @@ async fn spec_changes_patch_only_what_changed_and_drift_is_corrected() {
 async fn creation_modes_adopt_create_and_refuse_to_guess() {
     let (ns, emulator, _operator) = setup("life-org-modes").await;
     // The tenant's own organization is named "Contoso" (its id is the tenant id).
-    apply(&ns, &org("adopt-only", "Contoso", "", "  creationMode: AdoptOnly\n  technicalNotificationMails: [ops@contoso.com]\n"));
+    apply(
+        &ns,
+        &org(
+            "adopt-only",
+            "Contoso",
+            "",
+            "  creationMode: AdoptOnly\n  technicalNotificationMails: [ops@contoso.com]\n",
+        ),
+    );
     let adopted = wait_condition(&ns, "organization", "adopt-only", "Ready", WAIT).await;
     assert_eq!(adopted["status"]["id"], TENANT_A);
     assert_eq!(condition(&adopted, "Ready").unwrap().1, "Adopted");
-    assert_eq!(emulator.count("POST", "/organization").await, 0, "AdoptOnly never creates");
+    assert_eq!(
+        emulator.count("POST", "/organization").await,
+        0,
+        "AdoptOnly never creates"
+    );
 
-    apply(&ns, &org("adopt-none", "Nobody-Has-This", "", "  creationMode: AdoptOnly\n"));
+    apply(
+        &ns,
+        &org(
+            "adopt-none",
+            "Nobody-Has-This",
+            "",
+            "  creationMode: AdoptOnly\n",
+        ),
+    );
     let none = eventually(WAIT, "AdoptOnly without a match stalls", || async {
         let o = get_json(&ns, "organization", "adopt-none")?;
-        condition(&o, "Stalled").filter(|c| c.0 == "True" && c.1 == "NotFoundInGraph").map(|_| o)
+        condition(&o, "Stalled")
+            .filter(|c| c.0 == "True" && c.1 == "NotFoundInGraph")
+            .map(|_| o)
     })
     .await;
-    assert!(condition(&none, "Ready").unwrap().2.contains("Nobody-Has-This"));
+    assert!(
+        condition(&none, "Ready")
+            .unwrap()
+            .2
+            .contains("Nobody-Has-This")
+    );
     assert_eq!(emulator.count("POST", "/organization").await, 0);
 
     // Create: always a new one, even with a namesake.
-    apply(&ns, &org("create", "Contoso", "", "  creationMode: Create\n"));
+    apply(
+        &ns,
+        &org("create", "Contoso", "", "  creationMode: Create\n"),
+    );
     let created = wait_condition(&ns, "organization", "create", "Ready", WAIT).await;
     assert_eq!(condition(&created, "Ready").unwrap().1, "Created");
     let new_id = created["status"]["id"].as_str().unwrap().to_string();
@@ -182,39 +236,68 @@ async fn creation_modes_adopt_create_and_refuse_to_guess() {
     apply(&ns, &org("ambiguous", "Contoso", "", ""));
     let ambiguous = eventually(WAIT, "AdoptOrCreate with two matches stalls", || async {
         let o = get_json(&ns, "organization", "ambiguous")?;
-        condition(&o, "Stalled").filter(|c| c.0 == "True" && c.1 == "Ambiguous").map(|_| o)
+        condition(&o, "Stalled")
+            .filter(|c| c.0 == "True" && c.1 == "Ambiguous")
+            .map(|_| o)
     })
     .await;
     let message = condition(&ambiguous, "Ready").unwrap().2;
-    assert!(message.contains(TENANT_A) && message.contains(&new_id), "{message}");
+    assert!(
+        message.contains(TENANT_A) && message.contains(&new_id),
+        "{message}"
+    );
     assert!(ambiguous["status"]["id"].is_null());
     let ev = events(&ns);
-    assert!(ev.contains("\"reason\": \"Ambiguous\"") && ev.contains("Warning"), "no Warning Event: {ev}");
+    assert!(
+        ev.contains("\"reason\": \"Ambiguous\"") && ev.contains("Warning"),
+        "no Warning Event: {ev}"
+    );
 
     // AdoptOrCreate with no namesake creates.
     apply(&ns, &org("fresh", "Fresh-Org", "", ""));
     let fresh = wait_condition(&ns, "organization", "fresh", "Ready", WAIT).await;
     assert_eq!(condition(&fresh, "Ready").unwrap().1, "Created");
-    assert_eq!(emulator.count("POST", "/organization").await, 2, "creates: Create + AdoptOrCreate(none)");
+    assert_eq!(
+        emulator.count("POST", "/organization").await,
+        2,
+        "creates: Create + AdoptOrCreate(none)"
+    );
 }
 
 #[tokio::test]
 async fn pause_stops_graph_calls_and_observe_only_never_writes() {
     let (ns, emulator, _operator) = setup("life-org-pause").await;
     let extra = "  technicalNotificationMails: [ops@contoso.com]\n";
-    apply(&ns, &org("paused", "Paused-Org", "graphorg.io/resync-interval: 10s", extra));
+    apply(
+        &ns,
+        &org(
+            "paused",
+            "Paused-Org",
+            "graphorg.io/resync-interval: 10s",
+            extra,
+        ),
+    );
     let ready = wait_condition(&ns, "organization", "paused", "Ready", WAIT).await;
     let id = ready["status"]["id"].as_str().unwrap().to_string();
 
     apply(
         &ns,
-        &org("paused", "Paused-Org", "graphorg.io/resync-interval: 10s, graphorg.io/paused: 'true'", extra),
+        &org(
+            "paused",
+            "Paused-Org",
+            "graphorg.io/resync-interval: 10s, graphorg.io/paused: 'true'",
+            extra,
+        ),
     );
     // Let the pause be seen, then drift Graph and wait past two resyncs: no Graph call at all.
     tokio::time::sleep(Duration::from_secs(2)).await;
     emulator.clear_journal().await;
     emulator
-        .patch_org_directly(TENANT_A, &id, json!({"technicalNotificationMails": ["intruder@evil.example"]}))
+        .patch_org_directly(
+            TENANT_A,
+            &id,
+            json!({"technicalNotificationMails": ["intruder@evil.example"]}),
+        )
         .await;
     tokio::time::sleep(Duration::from_secs(23)).await;
     let calls = emulator.graph_requests().await;
@@ -225,11 +308,24 @@ async fn pause_stops_graph_calls_and_observe_only_never_writes() {
     );
 
     // Unpaused: corrected.
-    apply(&ns, &org("paused", "Paused-Org", "graphorg.io/resync-interval: 10s", extra));
-    eventually(Duration::from_secs(20), "drift corrected after unpausing", || async {
-        (graph_org(&emulator, &id).await["technicalNotificationMails"] == json!(["ops@contoso.com"]))
+    apply(
+        &ns,
+        &org(
+            "paused",
+            "Paused-Org",
+            "graphorg.io/resync-interval: 10s",
+            extra,
+        ),
+    );
+    eventually(
+        Duration::from_secs(20),
+        "drift corrected after unpausing",
+        || async {
+            (graph_org(&emulator, &id).await["technicalNotificationMails"]
+                == json!(["ops@contoso.com"]))
             .then_some(())
-    })
+        },
+    )
     .await;
 
     // Observe-only: adopts the tenant's organization into status, reports the difference,
@@ -246,18 +342,36 @@ async fn pause_stops_graph_calls_and_observe_only_never_writes() {
     );
     let observed = eventually(WAIT, "observe-only reports drift", || async {
         let o = get_json(&ns, "organization", "observer")?;
-        condition(&o, "Ready").filter(|c| c.0 == "True" && c.1 == "DriftDetected").map(|_| o)
+        condition(&o, "Ready")
+            .filter(|c| c.0 == "True" && c.1 == "DriftDetected")
+            .map(|_| o)
     })
     .await;
     assert_eq!(observed["status"]["id"], TENANT_A);
     let message = condition(&observed, "Ready").unwrap().2;
-    assert!(message.contains("technicalNotificationMails") && message.contains("not corrected"), "{message}");
-    assert!(events(&ns).contains("DriftDetected"), "no DriftDetected Event");
+    assert!(
+        message.contains("technicalNotificationMails") && message.contains("not corrected"),
+        "{message}"
+    );
+    assert!(
+        events(&ns).contains("DriftDetected"),
+        "no DriftDetected Event"
+    );
 
-    apply(&ns, &org("observe-none", "Nobody-Has-This", "", "  managementPolicy: Observe\n"));
+    apply(
+        &ns,
+        &org(
+            "observe-none",
+            "Nobody-Has-This",
+            "",
+            "  managementPolicy: Observe\n",
+        ),
+    );
     eventually(WAIT, "observe-only without a match stalls", || async {
         let o = get_json(&ns, "organization", "observe-none")?;
-        condition(&o, "Stalled").filter(|c| c.0 == "True" && c.1 == "NotFoundInGraph").map(|_| ())
+        condition(&o, "Stalled")
+            .filter(|c| c.0 == "True" && c.1 == "NotFoundInGraph")
+            .map(|_| ())
     })
     .await;
     let writes: Vec<_> = emulator

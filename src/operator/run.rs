@@ -28,9 +28,8 @@ use super::{Context, Settings, metrics::Metrics};
 use crate::{
     graph::http::{RetryPolicy, build_http_client},
     resources::{
-        MultiTenantOrganization, MultiTenantOrganizationMembership, Organization,
-        TenantConnection, multi_tenant_organization, multi_tenant_organization_membership,
-        organization,
+        MultiTenantOrganization, MultiTenantOrganizationMembership, Organization, TenantConnection,
+        multi_tenant_organization, multi_tenant_organization_membership, organization,
         tenant_connection::{self, ConnectionClients},
     },
 };
@@ -288,26 +287,29 @@ pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error + Send +
                     .state()
                     .into_iter()
                     .filter(|m| {
-                        m.namespace() == c.namespace()
-                            && m.spec.connection_ref.name == c.name_any()
+                        m.namespace() == c.namespace() && m.spec.connection_ref.name == c.name_any()
                     })
                     .map(|m| ObjectRef::from(m.as_ref()))
                     .collect::<Vec<_>>()
             })
-            .watches(mtos_watched, wc.clone(), move |o: MultiTenantOrganization| {
-                by_mto
-                    .state()
-                    .into_iter()
-                    .filter(|m| {
-                        m.namespace() == o.namespace()
-                            && m.spec
-                                .multi_tenant_organization_ref
-                                .as_ref()
-                                .is_some_and(|r| r.name == o.name_any())
-                    })
-                    .map(|m| ObjectRef::from(m.as_ref()))
-                    .collect::<Vec<_>>()
-            });
+            .watches(
+                mtos_watched,
+                wc.clone(),
+                move |o: MultiTenantOrganization| {
+                    by_mto
+                        .state()
+                        .into_iter()
+                        .filter(|m| {
+                            m.namespace() == o.namespace()
+                                && m.spec
+                                    .multi_tenant_organization_ref
+                                    .as_ref()
+                                    .is_some_and(|r| r.name == o.name_any())
+                        })
+                        .map(|m| ObjectRef::from(m.as_ref()))
+                        .collect::<Vec<_>>()
+                },
+            );
 
         let (s1, s2, s3, s4) = (
             conn_ctrl.store(),

@@ -70,7 +70,13 @@ pub async fn on_delete(obj: &MultiTenantOrganization, ctx: &Context) -> Result<A
         },
         Err(e) => reconcile_outcome::health_of(&e),
     };
-    let failed = !matches!(health, Health::Progressing { reason: "Leaving", .. });
+    let failed = !matches!(
+        health,
+        Health::Progressing {
+            reason: "Leaving",
+            ..
+        }
+    );
     reconcile_outcome::publish_progress(ctx, KIND, obj, &mut status, &health, "Delete").await?;
     Ok(if failed {
         reconcile_outcome::action_for(ctx, &key, &health, None, None)
@@ -102,19 +108,19 @@ async fn leave(
     let graph = resolved.graph;
     let v = obj.spec.graph_api_version;
     let gone = || {
-        Ok(Leaving::Done(format!(
+        Leaving::Done(format!(
             "tenant {tenant_id} is no longer in a multi-tenant organization"
-        )))
+        ))
     };
     match graph.get_mto(v).await {
-        Ok(mto) if !mto.exists() => return gone(),
-        Err(e) if e.is_not_found() => return gone(),
+        Ok(mto) if !mto.exists() => return Ok(gone()),
+        Err(e) if e.is_not_found() => return Ok(gone()),
         Err(e) => return Err(e.into()),
         Ok(_) => {}
     }
     let members = match graph.list_mto_members(v).await {
         Ok(m) => m,
-        Err(e) if e.is_not_found() => return gone(),
+        Err(e) if e.is_not_found() => return Ok(gone()),
         Err(e) => return Err(e.into()),
     };
     status.tenants = members.iter().map(tenant_status).collect();
@@ -149,11 +155,11 @@ async fn leave(
     // Only the owner is left: its own removal dissolves the multi-tenant organization.
     let me = members.iter().find(|m| is_owner(&m.tenant_id));
     if me.is_none() {
-        return gone();
+        return Ok(gone());
     }
     if !me.is_some_and(leaving) {
         match graph.remove_mto_member(v, &tenant_id).await {
-            Err(e) if e.is_not_found() => return gone(),
+            Err(e) if e.is_not_found() => return Ok(gone()),
             other => other?,
         }
     }

@@ -19,6 +19,8 @@ use crate::graph::ApiVersion;
 /// A tenant's multi-tenant organization (Graph keeps one per tenant), created with
 /// `PUT /tenantRelationships/multiTenantOrganization`, and the tenants it should contain.
 /// Global cloud only.
+// kube's printcolumn(...) repeats `type_` and `json_path` by design.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     group = "graphorg.io",

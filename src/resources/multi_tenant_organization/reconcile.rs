@@ -6,7 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{Resource, ResourceExt, runtime::controller::Action, runtime::events::EventType};
 
 use super::{
-    MemberOp, cleanup, MultiTenantOrganization, MultiTenantOrganizationStatus, TenantStatus, claim,
+    MemberOp, MultiTenantOrganization, MultiTenantOrganizationStatus, TenantStatus, claim, cleanup,
     members_plan,
 };
 use crate::{
@@ -22,10 +22,7 @@ use crate::{
         Context,
         reconcile_outcome::{self, DependentStatus, HasConditions, HasStatus, Prelude},
     },
-    resources::{
-        conditions::Health,
-        tenant_connection::ready_global_connection,
-    },
+    resources::{conditions::Health, tenant_connection::ready_global_connection},
 };
 
 pub const KIND: &str = "MultiTenantOrganization";
@@ -123,8 +120,7 @@ async fn converge(
             reason: "Creating",
             message: "creating the multi-tenant organization".into(),
         };
-        reconcile_outcome::publish_progress(ctx, KIND, obj, status, &progressing, "Create")
-            .await?;
+        reconcile_outcome::publish_progress(ctx, KIND, obj, status, &progressing, "Create").await?;
         let created = match graph.create_mto(v, &desired).await {
             Ok(c) => c,
             Err(e) => return Err(recover_create(&*graph, v, status, e).await?),
@@ -255,11 +251,11 @@ async fn recover_create(
     status: &mut MultiTenantOrganizationStatus,
     err: GraphError,
 ) -> Result<Error> {
-    if let Ok(now) = graph.get_mto(v).await {
-        if now.exists() {
-            record(status, &now);
-            return Ok(Error::Graph(err));
-        }
+    if let Ok(now) = graph.get_mto(v).await
+        && now.exists()
+    {
+        record(status, &now);
+        return Ok(Error::Graph(err));
     }
     if !err.is_transient() {
         status.pending_create = None;

@@ -20,6 +20,8 @@ use crate::graph::ApiVersion;
 
 /// A member tenant's membership in another tenant's multi-tenant organization: the join request
 /// and its progress until the tenant is active. Global cloud only.
+// kube's printcolumn(...) repeats `type_` and `json_path` by design.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     group = "graphorg.io",

@@ -73,7 +73,9 @@ pub fn join_step(
         Some(ProcessingStatus::Running) => JoinStep::Joining,
         Some(ProcessingStatus::Failed) => JoinStep::Failed {
             details: match added_by {
-                Some(a) if !ours => format!("an earlier join request to tenant {a} failed: {details}"),
+                Some(a) if !ours => {
+                    format!("an earlier join request to tenant {a} failed: {details}")
+                }
                 _ => details,
             },
         },
@@ -93,7 +95,11 @@ mod tests {
         "2026-01-01T12:00:00Z".parse().unwrap()
     }
 
-    fn record(added_by: Option<&str>, state: Option<MemberState>, status: Option<ProcessingStatus>) -> JoinRequest {
+    fn record(
+        added_by: Option<&str>,
+        state: Option<MemberState>,
+        status: Option<ProcessingStatus>,
+    ) -> JoinRequest {
         JoinRequest {
             added_by_tenant_id: added_by.map(str::to_string),
             member_state: state,
@@ -116,7 +122,10 @@ mod tests {
             JoinStep::WaitUntil(later)
         );
         let earlier: Timestamp = "2026-01-01T11:00:00Z".parse().unwrap();
-        assert_eq!(join_step(OWNER, &empty, now(), Some(earlier), false), JoinStep::Join);
+        assert_eq!(
+            join_step(OWNER, &empty, now(), Some(earlier), false),
+            JoinStep::Join
+        );
         // The reset id counts as no request.
         let reset = record(Some(JOIN_RESET_TENANT_ID), None, None);
         assert_eq!(join_step(OWNER, &reset, now(), None, false), JoinStep::Join);
@@ -124,25 +133,49 @@ mod tests {
 
     #[test]
     fn running_then_active() {
-        let running = record(Some(OWNER), Some(MemberState::Pending), Some(ProcessingStatus::Running));
-        assert_eq!(join_step(OWNER, &running, now(), None, false), JoinStep::Joining);
-        let active = record(Some(OWNER), Some(MemberState::Active), Some(ProcessingStatus::Succeeded));
-        assert_eq!(join_step(OWNER, &active, now(), None, false), JoinStep::Active);
+        let running = record(
+            Some(OWNER),
+            Some(MemberState::Pending),
+            Some(ProcessingStatus::Running),
+        );
+        assert_eq!(
+            join_step(OWNER, &running, now(), None, false),
+            JoinStep::Joining
+        );
+        let active = record(
+            Some(OWNER),
+            Some(MemberState::Active),
+            Some(ProcessingStatus::Succeeded),
+        );
+        assert_eq!(
+            join_step(OWNER, &active, now(), None, false),
+            JoinStep::Active
+        );
         // Owner ids compare case-insensitively.
         let upper = record(Some(&OWNER.to_uppercase()), Some(MemberState::Active), None);
-        assert_eq!(join_step(OWNER, &upper, now(), None, false), JoinStep::Active);
+        assert_eq!(
+            join_step(OWNER, &upper, now(), None, false),
+            JoinStep::Active
+        );
     }
 
     #[test]
     fn a_failed_join_is_reported_until_a_reset_is_asked_for() {
-        let failed = record(Some(OWNER), Some(MemberState::Pending), Some(ProcessingStatus::Failed));
+        let failed = record(
+            Some(OWNER),
+            Some(MemberState::Pending),
+            Some(ProcessingStatus::Failed),
+        );
         assert_eq!(
             join_step(OWNER, &failed, now(), None, false),
             JoinStep::Failed {
                 details: "DirectoryService Exception".into()
             }
         );
-        assert_eq!(join_step(OWNER, &failed, now(), None, true), JoinStep::ResetAndJoin);
+        assert_eq!(
+            join_step(OWNER, &failed, now(), None, true),
+            JoinStep::ResetAndJoin
+        );
     }
 
     #[test]
@@ -152,7 +185,11 @@ mod tests {
             join_step(OWNER, &active, now(), None, true),
             JoinStep::Conflict { .. }
         ));
-        let running = record(Some(OTHER), Some(MemberState::Pending), Some(ProcessingStatus::Running));
+        let running = record(
+            Some(OTHER),
+            Some(MemberState::Pending),
+            Some(ProcessingStatus::Running),
+        );
         assert!(matches!(
             join_step(OWNER, &running, now(), None, false),
             JoinStep::Conflict { .. }
@@ -162,7 +199,11 @@ mod tests {
             join_step(OWNER, &running, now(), None, true),
             JoinStep::ResetAndJoin
         );
-        let failed = record(Some(OTHER), Some(MemberState::Pending), Some(ProcessingStatus::Failed));
+        let failed = record(
+            Some(OTHER),
+            Some(MemberState::Pending),
+            Some(ProcessingStatus::Failed),
+        );
         assert!(matches!(
             join_step(OWNER, &failed, now(), None, false),
             JoinStep::Failed { ref details } if details.contains(OTHER)

@@ -6,8 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{Api, Resource, ResourceExt, runtime::controller::Action, runtime::events::EventType};
 
 use super::{
-    JoinStep, MultiTenantOrganizationMembership, MultiTenantOrganizationMembershipStatus,
-    join_step,
+    JoinStep, MultiTenantOrganizationMembership, MultiTenantOrganizationMembershipStatus, join_step,
 };
 use crate::{
     error::{Error, Result},
@@ -53,7 +52,10 @@ impl DependentStatus for MultiTenantOrganizationMembershipStatus {
     }
 }
 
-fn api(ctx: &Context, obj: &MultiTenantOrganizationMembership) -> Api<MultiTenantOrganizationMembership> {
+fn api(
+    ctx: &Context,
+    obj: &MultiTenantOrganizationMembership,
+) -> Api<MultiTenantOrganizationMembership> {
     Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default())
 }
 
@@ -87,29 +89,27 @@ async fn not_before(
     ctx: &Context,
 ) -> Result<std::result::Result<Option<jiff::Timestamp>, Health>> {
     if let Some(t) = &obj.spec.not_before {
-        let t = t
-            .parse::<jiff::Timestamp>()
-            .map_err(|e| Error::InvalidSpec(format!("notBefore {t:?} is not an RFC 3339 time: {e}")))?;
+        let t = t.parse::<jiff::Timestamp>().map_err(|e| {
+            Error::InvalidSpec(format!("notBefore {t:?} is not an RFC 3339 time: {e}"))
+        })?;
         return Ok(Ok(Some(t)));
     }
     let Some(r) = &obj.spec.multi_tenant_organization_ref else {
         return Ok(Ok(None));
     };
     let ns = obj.namespace().unwrap_or_default();
-    let waiting = |why: String| {
-        Ok(Err(Health::Progressing {
-            reason: "WaitingForOwner",
-            message: why,
-        }))
+    let waiting = |why: String| Health::Progressing {
+        reason: "WaitingForOwner",
+        message: why,
     };
     let Some(mto) = Api::<MultiTenantOrganization>::namespaced(ctx.client.clone(), &ns)
         .get_opt(&r.name)
         .await?
     else {
-        return waiting(format!(
+        return Ok(Err(waiting(format!(
             "MultiTenantOrganization {:?} (multiTenantOrganizationRef) does not exist yet",
             r.name
-        ));
+        ))));
     };
     let status = mto.status.unwrap_or_default();
     if let Some(owner) = &status.tenant_id
@@ -122,10 +122,10 @@ async fn not_before(
     }
     match status.joinable_after.and_then(|t| t.parse().ok()) {
         Some(t) => Ok(Ok(Some(t))),
-        None => waiting(format!(
+        None => Ok(Err(waiting(format!(
             "MultiTenantOrganization {:?} has no joinableAfter yet (not created in Graph)",
             r.name
-        )),
+        )))),
     }
 }
 
@@ -170,79 +170,83 @@ async fn converge(
         reason: "Joining",
         message,
     };
-    Ok(match join_step(&owner, &join, now, not_before, reset.is_some()) {
-        JoinStep::Active => {
-            if reset.is_some() {
-                // Nothing to reset on an active membership.
-                status.handled_reset_requested_at = reset;
+    Ok(
+        match join_step(&owner, &join, now, not_before, reset.is_some()) {
+            JoinStep::Active => {
+                if reset.is_some() {
+                    // Nothing to reset on an active membership.
+                    status.handled_reset_requested_at = reset;
+                }
+                status.not_before = None;
+                (
+                    Health::Ready {
+                        reason: "Joined",
+                        message: format!(
+                            "tenant {tenant_id} is an active member of tenant {owner}'s multi-tenant organization"
+                        ),
+                    },
+                    None,
+                )
             }
-            status.not_before = None;
-            (
-                Health::Ready {
-                    reason: "Joined",
+            JoinStep::Joining => (
+                joining(format!(
+                    "join requested; Graph reports memberState {}, transition running",
+                    status.member_state.as_deref().unwrap_or("unknown")
+                )),
+                Some(poll),
+            ),
+            JoinStep::WaitUntil(t) => {
+                // On Graph's clock; the wait in our time is at most that (a scaled or skewed Graph
+                // clock makes it shorter), so look again at the poll interval if that comes first.
+                let left = (t - now)
+                    .try_into()
+                    .unwrap_or(Duration::ZERO)
+                    .clamp(Duration::from_secs(1), poll);
+                (
+                    Health::Progressing {
+                        reason: "WaitingToJoin",
+                        message: format!(
+                            "a tenant can join 2 h after the multi-tenant organization was created: not before {t} (Graph's clock)"
+                        ),
+                    },
+                    Some(left),
+                )
+            }
+            JoinStep::Join => request_join(obj, ctx, &*graph, v, status).await?,
+            JoinStep::ResetAndJoin => {
+                graph.update_join_request(v, JOIN_RESET_TENANT_ID).await?;
+                status.handled_reset_requested_at = reset;
+                ctx.event(
+                    &obj.object_ref(&()),
+                    EventType::Normal,
+                    "JoinReset",
+                    "Reset",
+                    format!(
+                        "reset the join request of tenant {tenant_id} as asked (resetRequestedAt)"
+                    ),
+                )
+                .await;
+                request_join(obj, ctx, &*graph, v, status).await?
+            }
+            JoinStep::Failed { details } => (
+                Health::Stalled {
+                    reason: "JoinFailed",
                     message: format!(
-                        "tenant {tenant_id} is an active member of tenant {owner}'s multi-tenant organization"
+                        "Graph reports that tenant {tenant_id}'s join to tenant {owner}'s multi-tenant organization failed: {details}; \
+                     set spec.resetRequestedAt to a new value to reset the request and ask again"
                     ),
                 },
                 None,
-            )
-        }
-        JoinStep::Joining => (
-            joining(format!(
-                "join requested; Graph reports memberState {}, transition running",
-                status.member_state.as_deref().unwrap_or("unknown")
-            )),
-            Some(poll),
-        ),
-        JoinStep::WaitUntil(t) => {
-            // On Graph's clock; the wait in our time is at most that (a scaled or skewed Graph
-            // clock makes it shorter), so look again at the poll interval if that comes first.
-            let left = (t - now)
-                .try_into()
-                .unwrap_or(Duration::ZERO)
-                .clamp(Duration::from_secs(1), poll);
-            (
-                Health::Progressing {
-                    reason: "WaitingToJoin",
-                    message: format!(
-                        "a tenant can join 2 h after the multi-tenant organization was created: not before {t} (Graph's clock)"
-                    ),
+            ),
+            JoinStep::Conflict { message } => (
+                Health::Stalled {
+                    reason: "Conflict",
+                    message,
                 },
-                Some(left),
-            )
-        }
-        JoinStep::Join => request_join(obj, ctx, &*graph, v, status).await?,
-        JoinStep::ResetAndJoin => {
-            graph.update_join_request(v, JOIN_RESET_TENANT_ID).await?;
-            status.handled_reset_requested_at = reset;
-            ctx.event(
-                &obj.object_ref(&()),
-                EventType::Normal,
-                "JoinReset",
-                "Reset",
-                format!("reset the join request of tenant {tenant_id} as asked (resetRequestedAt)"),
-            )
-            .await;
-            request_join(obj, ctx, &*graph, v, status).await?
-        }
-        JoinStep::Failed { details } => (
-            Health::Stalled {
-                reason: "JoinFailed",
-                message: format!(
-                    "Graph reports that tenant {tenant_id}'s join to tenant {owner}'s multi-tenant organization failed: {details}; \
-                     set spec.resetRequestedAt to a new value to reset the request and ask again"
-                ),
-            },
-            None,
-        ),
-        JoinStep::Conflict { message } => (
-            Health::Stalled {
-                reason: "Conflict",
-                message,
-            },
-            None,
-        ),
-    })
+                None,
+            ),
+        },
+    )
 }
 
 /// `PATCH joinRequest {addedByTenantId: owner}`. Graph refuses a join that comes too early with
@@ -290,7 +294,9 @@ async fn request_join(
     } else {
         Health::Progressing {
             reason: "Joining",
-            message: format!("asked to join tenant {owner}'s multi-tenant organization; Graph is processing it"),
+            message: format!(
+                "asked to join tenant {owner}'s multi-tenant organization; Graph is processing it"
+            ),
         }
     };
     Ok((health, Some(poll)))
@@ -334,7 +340,9 @@ async fn on_delete(obj: &MultiTenantOrganizationMembership, ctx: &Context) -> Re
                 "Delete",
                 match obj.spec.deletion_policy {
                     DeletionPolicy::Leave => "the tenant left the multi-tenant organization".into(),
-                    DeletionPolicy::Orphan => "deletionPolicy Orphan: the membership is left in place".to_string(),
+                    DeletionPolicy::Orphan => {
+                        "deletionPolicy Orphan: the membership is left in place".to_string()
+                    }
                 },
             )
             .await;
@@ -348,7 +356,13 @@ async fn on_delete(obj: &MultiTenantOrganizationMembership, ctx: &Context) -> Re
         },
         Err(e) => reconcile_outcome::health_of(&e),
     };
-    let waiting = matches!(health, Health::Progressing { reason: "Leaving", .. });
+    let waiting = matches!(
+        health,
+        Health::Progressing {
+            reason: "Leaving",
+            ..
+        }
+    );
     reconcile_outcome::publish_progress(ctx, KIND, obj, &mut status, &health, "Delete").await?;
     Ok(if waiting {
         ctx.succeeded(&key);
@@ -387,7 +401,10 @@ async fn leave(obj: &MultiTenantOrganizationMembership, ctx: &Context) -> Result
             "deletionPolicy Leave: tenant {tenant_id} is leaving; Graph removes it asynchronously"
         )));
     }
-    let processing = join.transition_details.as_ref().and_then(|t| t.status.as_ref());
+    let processing = join
+        .transition_details
+        .as_ref()
+        .and_then(|t| t.status.as_ref());
     if matches!(
         processing,
         Some(ProcessingStatus::Running) | Some(ProcessingStatus::Failed)

@@ -16,6 +16,8 @@ use crate::graph::{ApiVersion, types};
 
 /// A Microsoft Graph organization, created through `POST /organization` (or adopted) and kept
 /// as declared. Only the five writable notification/privacy fields can change after creation.
+// kube's printcolumn(...) repeats `type_` and `json_path` by design.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     group = "graphorg.io",

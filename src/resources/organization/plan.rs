@@ -1,8 +1,8 @@
 //! The pure step between observing Graph and acting: what to do with an Organization.
 
 use super::{CreationMode, OrganizationSpec, OrganizationStatus};
-use crate::resources::ManagementPolicy;
 use crate::graph::types::{Organization, OrganizationPatch};
+use crate::resources::ManagementPolicy;
 
 /// What the operator saw in Graph.
 #[derive(Clone, Debug)]

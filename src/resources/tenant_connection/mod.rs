@@ -16,6 +16,8 @@ use crate::graph::{auth::AssertionAlgorithm, cloud::Cloud};
 
 /// How to reach one Microsoft Entra tenant as an application: the tenant, the app, the cloud,
 /// and exactly one way to authenticate.
+// kube's printcolumn(...) repeats `type_` and `json_path` by design.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     group = "graphorg.io",
