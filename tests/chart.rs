@@ -389,7 +389,10 @@ async fn two_replicas_only_the_leader_writes_and_a_standby_takes_over() {
     let url = |p: u16| format!("http://127.0.0.1:{p}/metrics");
     // Both answer the probes: the leader once its watches synced, the standby while it waits.
     for p in ports {
-        assert!(plain_http::get(&format!("http://127.0.0.1:{p}/readyz")).ends_with("ok"), "replica on {p} not ready");
+        assert!(
+            plain_http::get(&format!("http://127.0.0.1:{p}/readyz")).ends_with("ok"),
+            "replica on {p} not ready"
+        );
         assert!(plain_http::get(&format!("http://127.0.0.1:{p}/livez")).ends_with("ok"));
     }
     let leader_writes = metric(&url(ports[0]), "graphorg_status_writes_total");

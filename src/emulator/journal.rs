@@ -30,6 +30,10 @@ pub struct JournalEntry {
     pub fault: Option<String>,
     /// Real time spent answering, including injected latency.
     pub duration_ms: f64,
+    /// The JSON body of a Graph write (POST/PUT/PATCH), so tests can see exactly what a client
+    /// sent. Never recorded for the token endpoint, whose form carries credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Default)]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
@@ -745,6 +745,19 @@ async fn handle(
     };
     let mut req = req.map(Body::new);
     req.extensions_mut().insert(ctx.clone());
+    // Keep the JSON body of Graph writes for the journal (token requests carry secrets: never).
+    let mut sent_body = None;
+    if !matches!(method, Method::GET | Method::HEAD)
+        && !is_token_path(&path)
+        && !path.starts_with("/_emulator")
+    {
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, 16 << 20)
+            .await
+            .unwrap_or_default();
+        sent_body = serde_json::from_slice::<Value>(&bytes).ok();
+        req = Request::from_parts(parts, Body::from(bytes));
+    }
 
     if path.starts_with("/_emulator/") || path == "/_emulator" {
         let resp = router
@@ -777,6 +790,7 @@ async fn handle(
                 .map(str::to_string),
             fault: fault.clone(),
             duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            body: sent_body.clone(),
         };
         tracing::debug!(method = %entry.method, path = %entry.path, status, request_id = %entry.request_id, fault = ?entry.fault, "request");
         emu.journal.push(entry);

@@ -130,6 +130,8 @@ pub struct HttpGraph {
     throttled_until: Mutex<Option<Instant>>,
     pacer: Mutex<Pacer>,
     mto_supported: bool,
+    /// The `Date` header of the latest answer.
+    last_date: Mutex<Option<jiff::Timestamp>>,
 }
 
 struct Response {
@@ -175,6 +177,7 @@ impl HttpGraph {
             throttled_until: Mutex::new(None),
             pacer: Mutex::new(Pacer::default()),
             mto_supported,
+            last_date: Mutex::new(None),
         }
     }
 
@@ -324,6 +327,13 @@ impl HttpGraph {
                 .map(str::to_string)
         };
         let request_id = header("request-id");
+        if let Some(date) = header("date").and_then(|d| {
+            jiff::fmt::rfc2822::DateTimeParser::new()
+                .parse_timestamp(&d)
+                .ok()
+        }) {
+            *self.last_date.lock().unwrap() = Some(date);
+        }
         let retry_after = header("retry-after").and_then(|v| parse_retry_after(&v));
         let bytes = resp.bytes().await;
         self.observer
@@ -673,6 +683,10 @@ impl GraphApi for HttpGraph {
             .map(drop)
         }
         .boxed()
+    }
+
+    fn server_time(&self) -> Option<jiff::Timestamp> {
+        *self.last_date.lock().unwrap()
     }
 }
 

@@ -135,4 +135,11 @@ pub trait GraphApi: Send + Sync {
         v: ApiVersion,
         added_by_tenant_id: &'a str,
     ) -> BoxFuture<'a, GraphResult<()>>;
+
+    /// Graph's clock: the `Date` of the latest answer, if the transport has one. Graph's own
+    /// timestamps (an MTO's createdDateTime, and so the 2 h before a join) are on this clock,
+    /// which need not be the operator's (a skewed node, an emulator with a scaled clock).
+    fn server_time(&self) -> Option<jiff::Timestamp> {
+        None
+    }
 }

@@ -169,6 +169,14 @@ impl OrganizationPatch {
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }
+
+    /// The Graph names of the fields this patch sets.
+    pub fn field_names(&self) -> Vec<String> {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_object().map(|m| m.keys().cloned().collect()))
+            .unwrap_or_default()
+    }
 }
 
 /// An `organization` as Graph returns it.

@@ -22,6 +22,9 @@ pub struct Settings {
     pub claims_namespace: String,
     /// Identity written into claims (this operator deployment).
     pub identity: String,
+    /// How often to look at Graph while one of its asynchronous steps runs (a member being
+    /// added, joining or leaving; a join waiting for its time), instead of the resync.
+    pub transition_poll: Duration,
 }
 
 pub struct Context {

@@ -1,6 +1,7 @@
 //! `graph-org-operator run`: the controllers, the HTTP endpoints, and their wiring.
 
 mod context;
+pub mod finalizer;
 pub mod metrics;
 pub mod reconcile_outcome;
 mod run;

@@ -1,11 +1,15 @@
 //! From a reconcile's result to a condition and a requeue: one policy for every kind.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{ResourceExt, runtime::controller::Action};
 
 use super::Context;
-use crate::{error::Error, resources::conditions::Health};
+use crate::{
+    error::Error,
+    resources::conditions::{self, Health, conditions_for},
+};
 
 /// The condition an error leaves the resource in.
 pub fn health_of(e: &Error) -> Health {
@@ -65,6 +69,145 @@ pub fn error_policy<K: ResourceExt>(
 /// A status that carries kstatus conditions.
 pub trait HasConditions {
     fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition];
+}
+
+/// The status of a kind that mirrors a Graph object through a TenantConnection
+/// (Organization, MultiTenantOrganization, MultiTenantOrganizationMembership): what the shared
+/// prelude and epilogue of their reconcilers need to know.
+pub trait DependentStatus: HasConditions + Clone + Default + serde::Serialize + PartialEq {
+    /// Graph's object is known (an id, a member state): only then can a wake-up be skipped.
+    fn tracks_graph_object(&self) -> bool;
+    fn observed_generation(&self) -> Option<i64>;
+    fn set_kstatus(&mut self, observed_generation: Option<i64>, conditions: Vec<Condition>);
+}
+
+/// One reconcile of a dependent kind, between [`begin`] and [`finish`].
+pub struct Round {
+    pub key: String,
+    pub resync: Option<Duration>,
+    fingerprint: i64,
+    started: Instant,
+}
+
+/// What [`begin`] decided.
+pub enum Prelude {
+    /// Nothing to do now (paused, or synced recently with nothing new): requeue like this.
+    Skip(Action),
+    Proceed(Round),
+}
+
+/// The shared prelude: no Graph call while paused, and none when woken between resyncs (our own
+/// status write, a watch restart) with nothing new. `poll` replaces the resync interval while
+/// Graph is working on something asynchronous.
+pub fn begin<K, S>(ctx: &Context, kind: &'static str, obj: &K, poll: Option<Duration>) -> Prelude
+where
+    K: kube::Resource + HasStatus<S>,
+    S: DependentStatus,
+{
+    let key = format!(
+        "{kind}/{}/{}",
+        obj.namespace().unwrap_or_default(),
+        obj.name_any()
+    );
+    let resync = super::resync_override(obj.annotations());
+    if super::is_paused(obj.annotations()) {
+        return Prelude::Skip(Action::requeue(ctx.resync_after(resync)));
+    }
+    let generation = obj.meta().generation.unwrap_or_default();
+    let fingerprint = generation ^ super::annotation_fingerprint(obj.annotations());
+    let settled = obj.current_status().is_some_and(|s| {
+        s.tracks_graph_object()
+            && s.observed_generation() == Some(generation)
+            && conditions::is_true(s.conditions(), conditions::READY)
+    });
+    if settled {
+        let interval = poll.unwrap_or_else(|| ctx.resync_after(resync));
+        if let Some(left) = ctx.recently_synced(&key, fingerprint, interval) {
+            return Prelude::Skip(Action::requeue(left));
+        }
+    }
+    Prelude::Proceed(Round {
+        key,
+        resync,
+        fingerprint,
+        started: Instant::now(),
+    })
+}
+
+/// The shared epilogue: turn the outcome into conditions, publish the status (only if it
+/// changed), count it, and choose the requeue. `poll`: Graph is still working, look again then
+/// (unless stalled) instead of waiting for the resync.
+pub async fn finish<K, S>(
+    ctx: &Context,
+    kind: &'static str,
+    obj: &K,
+    status: &mut S,
+    outcome: Result<Health, Error>,
+    round: Round,
+    poll: Option<Duration>,
+) -> Result<Action, Error>
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + HasStatus<S>,
+    S: DependentStatus,
+{
+    let (health, retry_after, failed) = match outcome {
+        Ok(h) => (h, None, false),
+        Err(e) => {
+            tracing::info!(kind, namespace = ?obj.namespace(), name = %obj.name_any(), error = %e, "not converged");
+            (health_of(&e), e.retry_after(), true)
+        }
+    };
+    let generation = obj.meta().generation;
+    let previous = status.conditions().to_vec();
+    status.set_kstatus(
+        generation,
+        conditions_for(&health, generation, &previous, Time(jiff::Timestamp::now())),
+    );
+    publish(ctx, kind, obj, &*status, &health, "Reconcile").await?;
+    if health.is_ready() {
+        ctx.mark_synced(&round.key, round.fingerprint);
+    }
+    ctx.metrics
+        .reconciled(kind, health.reason(), round.started.elapsed());
+    let stalled = matches!(health, Health::Stalled { .. });
+    Ok(match poll {
+        Some(p) if !failed && !stalled => {
+            ctx.succeeded(&round.key);
+            Action::requeue(p)
+        }
+        _ => action_for(ctx, &round.key, &health, retry_after, round.resync),
+    })
+}
+
+/// Record `health` in `status` and publish it now, before a slow or risky step (a create), so
+/// that a crash during that step leaves a visible trace.
+pub async fn publish_progress<K, S>(
+    ctx: &Context,
+    kind: &'static str,
+    obj: &K,
+    status: &mut S,
+    health: &Health,
+    action: &str,
+) -> Result<bool, Error>
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + HasStatus<S>,
+    S: DependentStatus,
+{
+    let generation = obj.meta().generation;
+    let previous = status.conditions().to_vec();
+    status.set_kstatus(
+        generation,
+        conditions_for(health, generation, &previous, Time(jiff::Timestamp::now())),
+    );
+    publish(ctx, kind, obj, &*status, health, action).await
 }
 
 /// Write `desired` (skipped if unchanged) and, when the Ready reason changes, record an Event

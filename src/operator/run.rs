@@ -28,8 +28,8 @@ use super::{Context, Settings, metrics::Metrics};
 use crate::{
     graph::http::{RetryPolicy, build_http_client},
     resources::{
-        MultiTenantOrganization, Organization, TenantConnection, multi_tenant_organization,
-        organization,
+        MultiTenantOrganization, MultiTenantOrganizationMembership, Organization, TenantConnection,
+        multi_tenant_organization, multi_tenant_organization_membership, organization,
         tenant_connection::{self, ConnectionClients},
     },
 };
@@ -45,6 +45,11 @@ pub struct RunArgs {
     /// Periodic comparison with Graph to correct drift (jittered ±10%), e.g. 1h, 30m.
     #[arg(long, env = "RESYNC_INTERVAL", default_value = "1h", value_parser = parse_duration_arg)]
     pub resync: Duration,
+    /// How often to look at Graph while a multi-tenant organization step runs (add, join,
+    /// removal; a join waiting for its time). Graph takes minutes to hours; an emulator with a
+    /// scaled clock, seconds.
+    #[arg(long, env = "TRANSITION_POLL", default_value = "60s", value_parser = parse_duration_arg)]
+    pub transition_poll: Duration,
     /// Namespace for the Leases that give each tenant one MultiTenantOrganization owner.
     #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
     pub claims_namespace: String,
@@ -136,6 +141,13 @@ pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error + Send +
                 .await
                 .map(drop),
         ),
+        (
+            "multitenantorganizationmemberships.graphorg.io",
+            Api::<MultiTenantOrganizationMembership>::all(client.clone())
+                .list(&Default::default())
+                .await
+                .map(drop),
+        ),
     ] {
         if let Err(e) = check {
             if args.watch_namespaces.is_empty() {
@@ -183,6 +195,7 @@ pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error + Send +
             resync: args.resync,
             claims_namespace: args.claims_namespace.clone(),
             identity,
+            transition_poll: args.transition_poll.max(Duration::from_secs(1)),
         },
     ));
 
@@ -324,7 +337,59 @@ pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error + Send +
                 .collect::<Vec<_>>()
         });
 
-        let (s1, s2, s3) = (conn_ctrl.store(), org_ctrl.store(), mto_ctrl.store());
+        // MultiTenantOrganizationMembership: woken by its connection, and by the owner's
+        // MultiTenantOrganization it references (whose joinableAfter says when to join).
+        let memberships: Api<MultiTenantOrganizationMembership> = match &ns {
+            Some(n) => Api::namespaced(client.clone(), n),
+            None => Api::all(client.clone()),
+        };
+        let mtos_watched: Api<MultiTenantOrganization> = match &ns {
+            Some(n) => Api::namespaced(client.clone(), n),
+            None => Api::all(client.clone()),
+        };
+        let conns_watched: Api<TenantConnection> = match &ns {
+            Some(n) => Api::namespaced(client.clone(), n),
+            None => Api::all(client.clone()),
+        };
+        let mtom_ctrl = Controller::new(memberships, wc.clone()).with_config(cfg.clone());
+        let by_conn = mtom_ctrl.store();
+        let by_mto = mtom_ctrl.store();
+        let mtom_ctrl = mtom_ctrl
+            .watches(conns_watched, wc.clone(), move |c: TenantConnection| {
+                by_conn
+                    .state()
+                    .into_iter()
+                    .filter(|m| {
+                        m.namespace() == c.namespace() && m.spec.connection_ref.name == c.name_any()
+                    })
+                    .map(|m| ObjectRef::from(m.as_ref()))
+                    .collect::<Vec<_>>()
+            })
+            .watches(
+                mtos_watched,
+                wc.clone(),
+                move |o: MultiTenantOrganization| {
+                    by_mto
+                        .state()
+                        .into_iter()
+                        .filter(|m| {
+                            m.namespace() == o.namespace()
+                                && m.spec
+                                    .multi_tenant_organization_ref
+                                    .as_ref()
+                                    .is_some_and(|r| r.name == o.name_any())
+                        })
+                        .map(|m| ObjectRef::from(m.as_ref()))
+                        .collect::<Vec<_>>()
+                },
+            );
+
+        let (s1, s2, s3, s4) = (
+            conn_ctrl.store(),
+            org_ctrl.store(),
+            mto_ctrl.store(),
+            mtom_ctrl.store(),
+        );
         stores_ready.push(tokio::spawn(async move {
             // Polled rather than awaited: the controller itself awaits the same readiness signal,
             // and a second waiter is not reliably woken (seen with kube-runtime 5.0).
@@ -333,6 +398,7 @@ pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error + Send +
                     s1.wait_until_ready().now_or_never(),
                     s2.wait_until_ready().now_or_never(),
                     s3.wait_until_ready().now_or_never(),
+                    s4.wait_until_ready().now_or_never(),
                 ];
                 if synced.iter().all(|r| matches!(r, Some(Ok(())))) {
                     return;
@@ -381,6 +447,21 @@ pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error + Send +
                 .for_each(|r| async move {
                     if let Err(e) = r {
                         tracing::debug!(kind = "MultiTenantOrganization", error = %e, "controller event");
+                    }
+                })
+                .boxed(),
+        );
+        controllers.push(
+            mtom_ctrl
+                .shutdown_on_signal()
+                .run(
+                    multi_tenant_organization_membership::reconcile,
+                    multi_tenant_organization_membership::error_policy,
+                    ctx.clone(),
+                )
+                .for_each(|r| async move {
+                    if let Err(e) = r {
+                        tracing::debug!(kind = "MultiTenantOrganizationMembership", error = %e, "controller event");
                     }
                 })
                 .boxed(),

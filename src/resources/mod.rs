@@ -3,6 +3,7 @@
 
 pub mod conditions;
 pub mod multi_tenant_organization;
+pub mod multi_tenant_organization_membership;
 pub mod organization;
 pub mod schema;
 pub mod status;
@@ -14,6 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use multi_tenant_organization::MultiTenantOrganization;
+pub use multi_tenant_organization_membership::MultiTenantOrganizationMembership;
 pub use organization::Organization;
 pub use tenant_connection::TenantConnection;
 
@@ -37,6 +39,7 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         TenantConnection::crd(),
         Organization::crd(),
         MultiTenantOrganization::crd(),
+        MultiTenantOrganizationMembership::crd(),
     ]
 }
 
@@ -57,12 +60,25 @@ pub struct ConnectionRef {
     pub name: String,
 }
 
+/// Whether the operator may write to Graph for this resource.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ManagementPolicy {
+    /// Create or adopt, and correct drift (the default).
+    #[default]
+    Manage,
+    /// Read only: adopt what exists (status only), report drift in the Ready condition's message
+    /// and an Event, and never create, update or delete anything in Graph.
+    Observe,
+}
+
 /// What happens in Graph when the resource is deleted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum DeletionPolicy {
     /// Leave the Graph object as it is (the default: never delete tenant data by surprise).
     #[default]
     Orphan,
-    /// Multi-tenant organizations only: the owner removes the members, then itself.
+    /// Multi-tenant organizations only. On a MultiTenantOrganization: the owner removes the
+    /// members, then itself (which dissolves it). On a MultiTenantOrganizationMembership: the
+    /// member tenant leaves.
     Leave,
 }

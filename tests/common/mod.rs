@@ -183,6 +183,9 @@ pub const TENANT_A: &str = "11111111-1111-4111-8111-111111111111";
 pub const CLIENT_ID: &str = "aaaaaaaa-0000-4000-8000-000000000001";
 pub const CLIENT_SECRET: &str = "e2e-secret-value-7f3a";
 pub const TENANT_NOPERM: &str = "33333333-3333-4333-8333-333333333333";
+/// Member tenants for multi-tenant organization stories; the app is granted everything there.
+pub const TENANT_B: &str = "44444444-4444-4444-8444-444444444444";
+pub const TENANT_C: &str = "55555555-5555-4555-8555-555555555555";
 
 /// The emulator's directory for operator tests: tenant A grants everything; tenant NOPERM
 /// issues tokens without roles.
@@ -190,8 +193,12 @@ pub fn emulator_config() -> String {
     format!(
         "tenants:\n- id: {TENANT_A}\n  domains: [contoso.onmicrosoft.com]\n  displayName: Contoso\n\
          - id: {TENANT_NOPERM}\n  domains: [noperm.onmicrosoft.com]\n  displayName: NoPerm\n\
+         - id: {TENANT_B}\n  domains: [fabrikam.onmicrosoft.com]\n  displayName: Fabrikam\n\
+         - id: {TENANT_C}\n  domains: [northwind.onmicrosoft.com]\n  displayName: Northwind\n\
          apps:\n- clientId: {CLIENT_ID}\n  homeTenant: {TENANT_A}\n  secrets: [{{value: {CLIENT_SECRET}}}]\n  roles:\n    \
-         {TENANT_A}: [Organization.ReadWrite.All, MultiTenantOrganization.ReadWrite.All]\n    {TENANT_NOPERM}: []\n"
+         {TENANT_A}: [Organization.ReadWrite.All, MultiTenantOrganization.ReadWrite.All]\n    {TENANT_NOPERM}: []\n    \
+         {TENANT_B}: [Organization.ReadWrite.All, MultiTenantOrganization.ReadWrite.All]\n    \
+         {TENANT_C}: [Organization.ReadWrite.All, MultiTenantOrganization.ReadWrite.All]\n"
     )
 }
 
@@ -307,6 +314,48 @@ impl Emulator {
             "setting faults failed: {}",
             r.text().await.unwrap_or_default()
         );
+    }
+
+    /// Forget the journal so far.
+    pub async fn clear_journal(&self) {
+        let r = self
+            .http
+            .delete(format!("{}/_emulator/journal", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "clearing the journal failed");
+    }
+
+    /// Change an organization behind the operator's back, as someone in the portal would.
+    pub async fn patch_org_directly(&self, tenant: &str, id: &str, fields: serde_json::Value) {
+        let r = self
+            .http
+            .patch(format!(
+                "{}/_emulator/tenants/{tenant}/organizations/{id}",
+                self.url
+            ))
+            .json(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "direct organization edit failed: {}",
+            r.text().await.unwrap_or_default()
+        );
+    }
+
+    /// Graph requests (not token requests) in the journal.
+    pub async fn graph_requests(&self) -> Vec<serde_json::Value> {
+        self.journal()
+            .await
+            .into_iter()
+            .filter(|e| {
+                let p = e["path"].as_str().unwrap_or_default();
+                !p.contains("oauth2") && !p.contains("/_emulator")
+            })
+            .collect()
     }
 
     /// Journal entries for `method` on paths ending with `suffix` (any API version).

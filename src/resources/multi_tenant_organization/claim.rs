@@ -103,3 +103,24 @@ async fn holder_exists(ctx: &Context, holder: &str) -> Result<bool> {
         .await?
         .is_some_and(|o| o.uid().as_deref() == Some(uid)))
 }
+
+/// True when another live MultiTenantOrganization resource holds the claim on `tenant_id`:
+/// then this one never managed the tenant's multi-tenant organization and must not touch it.
+pub async fn held_by_another(
+    ctx: &Context,
+    tenant_id: &str,
+    obj: &MultiTenantOrganization,
+) -> Result<bool> {
+    let leases: Api<Lease> = Api::namespaced(ctx.client.clone(), &ctx.settings.claims_namespace);
+    let Some(lease) = leases.get_opt(&lease_name(tenant_id)).await? else {
+        return Ok(false);
+    };
+    let holder = lease
+        .spec
+        .and_then(|s| s.holder_identity)
+        .unwrap_or_default();
+    if holder == holder_of(obj) {
+        return Ok(false);
+    }
+    holder_exists(ctx, &holder).await
+}

@@ -1,6 +1,7 @@
 //! MultiTenantOrganization: the owner tenant's multi-tenant organization and its member list.
 
 mod claim;
+mod cleanup;
 mod plan;
 mod reconcile;
 
@@ -18,6 +19,8 @@ use crate::graph::ApiVersion;
 /// A tenant's multi-tenant organization (Graph keeps one per tenant), created with
 /// `PUT /tenantRelationships/multiTenantOrganization`, and the tenants it should contain.
 /// Global cloud only.
+// kube's printcolumn(...) repeats `type_` and `json_path` by design.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     group = "graphorg.io",

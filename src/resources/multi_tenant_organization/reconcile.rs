@@ -1,15 +1,12 @@
 //! MultiTenantOrganization reconciler.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::sync::Arc;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::{Api, Resource, ResourceExt, runtime::controller::Action, runtime::events::EventType};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{Resource, ResourceExt, runtime::controller::Action, runtime::events::EventType};
 
 use super::{
-    MemberOp, MultiTenantOrganization, MultiTenantOrganizationStatus, TenantStatus, claim,
+    MemberOp, MultiTenantOrganization, MultiTenantOrganizationStatus, TenantStatus, claim, cleanup,
     members_plan,
 };
 use crate::{
@@ -23,18 +20,13 @@ use crate::{
     },
     operator::{
         Context,
-        reconcile_outcome::{self, HasConditions, HasStatus},
+        reconcile_outcome::{self, DependentStatus, HasConditions, HasStatus, Prelude},
     },
-    resources::{
-        conditions::{self, Health, conditions_for},
-        tenant_connection::{TenantConnection, ready_connection},
-    },
+    resources::{conditions::Health, tenant_connection::ready_global_connection},
 };
 
 pub const KIND: &str = "MultiTenantOrganization";
-const ROLE: &str = "MultiTenantOrganization.ReadWrite.All";
-/// How often to look while a member's transition runs (Graph takes minutes to hours).
-const TRANSITION_POLL: Duration = Duration::from_secs(60);
+pub(super) const ROLE: &str = "MultiTenantOrganization.ReadWrite.All";
 
 impl HasStatus<MultiTenantOrganizationStatus> for MultiTenantOrganization {
     fn current_status(&self) -> Option<&MultiTenantOrganizationStatus> {
@@ -48,66 +40,57 @@ impl HasConditions for MultiTenantOrganizationStatus {
     }
 }
 
+impl DependentStatus for MultiTenantOrganizationStatus {
+    fn tracks_graph_object(&self) -> bool {
+        self.id.is_some()
+    }
+    fn observed_generation(&self) -> Option<i64> {
+        self.observed_generation
+    }
+    fn set_kstatus(&mut self, observed_generation: Option<i64>, conditions: Vec<Condition>) {
+        self.observed_generation = observed_generation;
+        self.conditions = conditions;
+    }
+}
+
+impl MultiTenantOrganizationStatus {
+    /// A member's add, join, role change or removal is still running in Graph.
+    fn in_transition(&self) -> bool {
+        self.tenants
+            .iter()
+            .any(|t| t.transition_status.as_deref() == Some("running"))
+    }
+}
+
 pub async fn reconcile(obj: Arc<MultiTenantOrganization>, ctx: Arc<Context>) -> Result<Action> {
-    let started = Instant::now();
-    let ns = obj.namespace().unwrap_or_default();
-    let key = format!("{KIND}/{ns}/{}", obj.name_any());
-    let generation = obj.metadata.generation.unwrap_or_default();
-    let resync = crate::operator::resync_override(obj.annotations());
+    if obj.metadata.deletion_timestamp.is_some() {
+        return cleanup::on_delete(&obj, &ctx).await;
+    }
+    // The finalizer exists only while deletionPolicy is Leave.
+    if cleanup::sync_finalizer(&obj, &ctx).await? {
+        // The patch wakes this resource again; reconcile then, with the new metadata.
+        return Ok(Action::await_change());
+    }
+    let poll = ctx.settings.transition_poll;
+    let was_moving = obj.status.as_ref().is_some_and(|s| s.in_transition());
+    let round = match reconcile_outcome::begin(&ctx, KIND, obj.as_ref(), was_moving.then_some(poll))
+    {
+        Prelude::Skip(action) => return Ok(action),
+        Prelude::Proceed(round) => round,
+    };
     let mut status = obj.status.clone().unwrap_or_default();
-
-    if crate::operator::is_paused(obj.annotations()) {
-        return Ok(Action::requeue(ctx.resync_after(resync)));
-    }
-    let fingerprint = generation ^ crate::operator::annotation_fingerprint(obj.annotations());
-    let in_transition = status
-        .tenants
-        .iter()
-        .any(|t| t.transition_status.as_deref() == Some("running"));
-    let settled = status.id.is_some()
-        && status.observed_generation == Some(generation)
-        && conditions::is_true(&status.conditions, conditions::READY);
-    let interval = if in_transition {
-        TRANSITION_POLL
-    } else {
-        ctx.resync_after(resync)
-    };
-    if settled {
-        if let Some(left) = ctx.recently_synced(&key, fingerprint, interval) {
-            return Ok(Action::requeue(left));
-        }
-    }
-
-    let (health, retry_after) = match converge(&obj, &ctx, &mut status).await {
-        Ok(h) => (h, None),
-        Err(e) => {
-            tracing::info!(kind = KIND, namespace = %ns, name = %obj.name_any(), error = %e, "not converged");
-            (reconcile_outcome::health_of(&e), e.retry_after())
-        }
-    };
-    status.observed_generation = obj.metadata.generation;
-    status.conditions = conditions_for(
-        &health,
-        obj.metadata.generation,
-        &status.conditions,
-        Time(jiff::Timestamp::now()),
-    );
-    reconcile_outcome::publish(&ctx, KIND, obj.as_ref(), &status, &health, "Reconcile").await?;
-    if health.is_ready() {
-        ctx.mark_synced(&key, fingerprint);
-    }
-    ctx.metrics
-        .reconciled(KIND, health.reason(), started.elapsed());
-    let running = status
-        .tenants
-        .iter()
-        .any(|t| t.transition_status.as_deref() == Some("running"));
-    let action = reconcile_outcome::action_for(&ctx, &key, &health, retry_after, resync);
-    Ok(if health.is_ready() && running {
-        Action::requeue(TRANSITION_POLL)
-    } else {
-        action
-    })
+    let outcome = converge(&obj, &ctx, &mut status).await;
+    let moving = status.in_transition();
+    reconcile_outcome::finish(
+        &ctx,
+        KIND,
+        obj.as_ref(),
+        &mut status,
+        outcome,
+        round,
+        moving.then_some(poll),
+    )
+    .await
 }
 
 async fn converge(
@@ -116,28 +99,8 @@ async fn converge(
     status: &mut MultiTenantOrganizationStatus,
 ) -> Result<Health> {
     let ns = obj.namespace().unwrap_or_default();
-    let conn_name = &obj.spec.connection_ref.name;
-    // The cloud is checked before anything reaches Graph.
-    let conn = Api::<TenantConnection>::namespaced(ctx.client.clone(), &ns)
-        .get_opt(conn_name)
-        .await?
-        .ok_or_else(|| Error::ConnectionNotFound {
-            namespace: ns.clone(),
-            name: conn_name.clone(),
-        })?;
-    if !conn.spec.cloud.supports_multi_tenant_organizations() {
-        return Err(Error::UnsupportedCloud {
-            kind: KIND,
-            cloud: format!("{:?}", conn.spec.cloud),
-            why: "Graph offers multi-tenant organizations in the Global cloud only",
-        });
-    }
-    let (conn, resolved) = ready_connection(ctx, &ns, conn_name, ROLE).await?;
-    let tenant_id = conn
-        .status
-        .as_ref()
-        .and_then(|s| s.tenant_id.clone())
-        .unwrap_or(conn.spec.tenant_id.clone());
+    let (_conn, resolved, tenant_id) =
+        ready_global_connection(ctx, &ns, &obj.spec.connection_ref.name, ROLE, KIND).await?;
     claim::acquire(ctx, &tenant_id, obj).await?;
     status.tenant_id = Some(tenant_id.clone());
 
@@ -157,14 +120,7 @@ async fn converge(
             reason: "Creating",
             message: "creating the multi-tenant organization".into(),
         };
-        status.conditions = conditions_for(
-            &progressing,
-            obj.metadata.generation,
-            &status.conditions,
-            Time(jiff::Timestamp::now()),
-        );
-        status.observed_generation = obj.metadata.generation;
-        reconcile_outcome::publish(ctx, KIND, obj, &*status, &progressing, "Create").await?;
+        reconcile_outcome::publish_progress(ctx, KIND, obj, status, &progressing, "Create").await?;
         let created = match graph.create_mto(v, &desired).await {
             Ok(c) => c,
             Err(e) => return Err(recover_create(&*graph, v, status, e).await?),
@@ -295,11 +251,11 @@ async fn recover_create(
     status: &mut MultiTenantOrganizationStatus,
     err: GraphError,
 ) -> Result<Error> {
-    if let Ok(now) = graph.get_mto(v).await {
-        if now.exists() {
-            record(status, &now);
-            return Ok(Error::Graph(err));
-        }
+    if let Ok(now) = graph.get_mto(v).await
+        && now.exists()
+    {
+        record(status, &now);
+        return Ok(Error::Graph(err));
     }
     if !err.is_transient() {
         status.pending_create = None;
@@ -307,7 +263,7 @@ async fn recover_create(
     Ok(Error::Graph(err))
 }
 
-async fn apply_member_op(
+pub(super) async fn apply_member_op(
     graph: &dyn crate::graph::GraphApi,
     v: crate::graph::ApiVersion,
     op: &MemberOp,
@@ -344,7 +300,7 @@ async fn apply_member_op(
     r.map_err(Error::Graph)
 }
 
-fn tenant_status(m: &MtoMember) -> TenantStatus {
+pub(super) fn tenant_status(m: &MtoMember) -> TenantStatus {
     TenantStatus {
         tenant_id: m.tenant_id.clone(),
         role: m.role.as_ref().map(|r| r.to_string()),

@@ -11,11 +11,13 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{ConnectionRef, schema::*};
+use super::{ConnectionRef, ManagementPolicy, schema::*};
 use crate::graph::{ApiVersion, types};
 
 /// A Microsoft Graph organization, created through `POST /organization` (or adopted) and kept
 /// as declared. Only the five writable notification/privacy fields can change after creation.
+// kube's printcolumn(...) repeats `type_` and `json_path` by design.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     group = "graphorg.io",
@@ -66,6 +68,12 @@ pub struct OrganizationSpec {
     /// none, refuse if several match. Create: always create. AdoptOnly: never create.
     #[serde(default)]
     pub creation_mode: CreationMode,
+    /// Manage (default): create or adopt, and correct drift in the writable fields. Observe:
+    /// read only — adopt the one organization with this displayName into status, report any
+    /// difference from the spec in the Ready condition's message (reason DriftDetected) and a
+    /// Warning Event, and never create or update anything in Graph.
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
     /// Orphan (the only choice: Graph offers no delete for organizations): deleting the resource
     /// leaves the organization in place.
     #[serde(default)]

@@ -2,6 +2,7 @@
 
 use super::{CreationMode, OrganizationSpec, OrganizationStatus};
 use crate::graph::types::{Organization, OrganizationPatch};
+use crate::resources::ManagementPolicy;
 
 /// What the operator saw in Graph.
 #[derive(Clone, Debug)]
@@ -31,6 +32,11 @@ pub enum Plan {
     InSync {
         org: Organization,
     },
+    /// managementPolicy Observe: Graph differs from the spec in `fields`; report, don't write.
+    Drifted {
+        org: Organization,
+        fields: Vec<String>,
+    },
     /// Nothing can be done without a person: ambiguous matches, nothing to adopt, gone.
     Stall {
         reason: &'static str,
@@ -39,6 +45,28 @@ pub enum Plan {
 }
 
 pub fn plan(spec: &OrganizationSpec, status: &OrganizationStatus, observed: Observed) -> Plan {
+    let plan = manage(spec, status, observed);
+    if spec.management_policy != ManagementPolicy::Observe {
+        return plan;
+    }
+    // Observe-only: whatever would write to Graph becomes a report.
+    match plan {
+        Plan::Update { org, patch } => Plan::Drifted {
+            org,
+            fields: patch.field_names(),
+        },
+        Plan::Create { .. } => Plan::Stall {
+            reason: "NotFoundInGraph",
+            message: format!(
+                "managementPolicy Observe: no organization named {:?} in the tenant, and observe-only never creates one",
+                spec.display_name
+            ),
+        },
+        other => other,
+    }
+}
+
+fn manage(spec: &OrganizationSpec, status: &OrganizationStatus, observed: Observed) -> Plan {
     match observed {
         Observed::Known(Some(org)) => {
             let patch = drift(&spec.writable(), &org.fields.writable);
@@ -251,6 +279,28 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn observe_only_reports_drift_and_never_creates() {
+        let mut s = spec(CreationMode::AdoptOrCreate);
+        s.management_policy = ManagementPolicy::Observe;
+        let st = OrganizationStatus::default();
+        assert!(matches!(
+            plan(&s, &st, Observed::Candidates(vec![])),
+            Plan::Stall {
+                reason: "NotFoundInGraph",
+                ..
+            }
+        ));
+        let o = org("1", "Contoso");
+        assert_eq!(
+            plan(&s, &st, Observed::Known(Some(o.clone()))),
+            Plan::Drifted {
+                org: o,
+                fields: vec!["technicalNotificationMails".into()]
+            }
+        );
     }
 
     #[test]

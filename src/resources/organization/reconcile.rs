@@ -1,8 +1,8 @@
 //! Organization reconciler: observe → plan → act → status.
 
-use std::{sync::Arc, time::Instant};
+use std::sync::Arc;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{Resource, ResourceExt, runtime::controller::Action, runtime::events::EventType};
 
 use super::{CreationMode, Observed, Organization, OrganizationStatus, PendingCreate, Plan, plan};
@@ -11,10 +11,10 @@ use crate::{
     graph::types,
     operator::{
         Context,
-        reconcile_outcome::{self, HasConditions, HasStatus},
+        reconcile_outcome::{self, DependentStatus, HasConditions, HasStatus, Prelude},
     },
     resources::{
-        conditions::{self, Health, conditions_for},
+        conditions::{self, Health},
         tenant_connection::ready_connection,
     },
 };
@@ -34,56 +34,27 @@ impl HasConditions for OrganizationStatus {
     }
 }
 
+impl DependentStatus for OrganizationStatus {
+    fn tracks_graph_object(&self) -> bool {
+        self.id.is_some()
+    }
+    fn observed_generation(&self) -> Option<i64> {
+        self.observed_generation
+    }
+    fn set_kstatus(&mut self, observed_generation: Option<i64>, conditions: Vec<Condition>) {
+        self.observed_generation = observed_generation;
+        self.conditions = conditions;
+    }
+}
+
 pub async fn reconcile(obj: Arc<Organization>, ctx: Arc<Context>) -> Result<Action> {
-    let started = Instant::now();
-    let ns = obj.namespace().unwrap_or_default();
-    let key = format!("{KIND}/{ns}/{}", obj.name_any());
-    let generation = obj.metadata.generation.unwrap_or_default();
-    let resync = crate::operator::resync_override(obj.annotations());
-    let mut status = obj.status.clone().unwrap_or_default();
-
-    if crate::operator::is_paused(obj.annotations()) {
-        return Ok(Action::requeue(ctx.resync_after(resync)));
-    }
-    // Woken between resyncs with nothing new (our own status write, a watch restart): no Graph call.
-    let settled = status.id.is_some()
-        && status.observed_generation == Some(generation)
-        && conditions::is_true(&status.conditions, conditions::READY);
-    let fingerprint = generation ^ crate::operator::annotation_fingerprint(obj.annotations());
-    if settled {
-        if let Some(left) = ctx.recently_synced(&key, fingerprint, ctx.resync_after(resync)) {
-            return Ok(Action::requeue(left));
-        }
-    }
-
-    let result = converge(&obj, &ctx, &mut status).await;
-    let (health, retry_after) = match result {
-        Ok(h) => (h, None),
-        Err(e) => {
-            tracing::info!(kind = KIND, namespace = %ns, name = %obj.name_any(), error = %e, "not converged");
-            (reconcile_outcome::health_of(&e), e.retry_after())
-        }
+    let round = match reconcile_outcome::begin(&ctx, KIND, obj.as_ref(), None) {
+        Prelude::Skip(action) => return Ok(action),
+        Prelude::Proceed(round) => round,
     };
-    status.observed_generation = obj.metadata.generation;
-    status.conditions = conditions_for(
-        &health,
-        obj.metadata.generation,
-        &status.conditions,
-        Time(jiff::Timestamp::now()),
-    );
-    reconcile_outcome::publish(&ctx, KIND, obj.as_ref(), &status, &health, "Reconcile").await?;
-    if health.is_ready() {
-        ctx.mark_synced(&key, fingerprint);
-    }
-    ctx.metrics
-        .reconciled(KIND, health.reason(), started.elapsed());
-    Ok(reconcile_outcome::action_for(
-        &ctx,
-        &key,
-        &health,
-        retry_after,
-        resync,
-    ))
+    let mut status = obj.status.clone().unwrap_or_default();
+    let outcome = converge(&obj, &ctx, &mut status).await;
+    reconcile_outcome::finish(&ctx, KIND, obj.as_ref(), &mut status, outcome, round, None).await
 }
 
 /// Bring Graph to the spec, recording ids in `status` as soon as they exist.
@@ -118,6 +89,10 @@ async fn converge(
                 reason: "InSync",
                 message: format!("organization {} matches the spec", org.id),
             })
+        }
+        Plan::Drifted { org, fields } => {
+            record(status, &org);
+            Ok(report_drift(obj, ctx, &org.id, &fields).await)
         }
         Plan::Update { org, patch } => {
             graph.update_organization(v, &org.id, &patch).await?;
@@ -171,13 +146,15 @@ async fn converge(
                 message.clone(),
             )
             .await;
-            // Bring the writable fields in line right away.
-            let patch = match plan(&obj.spec, status, Observed::Known(Some(org.clone()))) {
-                Plan::Update { patch, .. } => Some(patch),
-                _ => None,
-            };
-            if let Some(patch) = patch {
-                graph.update_organization(v, &org.id, &patch).await?;
+            // Bring the writable fields in line right away (observe-only: report instead).
+            match plan(&obj.spec, status, Observed::Known(Some(org.clone()))) {
+                Plan::Update { patch, .. } => {
+                    graph.update_organization(v, &org.id, &patch).await?;
+                }
+                Plan::Drifted { fields, .. } => {
+                    return Ok(report_drift(obj, ctx, &org.id, &fields).await);
+                }
+                _ => {}
             }
             Ok(Health::Ready { reason, message })
         }
@@ -195,14 +172,7 @@ async fn converge(
                     reason: "Creating",
                     message: "creating the organization in Graph".into(),
                 };
-                status.observed_generation = obj.metadata.generation;
-                status.conditions = conditions_for(
-                    &progressing,
-                    obj.metadata.generation,
-                    &status.conditions,
-                    Time(jiff::Timestamp::now()),
-                );
-                reconcile_outcome::publish(ctx, KIND, obj, &*status, &progressing, "Create")
+                reconcile_outcome::publish_progress(ctx, KIND, obj, status, &progressing, "Create")
                     .await?;
             }
 
@@ -241,6 +211,34 @@ async fn converge(
                 message,
             })
         }
+    }
+}
+
+/// managementPolicy Observe: say what differs (condition message, and a Warning Event when that
+/// changes — not one per resync), correct nothing.
+async fn report_drift(obj: &Organization, ctx: &Context, id: &str, fields: &[String]) -> Health {
+    let message = format!(
+        "managementPolicy Observe: organization {id} differs from the spec in {}; not corrected",
+        fields.join(", ")
+    );
+    let before = obj
+        .status
+        .as_ref()
+        .and_then(|s| conditions::find(&s.conditions, conditions::READY))
+        .map(|c| c.message.as_str());
+    if before != Some(message.as_str()) {
+        ctx.event(
+            &obj.object_ref(&()),
+            EventType::Warning,
+            "DriftDetected",
+            "Observe",
+            message.clone(),
+        )
+        .await;
+    }
+    Health::Ready {
+        reason: "DriftDetected",
+        message,
     }
 }
 

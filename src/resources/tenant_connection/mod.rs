@@ -16,6 +16,8 @@ use crate::graph::{auth::AssertionAlgorithm, cloud::Cloud};
 
 /// How to reach one Microsoft Entra tenant as an application: the tenant, the app, the cloud,
 /// and exactly one way to authenticate.
+// kube's printcolumn(...) repeats `type_` and `json_path` by design.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     group = "graphorg.io",
@@ -248,4 +250,37 @@ pub async fn ready_connection(
     }
     let resolved = ctx.connections.get(&conn).await?;
     Ok((conn, resolved))
+}
+
+/// A connection for multi-tenant organization calls: Global cloud only, checked before anything
+/// reaches Graph. Returns the connection, its client and the tenant id the token is for.
+pub async fn ready_global_connection(
+    ctx: &crate::operator::Context,
+    namespace: &str,
+    name: &str,
+    role: &'static str,
+    kind: &'static str,
+) -> crate::error::Result<(TenantConnection, Resolved, String)> {
+    use crate::error::Error;
+    let conn = kube::Api::<TenantConnection>::namespaced(ctx.client.clone(), namespace)
+        .get_opt(name)
+        .await?
+        .ok_or_else(|| Error::ConnectionNotFound {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        })?;
+    if !conn.spec.cloud.supports_multi_tenant_organizations() {
+        return Err(Error::UnsupportedCloud {
+            kind,
+            cloud: format!("{:?}", conn.spec.cloud),
+            why: "Graph offers multi-tenant organizations in the Global cloud only",
+        });
+    }
+    let (conn, resolved) = ready_connection(ctx, namespace, name, role).await?;
+    let tenant_id = conn
+        .status
+        .as_ref()
+        .and_then(|s| s.tenant_id.clone())
+        .unwrap_or_else(|| conn.spec.tenant_id.clone());
+    Ok((conn, resolved, tenant_id))
 }
