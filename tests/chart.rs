@@ -329,14 +329,18 @@ fn metric(url: &str, name: &str) -> f64 {
 mod plain_http {
     /// A tiny blocking GET over a std TcpStream, for scraping /metrics on loopback.
     pub fn get(url: &str) -> String {
+        try_get(url).unwrap_or_else(|| panic!("no answer from {url}"))
+    }
+
+    pub fn try_get(url: &str) -> Option<String> {
         use std::io::{Read, Write};
         let rest = url.trim_start_matches("http://");
         let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let mut s = std::net::TcpStream::connect(host).expect("connect to /metrics");
-        write!(s, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+        let mut s = std::net::TcpStream::connect(host).ok()?;
+        write!(s, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
         let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        out
+        s.read_to_string(&mut out).ok()?;
+        Some(out)
     }
 }
 

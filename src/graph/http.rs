@@ -185,16 +185,27 @@ impl HttpGraph {
         &self.graph_root
     }
 
+    /// Wait for the throttle gate, then for this request's pacing slot. The slot is taken only
+    /// once the gate is open, so requests held by a `Retry-After` leave one by one, not together.
     async fn wait_for_gate(&self) {
-        let slot = self.pacer.lock().unwrap().take_slot(Instant::now());
-        if slot > Instant::now() {
-            tokio::time::sleep_until(slot.into()).await;
-        }
         loop {
             let until = *self.throttled_until.lock().unwrap();
-            match until {
-                Some(t) if t > Instant::now() => tokio::time::sleep_until(t.into()).await,
-                _ => return,
+            if let Some(t) = until.filter(|t| *t > Instant::now()) {
+                tokio::time::sleep_until(t.into()).await;
+                continue;
+            }
+            let slot = self.pacer.lock().unwrap().take_slot(Instant::now());
+            if slot > Instant::now() {
+                tokio::time::sleep_until(slot.into()).await;
+            }
+            // A 429 seen while this request waited for its slot closes the gate again.
+            let reopened = self
+                .throttled_until
+                .lock()
+                .unwrap()
+                .is_none_or(|t| t <= Instant::now());
+            if reopened {
+                return;
             }
         }
     }
