@@ -448,3 +448,81 @@ async fn every_answer_carries_ids_date_and_graph_error_shape() {
     assert_eq!(r.status, 405);
     assert!(r.header("request-id").is_some());
 }
+
+/// The operator looks organizations up by name with an OData filter; the emulator honours it,
+/// quotes escaped by doubling, and the real client sends it (one request, no paging through the
+/// tenant).
+#[tokio::test]
+async fn organizations_are_found_by_display_name_with_a_filter() {
+    use graph_org_operator::graph::{
+        ApiVersion, GraphApi,
+        auth::{Credential, Sensitive, TokenRequestor},
+        http::{HttpGraph, NoObserver, RetryPolicy, build_http_client},
+    };
+    let emu = graph_org_operator::emulator::Emulator::start(
+        graph_org_operator::emulator::config::EmulatorConfig::default_local(),
+        graph_org_operator::emulator::EmulatorOptions {
+            page_size: 2,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let cfg = graph_org_operator::emulator::config::EmulatorConfig::default_local();
+    let app = &cfg.apps[0];
+    let graph = HttpGraph::new(
+        build_http_client(None).unwrap(),
+        emu.http_url.clone(),
+        TokenRequestor {
+            authority: emu.http_url.clone(),
+            tenant: app.home_tenant.clone(),
+            client_id: app.client_id.clone(),
+            scope: "https://graph.microsoft.com/.default".into(),
+            credential: Credential::ClientSecret(Sensitive(app.secrets[0].value.clone())),
+        },
+        std::sync::Arc::new(NoObserver),
+        RetryPolicy::default(),
+        true,
+    );
+    for name in ["A", "B", "O'Brien", "C", "D", "O'Brien"] {
+        let body = graph_org_operator::graph::types::OrganizationFields {
+            display_name: Some(name.into()),
+            ..Default::default()
+        };
+        graph
+            .create_organization(ApiVersion::V1, &body)
+            .await
+            .unwrap();
+    }
+    let journal = || async {
+        let url = format!("{}/_emulator/journal", emu.http_url);
+        reqwest::get(url)
+            .await
+            .unwrap()
+            .json::<Vec<serde_json::Value>>()
+            .await
+            .unwrap()
+    };
+    let before = journal().await.len();
+    let found = graph
+        .find_organizations(ApiVersion::V1, "O'Brien")
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 2);
+    assert!(
+        found
+            .iter()
+            .all(|o| o.fields.display_name.as_deref() == Some("O'Brien"))
+    );
+    let sent: Vec<_> = journal().await.into_iter().skip(before).collect();
+    assert_eq!(
+        sent.len(),
+        1,
+        "one filtered request, no paging through the tenant: {sent:?}"
+    );
+    let path = sent[0]["path"].as_str().unwrap();
+    assert!(
+        path.contains("%24filter=displayName+eq+%27O%27%27Brien%27"),
+        "{path}"
+    );
+}

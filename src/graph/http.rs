@@ -475,6 +475,34 @@ impl GraphApi for HttpGraph {
             .boxed()
     }
 
+    fn find_organizations<'a>(
+        &'a self,
+        v: ApiVersion,
+        display_name: &'a str,
+    ) -> BoxFuture<'a, GraphResult<Vec<Organization>>> {
+        async move {
+            // One page instead of the whole tenant. OData doubles a quote inside a literal.
+            let filter = format!("displayName eq '{}'", display_name.replace('\'', "''"));
+            let mut url = url::Url::parse(&self.url(v, "organization"))
+                .map_err(|e| GraphError::Credential(format!("bad Graph URL: {e}")))?;
+            url.query_pairs_mut().append_pair("$filter", &filter);
+            let found = match self
+                .get_all::<Organization>("find organizations", url.to_string())
+                .await
+            {
+                // A service that refuses the filter still answers the plain list.
+                Err(GraphError::Api { status: 400, .. }) => self.list_organizations(v).await?,
+                other => other?,
+            };
+            // Filter here too: a server may ignore $filter.
+            Ok(found
+                .into_iter()
+                .filter(|o| o.fields.display_name.as_deref() == Some(display_name))
+                .collect())
+        }
+        .boxed()
+    }
+
     fn get_organization<'a>(
         &'a self,
         v: ApiVersion,
