@@ -428,7 +428,7 @@ def main():
     ap.add_argument("--rest", type=int, default=60)
     ap.add_argument("--timeout", type=int, default=1800)
     ap.add_argument("--budget", type=int, default=200)
-    ap.add_argument("--throttle-n", type=int, default=300)
+    ap.add_argument("--throttle-n", type=int, default=1000)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--skip", default="", help="comma-separated phases to skip: floor,throttled")
     args = ap.parse_args()

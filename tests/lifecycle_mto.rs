@@ -98,10 +98,6 @@ fn requests<'a>(
     })
 }
 
-fn events(ns: &str) -> String {
-    kubectl_run(&["get", "events", "-n", ns, "-o", "json"], None).1
-}
-
 #[tokio::test]
 async fn owner_and_two_members_become_active_then_one_leaves() {
     let (ns, emulator, _operator) = setup("life-mto-story").await;
@@ -210,7 +206,12 @@ async fn owner_and_two_members_become_active_then_one_leaves() {
             && c_joins.last().is_some_and(|e| e["status"] == 204),
         "{c_joins:?}"
     );
-    assert!(events(&ns).contains("JoinRefused"), "no JoinRefused Event");
+    assert!(
+        events_with(&ns, "JoinRefused")
+            .await
+            .contains("JoinRefused"),
+        "no JoinRefused Event"
+    );
     // Polling stays bounded while Graph works: about one look per poll interval (1 s), not a loop.
     let owner_gets = requests(
         &journal,
@@ -319,7 +320,11 @@ async fn owner_and_two_members_become_active_then_one_leaves() {
     .await;
     let members = graph_members(&emulator).await;
     assert_eq!(members.len(), 2, "{members:?}");
-    assert!(events(&ns).contains("JoinRequested"));
+    assert!(
+        events_with(&ns, "JoinRequested")
+            .await
+            .contains("JoinRequested")
+    );
 }
 
 #[tokio::test]
@@ -356,7 +361,7 @@ async fn a_failed_join_is_reported_and_retried_only_on_reset() {
         "{message}"
     );
     assert_eq!(failed["status"]["transitionStatus"], "failed");
-    let ev = events(&ns);
+    let ev = events_with(&ns, "JoinFailed").await;
     assert!(
         ev.contains("JoinFailed") && ev.contains("Warning"),
         "no JoinFailed Warning Event: {ev}"
@@ -533,7 +538,7 @@ async fn orphan_leaves_the_organization_and_leave_dissolves_it() {
         "{deletes:?}"
     );
     assert!(deletes.last().is_some_and(|d| d == TENANT_A), "{deletes:?}");
-    let ev = events(&ns);
+    let ev = events_with(&ns, "\"reason\": \"Deleted\"").await;
     assert!(ev.contains("\"reason\": \"Deleted\""), "no Deleted event");
 
     // Leave on a resource whose Apply never ran (its connection doesn't exist): deletion still

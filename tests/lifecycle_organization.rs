@@ -55,10 +55,6 @@ async fn patches_of(emulator: &Emulator, id: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn events(ns: &str) -> String {
-    kubectl_run(&["get", "events", "-n", ns, "-o", "json"], None).1
-}
-
 #[tokio::test]
 async fn spec_changes_patch_only_what_changed_and_drift_is_corrected() {
     let (ns, emulator, _operator) = setup("life-org-patch").await;
@@ -109,7 +105,9 @@ async fn spec_changes_patch_only_what_changed_and_drift_is_corrected() {
         json!(["ops2@contoso.com"])
     );
     assert!(
-        events(&ns).contains("technicalNotificationMails"),
+        events_with(&ns, "technicalNotificationMails")
+            .await
+            .contains("technicalNotificationMails"),
         "no Updated event naming the field"
     );
 
@@ -247,7 +245,7 @@ async fn creation_modes_adopt_create_and_refuse_to_guess() {
         "{message}"
     );
     assert!(ambiguous["status"]["id"].is_null());
-    let ev = events(&ns);
+    let ev = events_with(&ns, "\"reason\": \"Ambiguous\"").await;
     assert!(
         ev.contains("\"reason\": \"Ambiguous\"") && ev.contains("Warning"),
         "no Warning Event: {ev}"
@@ -354,7 +352,9 @@ async fn pause_stops_graph_calls_and_observe_only_never_writes() {
         "{message}"
     );
     assert!(
-        events(&ns).contains("DriftDetected"),
+        events_with(&ns, "DriftDetected")
+            .await
+            .contains("DriftDetected"),
         "no DriftDetected Event"
     );
 

@@ -100,7 +100,12 @@ async fn apply_reaches_ready_with_the_graph_id_and_exactly_one_create() {
     // kubectl get shows the id; describe shows the Created event.
     let (_, out, _) = kubectl_run(&["get", "-n", &ns, "gorg", "contoso"], None);
     assert!(out.contains(&id) && out.contains("True"), "{out}");
-    let (_, events, _) = kubectl_run(&["get", "events", "-n", &ns, "-o", "json"], None);
+    // Events are recorded off the reconcile's path, so they may trail Ready by a moment.
+    let events = eventually(Duration::from_secs(10), "the Created Event", || async {
+        let (_, events, _) = kubectl_run(&["get", "events", "-n", &ns, "-o", "json"], None);
+        Some(events).filter(|e| e.contains("\"reason\": \"Created\""))
+    })
+    .await;
     assert!(
         events.contains("\"reason\": \"Created\""),
         "no Created event: {events}"

@@ -113,8 +113,13 @@ impl Pacer {
 
     fn throttled(&mut self, retry_after: Duration, now: Instant) {
         // A little slack over the refill interval keeps us just behind the bucket.
+        // A 429 while already pacing means the interval is still too short: Retry-After only says
+        // how long until the *next* token, which can be less than a full refill interval.
         let estimate = retry_after.mul_f64(1.02).min(Duration::from_secs(60));
-        self.interval = Some(self.interval.map_or(estimate, |i| i.max(estimate)));
+        self.interval = Some(
+            self.interval
+                .map_or(estimate, |i| i.mul_f64(1.05).max(estimate)),
+        );
         self.last_throttled = Some(now);
     }
 }
@@ -746,8 +751,8 @@ mod tests {
         let b = p.take_slot(t0);
         assert_eq!(
             b - a,
-            Duration::from_millis(51),
-            "spaced by the longest Retry-After + 2%"
+            Duration::from_micros(53_550),
+            "the longest Retry-After + 2%, +5% for the second 429"
         );
         let later = t0 + Pacer::FORGET_AFTER + Duration::from_secs(1);
         assert_eq!(

@@ -7,11 +7,14 @@ use std::{
 };
 
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::{
+    events::{Event, EventType, Recorder},
+    reflector::{ObjectRef, Store},
+};
 use rand::Rng;
 
 use super::metrics::Metrics;
-use crate::resources::tenant_connection::ConnectionClients;
+use crate::resources::{TenantConnection, tenant_connection::ConnectionClients};
 
 /// Settings from the command line.
 #[derive(Clone, Debug)]
@@ -38,9 +41,26 @@ pub struct Context {
     /// When each object was last compared with Graph, so that wake-ups between resyncs (our own
     /// status writes, a restart of a watch) cost no Graph call.
     last_sync: Mutex<HashMap<String, (Instant, i64)>>,
+    /// The TenantConnection controllers' caches (one per watched namespace set).
+    connection_stores: Mutex<Vec<Store<TenantConnection>>>,
 }
 
 impl Context {
+    pub fn add_connection_store(&self, store: Store<TenantConnection>) {
+        self.connection_stores.lock().unwrap().push(store);
+    }
+
+    /// A TenantConnection from the controllers' caches, if they have it.
+    pub fn cached_connection(&self, namespace: &str, name: &str) -> Option<TenantConnection> {
+        let key = ObjectRef::<TenantConnection>::new(name).within(namespace);
+        self.connection_stores
+            .lock()
+            .unwrap()
+            .iter()
+            .find_map(|s| s.get(&key))
+            .map(|c| (*c).clone())
+    }
+
     pub fn new(
         client: kube::Client,
         recorder: Recorder,
@@ -56,6 +76,7 @@ impl Context {
             settings,
             failures: Mutex::new(HashMap::new()),
             last_sync: Mutex::new(HashMap::new()),
+            connection_stores: Mutex::new(Vec::new()),
         }
     }
 
@@ -75,9 +96,14 @@ impl Context {
             action: action.into(),
             secondary: None,
         };
-        if let Err(e) = self.recorder.publish(&ev, reference).await {
-            tracing::warn!(error = %e, reason, "could not record an Event");
-        }
+        // Recorded off the reconcile's path: an Event informs, it never gates progress.
+        let (recorder, reference, reason) =
+            (self.recorder.clone(), reference.clone(), reason.to_string());
+        tokio::spawn(async move {
+            if let Err(e) = recorder.publish(&ev, &reference).await {
+                tracing::warn!(error = %e, reason, "could not record an Event");
+            }
+        });
     }
 
     /// The resync interval with ±10% jitter, so that resources don't all resync together.

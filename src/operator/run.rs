@@ -384,6 +384,7 @@ pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error + Send +
                 },
             );
 
+        ctx.add_connection_store(conn_ctrl.store());
         let (s1, s2, s3, s4) = (
             conn_ctrl.store(),
             org_ctrl.store(),

@@ -465,3 +465,16 @@ pub async fn wait_condition(
     })
     .await
 }
+
+/// The namespace's Events as JSON, once one mentions `needle` (Events are recorded
+/// asynchronously, so they may trail the status by a moment); after 10 s, whatever is there.
+pub async fn events_with(ns: &str, needle: &str) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, events, _) = kubectl_run(&["get", "events", "-n", ns, "-o", "json"], None);
+        if events.contains(needle) || tokio::time::Instant::now() > deadline {
+            return events;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

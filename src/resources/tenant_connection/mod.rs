@@ -208,14 +208,31 @@ pub async fn ready_connection(
     role: &'static str,
 ) -> crate::error::Result<(TenantConnection, Resolved)> {
     use crate::{error::Error, resources::conditions};
-    let api: kube::Api<TenantConnection> = kube::Api::namespaced(ctx.client.clone(), namespace);
-    let conn = api
-        .get_opt(name)
-        .await?
-        .ok_or_else(|| Error::ConnectionNotFound {
-            namespace: namespace.to_string(),
-            name: name.to_string(),
-        })?;
+    let is_ready = |c: &TenantConnection| {
+        c.status.as_ref().is_some_and(|s| {
+            s.observed_generation == c.metadata.generation
+                && conditions::is_true(&s.conditions, conditions::READY)
+        })
+    };
+    // The connection controller's cache answers the common case without a request; anything
+    // short of Ready there is checked against the API server, since the cache may lag a watch
+    // event that just woke us.
+    let conn = match ctx
+        .cached_connection(namespace, name)
+        .filter(|c| is_ready(c))
+    {
+        Some(c) => c,
+        None => {
+            let api: kube::Api<TenantConnection> =
+                kube::Api::namespaced(ctx.client.clone(), namespace);
+            api.get_opt(name)
+                .await?
+                .ok_or_else(|| Error::ConnectionNotFound {
+                    namespace: namespace.to_string(),
+                    name: name.to_string(),
+                })?
+        }
+    };
     let status = conn.status.clone().unwrap_or_default();
     let ready = conditions::find(&status.conditions, conditions::READY);
     let current = status.observed_generation == conn.metadata.generation;
