@@ -61,6 +61,17 @@ fn invalid_cases() -> Vec<(String, &'static str)> {
             "Duplicate value",
         ),
         ("apiVersion: graphorg.io/v1alpha1\nkind: Organization\nmetadata: {name: o}\nspec:\n  displayName: X\n".to_string(), "spec.connectionRef"),
+        // Lengths, formats and enums at their edges.
+        (format!("{ORG}  displayName: {}\n", "x".repeat(257)), "spec.displayName"),
+        (format!("{ORG}  displayName: X\n  postalCode: '{}'\n", "9".repeat(41)), "spec.postalCode"),
+        (format!("{ORG}  displayName: X\n  technicalNotificationMails: [{}]\n", (0..33).map(|i| format!("a{i}@contoso.com")).collect::<Vec<_>>().join(", ")), "spec.technicalNotificationMails"),
+        (format!("{ORG}  displayName: X\n  privacyProfile: {{contactEmail: nobody}}\n"), "spec.privacyProfile.contactEmail"),
+        (format!("{ORG}  displayName: X\n  preferredLanguage: English\n"), "spec.preferredLanguage"),
+        (format!("{ORG}  displayName: X\n  assignedPlans: [{{assignedDateTime: yesterday}}]\n"), "spec.assignedPlans[0].assignedDateTime"),
+        (format!("{MTO}  displayName: {}\n", "m".repeat(257)), "spec.displayName"),
+        (format!("{MTO}  displayName: X\n  description: {}\n", "d".repeat(1025)), "spec.description"),
+        (format!("{MTO}  displayName: X\n  graphApiVersion: v3\n"), "spec.graphApiVersion"),
+        (format!("{CONN}{GOOD_CONN}{secret}  endpoints: {{authority: 'http://login.example.com'}}\n"), "spec.endpoints.authority"),
     ]
 }
 
@@ -70,7 +81,7 @@ async fn invalid_manifests_are_refused_naming_the_field() {
     common::install_crds();
     let ns = common::namespace(&client, "invalid").await;
     let cases = invalid_cases();
-    assert!(cases.len() >= 15);
+    assert!(cases.len() >= 30, "{} cases", cases.len());
     let mut failures = Vec::new();
     for (manifest, needle) in &cases {
         let (ok, out, err) = common::kubectl_run(&["apply", "-n", &ns, "-f", "-"], Some(manifest));

@@ -201,6 +201,53 @@ fn cert_config(cert: &TestCert) -> EmulatorConfig {
     cfg
 }
 
+#[tokio::test]
+async fn an_expired_certificate_is_refused_with_aadsts700027() {
+    let expired = rsa_cert_with("expired", |p| {
+        p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        p.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    });
+    let e = start_with(cert_config(&expired), Default::default()).await;
+    let aud = e.url(&format!("/{TA}/oauth2/v2.0/token"));
+    let r = assertion_token(
+        &e,
+        TA,
+        &client_assertion(&expired, CERT_APP, &aud, false, 300),
+    )
+    .await;
+    assert_eq!((r.status, r.code().as_str()), (401, "700027"), "{}", r.text);
+    let description = r.json["error_description"].as_str().unwrap();
+    assert!(
+        description.contains("The key used is expired") && description.contains("End=01/01/2021"),
+        "{description}"
+    );
+
+    // Registering a valid certificate at runtime fixes it.
+    let fresh = rsa_cert("fresh");
+    let mut cfg = cert_config(&fresh);
+    cfg.apps
+        .last_mut()
+        .unwrap()
+        .certificates
+        .push(expired.cert_pem.clone());
+    let patch = serde_json::to_value(cfg).unwrap();
+    let r = e
+        .control(
+            Method::POST,
+            "/config",
+            Some(&json!({"apps": patch["apps"]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = assertion_token(
+        &e,
+        TA,
+        &client_assertion(&fresh, CERT_APP, &aud, false, 300),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
 async fn assertion_token(e: &Env, tenant: &str, assertion: &str) -> Resp {
     e.token_form(
         tenant,

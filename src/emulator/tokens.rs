@@ -289,7 +289,7 @@ pub fn token_endpoint(
                 format!("'client_assertion_type' must be '{JWT_BEARER}'."),
             ));
         }
-        check_assertion(config, app, assertion, req)?;
+        check_assertion(config, app, assertion, req, now)?;
     } else {
         return Err(EntraError::new(
             401,
@@ -504,6 +504,7 @@ fn check_assertion(
     app: &AppConfig,
     assertion: &str,
     req: &TokenRequest<'_>,
+    now: Timestamp,
 ) -> Result<(), EntraError> {
     let jws = Jws::parse(assertion)?;
     let is_client_assertion = jws
@@ -512,7 +513,7 @@ fn check_assertion(
         .as_deref()
         .is_some_and(|i| i.eq_ignore_ascii_case(&app.client_id));
     if is_client_assertion {
-        check_certificate_assertion(app, &jws, req)
+        check_certificate_assertion(app, &jws, req, now)
     } else {
         check_federated_assertion(config, app, &jws)
     }
@@ -528,6 +529,7 @@ fn check_certificate_assertion(
     app: &AppConfig,
     jws: &Jws<'_>,
     req: &TokenRequest<'_>,
+    now: Timestamp,
 ) -> Result<(), EntraError> {
     let header = &jws.header;
     if !matches!(header.alg, Algorithm::RS256 | Algorithm::PS256) {
@@ -561,6 +563,7 @@ fn check_certificate_assertion(
     };
     let key = DecodingKey::from_rsa_pem(cert.as_bytes()).map_err(|_| signature_failed())?;
     jws.verify(&key)?;
+    check_certificate_validity(app, cert, &presented, now)?;
     let claims = &jws.claims;
     if !claims
         .sub
@@ -600,6 +603,50 @@ fn check_certificate_assertion(
         ));
     }
     Ok(())
+}
+
+/// Entra refuses an assertion signed with a registered key outside its validity window with
+/// AADSTS700027 "The key used is expired." and the key's start and end.
+fn check_certificate_validity(
+    app: &AppConfig,
+    cert_pem: &str,
+    presented: &str,
+    now: Timestamp,
+) -> Result<(), EntraError> {
+    let Some((start, end)) = certificate_validity(cert_pem) else {
+        return Ok(());
+    };
+    if now < start || now > end {
+        let fmt = |t: Timestamp| t.strftime("%m/%d/%Y %H:%M:%S").to_string();
+        let reason = if now > end {
+            "The key used is expired."
+        } else {
+            "The key used is not yet valid."
+        };
+        return Err(EntraError::new(
+            401,
+            "invalid_client",
+            700027,
+            format!(
+                "Client assertion contains an invalid signature. [Reason - {reason}, Thumbprint of key used by client: '{presented}', Found key 'Start={}, End={}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{}'.]",
+                fmt(start),
+                fmt(end),
+                app.client_id
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// notBefore and notAfter of a PEM certificate.
+fn certificate_validity(cert_pem: &str) -> Option<(Timestamp, Timestamp)> {
+    let p = pem::parse(cert_pem.as_bytes()).ok()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(p.contents()).ok()?;
+    let v = cert.validity();
+    Some((
+        Timestamp::from_second(v.not_before.timestamp()).ok()?,
+        Timestamp::from_second(v.not_after.timestamp()).ok()?,
+    ))
 }
 
 fn check_federated_assertion(

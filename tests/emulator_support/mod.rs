@@ -208,6 +208,11 @@ impl TestCert {
 }
 
 pub fn rsa_cert(cn: &str) -> TestCert {
+    rsa_cert_with(cn, |_| {})
+}
+
+/// A certificate whose parameters (e.g. validity) `edit` may change.
+pub fn rsa_cert_with(cn: &str, edit: impl FnOnce(&mut rcgen::CertificateParams)) -> TestCert {
     use rsa::pkcs1::EncodeRsaPrivateKey;
     use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
     let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).unwrap();
@@ -217,6 +222,7 @@ pub fn rsa_cert(cn: &str) -> TestCert {
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, cn);
+    edit(&mut params);
     let cert = params.self_signed(&kp).unwrap();
     let cert_der = cert.der().to_vec();
     TestCert {

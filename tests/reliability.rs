@@ -1,0 +1,1049 @@
+//! Reliability: kill -9 at random instants, Graph faults, API-server and etcd restarts and an
+//! expired watch, token outages and credential changes, odd but valid input, and a search for
+//! secret values in everything the operator wrote. Each test prints a "figures:" block.
+//!
+//! Sizes come from the environment so `scripts/soak` can run the same code bigger:
+//! `RELIABILITY_N` (resources in the crash test, default 50), `RELIABILITY_M` (kills, default
+//! 10), `RELIABILITY_FAULT_ORGS` (organizations in the Graph-fault test, default 16),
+//! `RELIABILITY_SEED` (default 42).
+
+mod common;
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    path::{Path, PathBuf},
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use common::*;
+use rand::{Rng, SeedableRng};
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn figures(test: &str, rows: &[(&str, String)]) {
+    let mut s = format!("figures: {test}\n");
+    for (k, v) in rows {
+        s.push_str(&format!("  {k}: {v}\n"));
+    }
+    eprintln!("{s}");
+}
+
+/// kubectl against one plane (the shared one, or a private one for the API-server test).
+#[derive(Clone)]
+struct Kube {
+    kubeconfig: PathBuf,
+}
+
+impl Kube {
+    fn shared() -> Self {
+        Kube {
+            kubeconfig: kubeconfig_path().to_path_buf(),
+        }
+    }
+
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+        use std::io::Write;
+        let mut cmd = kubectl();
+        cmd.env("KUBECONFIG", &self.kubeconfig)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if stdin.is_some() {
+            cmd.stdin(std::process::Stdio::piped());
+        }
+        let mut child = cmd.spawn().expect("spawn kubectl");
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+        }
+        let out = child.wait_with_output().expect("kubectl output");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn apply(&self, ns: &str, manifest: &str) {
+        let (ok, out, err) = self.run(&["apply", "-n", ns, "-f", "-"], Some(manifest));
+        assert!(ok, "kubectl apply failed: {out}{err}");
+    }
+
+    /// Apply, retrying while the API server is away (restarts).
+    async fn apply_eventually(&self, ns: &str, manifest: &str) {
+        eventually(
+            Duration::from_secs(90),
+            "kubectl apply to succeed",
+            || async {
+                self.run(&["apply", "-n", ns, "-f", "-"], Some(manifest))
+                    .0
+                    .then_some(())
+            },
+        )
+        .await
+    }
+
+    fn get_json(&self, ns: &str, what: &str) -> Option<serde_json::Value> {
+        let (ok, out, _) = self.run(&["get", "-n", ns, what, "-o", "json"], None);
+        ok.then(|| serde_json::from_str(&out).ok()).flatten()
+    }
+
+    /// Every resource of the operator's kinds in `ns`.
+    fn resources(&self, ns: &str) -> Vec<serde_json::Value> {
+        self.get_json(
+            ns,
+            "tenantconnections,organizations,multitenantorganizations",
+        )
+        .and_then(|l| l["items"].as_array().cloned())
+        .unwrap_or_default()
+    }
+
+    /// Wait until every resource in `ns` is Ready for its current generation; returns them.
+    async fn all_ready(
+        &self,
+        ns: &str,
+        expected: usize,
+        timeout: Duration,
+    ) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let items = self.resources(ns);
+            let not_ready: Vec<String> = items
+                .iter()
+                .filter(|o| !is_ready(o))
+                .map(describe)
+                .collect();
+            if items.len() == expected && not_ready.is_empty() {
+                return items;
+            }
+            let last = format!(
+                "{} of {expected} present, not ready: {not_ready:?}",
+                items.len()
+            );
+            if Instant::now() > deadline {
+                panic!("timed out after {timeout:?} waiting for all Ready: {last}");
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+fn is_ready(o: &serde_json::Value) -> bool {
+    o["status"]["observedGeneration"] == o["metadata"]["generation"]
+        && condition(o, "Ready").is_some_and(|c| c.0 == "True")
+}
+
+fn describe(o: &serde_json::Value) -> String {
+    let c = condition(o, "Ready").unwrap_or_default();
+    format!(
+        "{}/{} {} {}: {}",
+        o["kind"].as_str().unwrap_or_default(),
+        o["metadata"]["name"].as_str().unwrap_or_default(),
+        c.0,
+        c.1,
+        c.2
+    )
+}
+
+fn org(name: &str, conn: &str, display_name: &str, mode: &str) -> String {
+    format!(
+        "---\napiVersion: graphorg.io/v1alpha1\nkind: Organization\nmetadata: {{name: {name}}}\nspec:\n  connectionRef: {{name: {conn}}}\n  \
+         displayName: '{display_name}'\n  creationMode: {mode}\n  technicalNotificationMails: [ops@contoso.com]\n"
+    )
+}
+
+fn mto(name: &str, conn: &str) -> String {
+    format!(
+        "---\napiVersion: graphorg.io/v1alpha1\nkind: MultiTenantOrganization\nmetadata: {{name: {name}}}\nspec:\n  connectionRef: {{name: {conn}}}\n  \
+         displayName: Reliability MTO\n"
+    )
+}
+
+/// Organizations in the emulator, per tenant: (tenant id, displayName, id).
+fn emulator_orgs(state: &serde_json::Value) -> Vec<(String, String, String)> {
+    let mut out = vec![];
+    for t in state["tenants"].as_array().into_iter().flatten() {
+        let tid = t["id"].as_str().unwrap_or_default().to_string();
+        let orgs: Vec<&serde_json::Value> = match &t["organizations"] {
+            serde_json::Value::Array(a) => a.iter().collect(),
+            serde_json::Value::Object(m) => m.values().collect(),
+            _ => vec![],
+        };
+        for o in orgs {
+            out.push((
+                tid.clone(),
+                o["displayName"].as_str().unwrap_or_default().to_string(),
+                o["id"].as_str().unwrap_or_default().to_string(),
+            ));
+        }
+    }
+    out
+}
+
+/// Duplicates (extra organizations per displayName among `names`) and lost ids (a status.id
+/// the emulator doesn't have).
+fn duplicates_and_lost(
+    state: &serde_json::Value,
+    items: &[serde_json::Value],
+) -> (usize, Vec<String>) {
+    let orgs = emulator_orgs(state);
+    let mut by_name: HashMap<&str, usize> = HashMap::new();
+    for o in items.iter().filter(|o| o["kind"] == "Organization") {
+        by_name.insert(o["spec"]["displayName"].as_str().unwrap(), 0);
+    }
+    for (_, name, _) in &orgs {
+        if let Some(n) = by_name.get_mut(name.as_str()) {
+            *n += 1;
+        }
+    }
+    let duplicates = by_name.values().map(|n| n.saturating_sub(1)).sum();
+    let state_text = state.to_string();
+    let lost = items
+        .iter()
+        .filter(|o| o["kind"] != "TenantConnection")
+        .filter_map(|o| {
+            o["status"]["id"]
+                .as_str()
+                .map(str::to_string)
+                .or_else(|| Some(format!("{} has no id", o["metadata"]["name"])))
+        })
+        .filter(|id| {
+            !orgs.iter().any(|(_, _, x)| x == id) && !state_text.contains(&format!("\"{id}\""))
+        })
+        .collect();
+    (duplicates, lost)
+}
+
+/// Every place the operator writes: its log, the namespace's Events, the resources' status.
+/// Returns how many times any of `secrets` appears there.
+fn secret_occurrences(kube: &Kube, ns: &str, logs: &[String], secrets: &[&str]) -> usize {
+    let (_, events, _) = kube.run(&["get", "events", "-n", ns, "-o", "json"], None);
+    let statuses: Vec<String> = kube
+        .resources(ns)
+        .iter()
+        .map(|o| o["status"].to_string())
+        .collect();
+    let mut texts: Vec<&str> = logs.iter().map(String::as_str).collect();
+    texts.push(&events);
+    texts.extend(statuses.iter().map(String::as_str));
+    assert!(!events.is_empty(), "no Events could be read to search");
+    secrets
+        .iter()
+        .map(|s| texts.iter().map(|t| t.matches(s).count()).sum::<usize>())
+        .sum()
+}
+
+fn setup_connections(kube: &Kube, ns: &str, emulator: &Emulator, conns: &[(&str, &str)]) {
+    let mut m = secret_manifest("creds", CLIENT_SECRET);
+    for (name, tenant) in conns {
+        m.push_str("---\n");
+        m.push_str(&connection_manifest(name, tenant, "creds", emulator));
+    }
+    kube.apply(ns, &m);
+}
+
+#[tokio::test]
+async fn kill9_at_random_instants_leaves_no_duplicate_and_no_lost_id() {
+    let n = env_num("RELIABILITY_N", 50) as usize;
+    let m = env_num("RELIABILITY_M", 10);
+    let seed = env_num("RELIABILITY_SEED", 42);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let kube = Kube::shared();
+    let client = client().await;
+    install_crds();
+    let ns = namespace(&client, "rel-crash").await;
+    let emulator = Emulator::start(&["--seed", &seed.to_string()]);
+    // Latency on every Graph call so the kills land while calls are in flight.
+    emulator
+        .put_faults(serde_json::json!({"rules": [{"pathPrefix": "/v1.0/", "latencyMs": {"min": 50, "max": 400}}]}))
+        .await;
+    // N resources: 3 connections, 1 multi-tenant organization, the rest organizations that
+    // alternate between Create and AdoptOrCreate.
+    setup_connections(
+        &kube,
+        &ns,
+        &emulator,
+        &[
+            ("conn-a", TENANT_A),
+            ("conn-b", TENANT_B),
+            ("conn-c", TENANT_C),
+        ],
+    );
+    let orgs = n.saturating_sub(4).max(2);
+    let mut manifest = mto("mto", "conn-b");
+    for i in 0..orgs {
+        let mode = if i % 2 == 0 {
+            "Create"
+        } else {
+            "AdoptOrCreate"
+        };
+        manifest.push_str(&org(
+            &format!("org-{i:04}"),
+            "conn-a",
+            &format!("Crash-{i:04}"),
+            mode,
+        ));
+    }
+    let total = orgs + 4;
+    let mut logs = vec![];
+    let mut operator = start_operator(&ns, &[]);
+    kube.apply(&ns, &manifest);
+
+    let started = Instant::now();
+    let mut kills_mid_call = 0;
+    for _ in 0..m {
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(200..2500))).await;
+        // A kill lands mid-call when Graph has a request the operator has not had an answer to.
+        let before = emulator.journal().await.len();
+        operator.kill9();
+        let after = emulator.journal().await.len();
+        if after > before {
+            kills_mid_call += 1;
+        }
+        logs.push(operator.log_text());
+        operator = start_operator(&ns, &[]);
+    }
+    let last_restart = Instant::now();
+    let items = kube
+        .all_ready(&ns, total, Duration::from_secs(150 + total as u64))
+        .await;
+    let converge = last_restart.elapsed();
+    logs.push(operator.log_text());
+    assert!(
+        operator.child.try_wait().unwrap().is_none(),
+        "the operator exited"
+    );
+
+    let state = emulator.state().await;
+    let (duplicates, lost) = duplicates_and_lost(&state, &items);
+    let posts = emulator.count("POST", "/organization").await;
+    let recovered = items
+        .iter()
+        .filter(|o| condition(o, "Ready").is_some_and(|c| c.1 == "Recovered"))
+        .count();
+    let leaks = secret_occurrences(&kube, &ns, &logs, &[CLIENT_SECRET]);
+    figures(
+        "crash (kill -9)",
+        &[
+            (
+                "resources",
+                format!(
+                    "{total} ({orgs} organizations, 3 connections, 1 multi-tenant organization)"
+                ),
+            ),
+            (
+                "kills",
+                format!("{m} (seed {seed}), {kills_mid_call} with a Graph call in flight"),
+            ),
+            (
+                "all Ready after the last restart",
+                format!(
+                    "{:.1} s (whole run {:.1} s)",
+                    converge.as_secs_f64(),
+                    started.elapsed().as_secs_f64()
+                ),
+            ),
+            ("POST /organization", posts.to_string()),
+            (
+                "recovered by adoption (reason Recovered)",
+                recovered.to_string(),
+            ),
+            ("duplicates", duplicates.to_string()),
+            ("lost ids", lost.len().to_string()),
+            (
+                "secret values found in logs/Events/status",
+                leaks.to_string(),
+            ),
+        ],
+    );
+    assert_eq!(duplicates, 0, "duplicate organizations in the emulator");
+    assert!(
+        lost.is_empty(),
+        "status ids missing from the emulator: {lost:?}"
+    );
+    assert_eq!(leaks, 0, "a secret value was written");
+    assert_eq!(
+        emulator_orgs(&state)
+            .iter()
+            .filter(|(_, n, _)| n.starts_with("Crash-"))
+            .count(),
+        orgs,
+        "one organization per resource"
+    );
+}
+
+/// Requests that reached the emulator after a Retry-After answer had gone out (50 ms margin
+/// for ones already on their way) and before it elapsed.
+fn retry_after_violations(graph: &[serde_json::Value]) -> (usize, Vec<String>) {
+    let time = |e: &serde_json::Value| {
+        e["time"]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+    };
+    let mut with_ra = 0;
+    let mut violations = vec![];
+    for e in graph {
+        let Some(ra) = e["retryAfter"].as_str().and_then(|r| r.parse::<f64>().ok()) else {
+            continue;
+        };
+        with_ra += 1;
+        let answered = time(e)
+            + jiff::SignedDuration::from_secs_f64(e["durationMs"].as_f64().unwrap_or(0.0) / 1000.0);
+        let earliest = answered + jiff::SignedDuration::from_secs_f64(ra);
+        let after = answered + jiff::SignedDuration::from_millis(50);
+        for next in graph {
+            let t = time(next);
+            if t > after && t < earliest {
+                violations.push(format!(
+                    "{} {} at {t}, before {earliest} ({} answered {ra} s)",
+                    next["method"], next["path"], e["status"]
+                ));
+            }
+        }
+    }
+    (with_ra, violations)
+}
+
+#[tokio::test]
+async fn graph_faults_converge_without_beating_retry_after_or_crashing() {
+    let orgs = env_num("RELIABILITY_FAULT_ORGS", 16) as usize;
+    let seed = env_num("RELIABILITY_SEED", 42);
+    let kube = Kube::shared();
+    let client = client().await;
+    install_crds();
+    let ns = namespace(&client, "rel-faults").await;
+    let emulator = Emulator::start(&["--seed", &seed.to_string()]);
+    // One app and one tenant, so that every Retry-After in the journal applies to every later
+    // request (the pacing is per app+tenant).
+    emulator
+        .put_faults(serde_json::json!({"rules": [{
+            "pathPrefix": "/v1.0/", "latencyMs": {"min": 0, "max": 500},
+            "serverErrorRate": 0.20, "serverErrorStatuses": [500, 502, 503, 504],
+            "throttleRate": 0.10, "resetRate": 0.05, "malformedRate": 0.02
+        }]}))
+        .await;
+    let operator = start_operator(&ns, &["--graph-timeout", "3s"]);
+    setup_connections(
+        &kube,
+        &ns,
+        &emulator,
+        &[("conn-a", TENANT_A), ("conn-a2", TENANT_A)],
+    );
+    let mut manifest = mto("mto", "conn-a");
+    for i in 0..orgs {
+        let mode = if i % 2 == 0 {
+            "Create"
+        } else {
+            "AdoptOrCreate"
+        };
+        let conn = if i % 3 == 0 { "conn-a2" } else { "conn-a" };
+        manifest.push_str(&org(
+            &format!("org-{i:03}"),
+            conn,
+            &format!("Faulty-{i:03}"),
+            mode,
+        ));
+    }
+    let total = orgs + 3;
+    let started = Instant::now();
+    kube.apply(&ns, &manifest);
+    let items = kube
+        .all_ready(&ns, total, Duration::from_secs(150 + total as u64))
+        .await;
+    let converged = started.elapsed();
+    let mut operator = operator;
+    assert!(
+        operator.child.try_wait().unwrap().is_none(),
+        "the operator crashed"
+    );
+
+    let graph: Vec<serde_json::Value> = emulator
+        .journal()
+        .await
+        .into_iter()
+        .filter(|e| e["path"].as_str().is_some_and(|p| p.starts_with("/v1.0/")))
+        .collect();
+    let mut faults: BTreeMap<String, usize> = BTreeMap::new();
+    for e in &graph {
+        let f = e["fault"].as_str().unwrap_or("");
+        let kind = if f.contains("reset") {
+            "reset"
+        } else if f.contains("malformed") {
+            "malformed"
+        } else if f.contains("injected 429") {
+            "429"
+        } else if f.contains("injected") {
+            "5xx"
+        } else {
+            "none"
+        };
+        *faults.entry(kind.into()).or_default() += 1;
+    }
+    let (with_ra, violations) = retry_after_violations(&graph);
+    let state = emulator.state().await;
+    let (duplicates, lost) = duplicates_and_lost(&state, &items);
+    let malformed_creates = graph
+        .iter()
+        .filter(|e| {
+            e["method"] == "POST" && e["fault"].as_str().is_some_and(|f| f.contains("malformed"))
+        })
+        .count();
+    let leaks = secret_occurrences(&kube, &ns, &[operator.log_text()], &[CLIENT_SECRET]);
+    figures(
+        "Graph faults (20% 5xx, 10% 429, 5% resets, 2% malformed, 0-500 ms)",
+        &[
+            (
+                "resources",
+                format!(
+                    "{total} ({orgs} organizations, 2 connections, 1 multi-tenant organization)"
+                ),
+            ),
+            (
+                "all Ready after",
+                format!("{:.1} s", converged.as_secs_f64()),
+            ),
+            (
+                "Graph requests",
+                format!(
+                    "{} ({:.1} per resource)",
+                    graph.len(),
+                    graph.len() as f64 / total as f64
+                ),
+            ),
+            ("faults injected", format!("{faults:?}")),
+            ("malformed 201s on a create", malformed_creates.to_string()),
+            (
+                "answers with Retry-After / requests before it elapsed",
+                format!("{with_ra} / {}", violations.len()),
+            ),
+            (
+                "duplicates / lost ids",
+                format!("{duplicates} / {}", lost.len()),
+            ),
+            ("operator restarts", "0 (same process throughout)".into()),
+            (
+                "secret values found in logs/Events/status",
+                leaks.to_string(),
+            ),
+        ],
+    );
+    assert!(
+        faults.get("5xx").copied().unwrap_or(0) > 0 && faults.get("429").copied().unwrap_or(0) > 0,
+        "the mix injected nothing: {faults:?}"
+    );
+    assert!(
+        violations.is_empty(),
+        "requests sent before Retry-After elapsed: {violations:?}"
+    );
+    assert_eq!(duplicates, 0);
+    assert!(lost.is_empty(), "{lost:?}");
+    assert_eq!(leaks, 0);
+    operator.kill9();
+}
+
+/// A private control plane (its own DEV_CLUSTER_DIR), stopped when dropped, even on failure.
+struct PrivatePlane {
+    dir: PathBuf,
+}
+
+impl PrivatePlane {
+    fn up() -> Self {
+        let dir = tempfile::tempdir().unwrap().keep().join("plane");
+        let plane = PrivatePlane { dir };
+        let out = plane.script(&["up"]);
+        assert!(
+            out.status.success(),
+            "private plane did not start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        plane
+    }
+    fn script(&self, args: &[&str]) -> std::process::Output {
+        Command::new(repo_root().join("scripts/dev-cluster"))
+            .args(args)
+            .env("DEV_CLUSTER_DIR", &self.dir)
+            .output()
+            .expect("run scripts/dev-cluster")
+    }
+    fn kube(&self) -> Kube {
+        Kube {
+            kubeconfig: self.dir.join("kubeconfig"),
+        }
+    }
+    fn kubeconfig(&self) -> &Path {
+        &self.dir
+    }
+    fn must(&self, args: &[&str]) -> Duration {
+        let t = Instant::now();
+        let out = self.script(args);
+        assert!(
+            out.status.success(),
+            "dev-cluster {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        t.elapsed()
+    }
+}
+
+impl Drop for PrivatePlane {
+    fn drop(&mut self) {
+        let _ = self.script(&["down"]);
+    }
+}
+
+#[tokio::test]
+async fn api_server_and_etcd_restarts_and_an_expired_watch_are_survived() {
+    let plane = PrivatePlane::up();
+    let kube = plane.kube();
+    let crds = repo_root().join("crds");
+    let (ok, out, err) = kube.run(
+        &["apply", "--server-side", "-f", crds.to_str().unwrap()],
+        None,
+    );
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = kube.run(
+        &[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd",
+            "--all",
+        ],
+        None,
+    );
+    assert!(ok, "{out}{err}");
+    let ns = "reliability";
+    let (ok, out, err) = kube.run(&["create", "namespace", ns], None);
+    assert!(ok, "{out}{err}");
+    let emulator = Emulator::start(&[]);
+    let kc = plane.kubeconfig().join("kubeconfig");
+    let mut operator = start_operator_with_env(ns, &[], &[("KUBECONFIG", kc.to_str().unwrap())]);
+    let pid = operator.child.id();
+    setup_connections(&kube, ns, &emulator, &[("conn", TENANT_A)]);
+    let mut m = mto("mto", "conn");
+    for i in 0..3 {
+        m.push_str(&org(
+            &format!("org-{i}"),
+            "conn",
+            &format!("Plane-{i}"),
+            "AdoptOrCreate",
+        ));
+    }
+    kube.apply(ns, &m);
+    let mut expected = 5;
+    kube.all_ready(ns, expected, Duration::from_secs(60)).await;
+
+    let mut rows = vec![];
+    for (i, (what, args)) in [
+        ("kube-apiserver restarted", vec!["restart", "apiserver"]),
+        ("etcd restarted", vec!["restart", "etcd"]),
+        ("etcd compacted + kube-apiserver restarted (watches resume from a compacted resourceVersion: 410 Gone)", vec!["compact"]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // A change made while the operator's watch is down or about to be broken.
+        let down = plane.must(&args);
+        if args == ["compact"] {
+            // Changes after the compaction move the revision on; then the restart makes every
+            // watch resume from a resourceVersion older than the compacted one.
+            kube.apply_eventually(ns, &org(&format!("pre-{i}"), "conn", &format!("Pre-{i}"), "Create")).await;
+            expected += 1;
+            plane.must(&["compact"]);
+            plane.must(&["restart", "apiserver"]);
+        }
+        let t = Instant::now();
+        kube.apply_eventually(ns, &org(&format!("after-{i}"), "conn", &format!("After-{i}"), "Create")).await;
+        expected += 1;
+        kube.all_ready(ns, expected, Duration::from_secs(120)).await;
+        rows.push((what, format!("{:.1} s to restart, all Ready {:.1} s after", down.as_secs_f64(), t.elapsed().as_secs_f64())));
+    }
+    assert!(
+        operator.child.try_wait().unwrap().is_none(),
+        "the operator exited"
+    );
+    assert_eq!(operator.child.id(), pid);
+    let log = operator.log_text();
+    let items = kube.resources(ns);
+    let (duplicates, lost) = duplicates_and_lost(&emulator.state().await, &items);
+    let leaks = secret_occurrences(&kube, ns, &[log], &[CLIENT_SECRET]);
+    rows.push(("operator restarts", "0".into()));
+    rows.push((
+        "duplicates / lost ids",
+        format!("{duplicates} / {}", lost.len()),
+    ));
+    rows.push((
+        "secret values found in logs/Events/status",
+        leaks.to_string(),
+    ));
+    figures("API server faults (private plane)", &rows);
+    assert_eq!(duplicates, 0);
+    assert!(lost.is_empty(), "{lost:?}");
+    assert_eq!(leaks, 0);
+    operator.kill9();
+}
+
+async fn emulator_post(emulator: &Emulator, path: &str, body: serde_json::Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{}{path}", emulator.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    assert!(
+        status.is_success(),
+        "{path}: {status} {}",
+        r.text().await.unwrap_or_default()
+    );
+}
+
+/// The emulator's app with `secrets`, and the certificate app with `certs` (PEM).
+fn apps_config(secrets: &[&str], certs: &[&str]) -> serde_json::Value {
+    let all = serde_json::json!([
+        "Organization.ReadWrite.All",
+        "MultiTenantOrganization.ReadWrite.All"
+    ]);
+    serde_json::json!({"apps": [
+        {"clientId": CLIENT_ID, "homeTenant": TENANT_A,
+         "secrets": secrets.iter().map(|s| serde_json::json!({"value": s})).collect::<Vec<_>>(),
+         "roles": {TENANT_A: all, TENANT_NOPERM: [], TENANT_B: all, TENANT_C: all}},
+        {"clientId": CERT_CLIENT, "homeTenant": TENANT_A, "certificates": certs,
+         "roles": {TENANT_A: all}},
+    ]})
+}
+
+const CERT_CLIENT: &str = "cccccccc-0000-4000-8000-0000000000c1";
+const ROTATED_SECRET: &str = "rotated-secret-value-91c4";
+
+/// A self-signed RSA certificate and its PKCS#8 key (PEM), valid in the given years.
+fn rsa_cert(cn: &str, from_year: i32, to_year: i32) -> (String, String) {
+    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+    let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).unwrap();
+    let pkcs8 = key.to_pkcs8_der().unwrap();
+    let kp = rcgen::KeyPair::try_from(pkcs8.as_bytes()).unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn);
+    params.not_before = rcgen::date_time_ymd(from_year, 1, 1);
+    params.not_after = rcgen::date_time_ymd(to_year, 1, 1);
+    let cert = params.self_signed(&kp).unwrap();
+    (
+        pem::encode(&pem::Pem::new("CERTIFICATE", cert.der().to_vec())),
+        key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
+    )
+}
+
+fn cert_secret(name: &str, cert: &str, key: &str) -> String {
+    let indent = |s: &str| s.lines().map(|l| format!("    {l}\n")).collect::<String>();
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}}}\ntype: kubernetes.io/tls\nstringData:\n  tls.crt: |\n{}  tls.key: |\n{}",
+        indent(cert),
+        indent(key)
+    )
+}
+
+async fn wait_not_ready(
+    kube: &Kube,
+    ns: &str,
+    what: &str,
+    needle: &str,
+) -> (String, String, Duration) {
+    let t = Instant::now();
+    let (reason, message) = eventually(
+        Duration::from_secs(60),
+        &format!("{what} not Ready naming {needle}"),
+        || async {
+            let o = kube.get_json(ns, what)?;
+            let c = condition(&o, "Ready")?;
+            (c.0 == "False" && c.2.contains(needle)).then_some((c.1, c.2))
+        },
+    )
+    .await;
+    (reason, message, t.elapsed())
+}
+
+async fn wait_ready(kube: &Kube, ns: &str, what: &str) -> Duration {
+    let t = Instant::now();
+    eventually(
+        Duration::from_secs(90),
+        &format!("{what} Ready"),
+        || async { kube.get_json(ns, what).filter(is_ready).map(|_| ()) },
+    )
+    .await;
+    t.elapsed()
+}
+
+fn poke(kube: &Kube, ns: &str, what: &str) {
+    let (ok, out, err) = kube.run(
+        &[
+            "annotate",
+            "-n",
+            ns,
+            what,
+            "--overwrite",
+            &format!(
+                "graphorg.io/reconcile-requested-at={}",
+                uuid::Uuid::new_v4()
+            ),
+        ],
+        None,
+    );
+    assert!(ok, "{out}{err}");
+}
+
+#[tokio::test]
+async fn token_outage_secret_rotation_and_an_expired_certificate_are_reported_and_recovered() {
+    let kube = Kube::shared();
+    let client = client().await;
+    install_crds();
+    let ns = namespace(&client, "rel-token").await;
+    // Tokens live 20 s (refreshed 10 s before), so an outage is felt within seconds.
+    let emulator = Emulator::start(&["--token-lifetime-secs", "20"]);
+    let (expired_cert, expired_key) = rsa_cert("expired", 2020, 2021);
+    let (fresh_cert, fresh_key) = rsa_cert("fresh", 2024, 2099);
+    emulator_post(
+        &emulator,
+        "/_emulator/config",
+        apps_config(&[CLIENT_SECRET], &[&expired_cert]),
+    )
+    .await;
+    let operator = start_operator(&ns, &[]);
+    setup_connections(&kube, &ns, &emulator, &[("conn", TENANT_A)]);
+    kube.apply(&ns, &org("before", "conn", "Token-Before", "AdoptOrCreate"));
+    wait_ready(&kube, &ns, "organization/before").await;
+    let mut rows = vec![];
+
+    // 1. The token endpoint is down for 30 s.
+    emulator
+        .put_faults(serde_json::json!({"tokenEndpointDownSecs": 30}))
+        .await;
+    let outage = Instant::now();
+    tokio::time::sleep(Duration::from_secs(11)).await; // the cached token is now due for refresh
+    kube.apply(&ns, &org("during", "conn", "Token-During", "AdoptOrCreate"));
+    poke(&kube, &ns, "tenantconnection/conn");
+    let (reason, message, _) =
+        wait_not_ready(&kube, &ns, "tenantconnection/conn", "AADSTS90033").await;
+    // The organization made during the outage waits (Reconciling) and is Ready once it ends.
+    wait_ready(&kube, &ns, "organization/during").await;
+    wait_ready(&kube, &ns, "tenantconnection/conn").await;
+    rows.push(("token endpoint down 30 s", format!("connection {reason}: {message:?}; organization created during it Ready; all Ready {:.1} s after the outage began", outage.elapsed().as_secs_f64())));
+
+    // 2. The secret is rotated: Entra first (the old one stops working), then the Secret.
+    emulator_post(
+        &emulator,
+        "/_emulator/config",
+        apps_config(&[ROTATED_SECRET], &[&expired_cert]),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    poke(&kube, &ns, "tenantconnection/conn");
+    let (reason, message, _) =
+        wait_not_ready(&kube, &ns, "tenantconnection/conn", "AADSTS7000215").await;
+    assert_eq!(reason, "AuthenticationFailed");
+    let pid = operator.child.id();
+    let t = Instant::now();
+    kube.apply(&ns, &secret_manifest("creds", ROTATED_SECRET));
+    wait_ready(&kube, &ns, "tenantconnection/conn").await;
+    kube.apply(
+        &ns,
+        &org("rotated", "conn", "Token-Rotated", "AdoptOrCreate"),
+    );
+    wait_ready(&kube, &ns, "organization/rotated").await;
+    rows.push((
+        "secret rotated",
+        format!(
+            "{reason}: {message:?}; Ready {:.1} s after the Secret changed, same operator process",
+            t.elapsed().as_secs_f64()
+        ),
+    ));
+
+    // 3. A certificate that has expired.
+    kube.apply(&ns, &cert_secret("cert", &expired_cert, &expired_key));
+    kube.apply(
+        &ns,
+        &format!(
+            "apiVersion: graphorg.io/v1alpha1\nkind: TenantConnection\nmetadata: {{name: certconn}}\nspec:\n  tenantId: {TENANT_A}\n  \
+             clientId: {CERT_CLIENT}\n  endpoints: {{graph: '{u}', authority: '{u}'}}\n  clientCertificate: {{secretRef: {{name: cert}}}}\n",
+            u = emulator.url
+        ),
+    );
+    let (reason, message, _) =
+        wait_not_ready(&kube, &ns, "tenantconnection/certconn", "AADSTS700027").await;
+    assert!(message.contains("expired"), "{message}");
+    let t = Instant::now();
+    emulator_post(
+        &emulator,
+        "/_emulator/config",
+        apps_config(&[ROTATED_SECRET], &[&expired_cert, &fresh_cert]),
+    )
+    .await;
+    kube.apply(&ns, &cert_secret("cert", &fresh_cert, &fresh_key));
+    wait_ready(&kube, &ns, "tenantconnection/certconn").await;
+    rows.push(("certificate expired", format!("{reason}: {message:?}; Ready {:.1} s after a new certificate was registered and put in the Secret", t.elapsed().as_secs_f64())));
+
+    let mut operator = operator;
+    assert!(
+        operator.child.try_wait().unwrap().is_none(),
+        "the operator exited"
+    );
+    assert_eq!(operator.child.id(), pid);
+    let key_body = |k: &str| k.lines().nth(1).unwrap_or_default().to_string();
+    let (k1, k2) = (key_body(&expired_key), key_body(&fresh_key));
+    let leaks = secret_occurrences(
+        &kube,
+        &ns,
+        &[operator.log_text()],
+        &[CLIENT_SECRET, ROTATED_SECRET, &k1, &k2],
+    );
+    rows.push((
+        "secret values found in logs/Events/status (2 secrets, 2 private keys)",
+        leaks.to_string(),
+    ));
+    figures("token faults", &rows);
+    assert_eq!(leaks, 0);
+    operator.kill9();
+}
+
+#[tokio::test]
+async fn odd_but_valid_manifests_reach_ready_and_graph_pages_are_followed() {
+    let kube = Kube::shared();
+    let client = client().await;
+    install_crds();
+    let ns = namespace(&client, "rel-odd").await;
+    // One item per page: every collection the operator reads comes back over @odata.nextLink.
+    let emulator = Emulator::start(&["--page-size", "1"]);
+    let operator = start_operator(&ns, &[]);
+    setup_connections(
+        &kube,
+        &ns,
+        &emulator,
+        &[("conn", TENANT_A), ("conn-b", TENANT_B)],
+    );
+    let long_name = "L".repeat(256);
+    let base = |name: &str, dn: &str, extra: &str| {
+        format!(
+            "---\napiVersion: graphorg.io/v1alpha1\nkind: Organization\nmetadata: {{name: {name}}}\nspec:\n  connectionRef: {{name: conn}}\n  displayName: {dn}\n{extra}"
+        )
+    };
+    let odd = [
+        base("unicode", "'Ünïcødé 組織 🚀 Zürich'", ""),
+        base("rtl", "'شركة كونتوسو'", ""),
+        base("quotes", "'It''s \"quoted\" & <tagged>'", ""),
+        base("maxlen", &format!("'{long_name}'"), ""),
+        base(
+            "empty-lists",
+            "Empty-Lists",
+            "  businessPhones: []\n  technicalNotificationMails: []\n  marketingNotificationEmails: []\n  securityComplianceNotificationMails: []\n  securityComplianceNotificationPhones: []\n  assignedPlans: []\n",
+        ),
+        base("beta", "Beta-Version", "  graphApiVersion: beta\n"),
+        base(
+            "all-fields",
+            "All-Fields",
+            "  businessPhones: ['+1 (425) 555-0100']\n  street: '1 Microsoft Way'\n  city: Redmond\n  state: WA\n  postalCode: '98052'\n  countryLetterCode: US\n  preferredLanguage: en-US\n  privacyProfile: {contactEmail: 'privacy@contoso.com', statementUrl: 'https://contoso.com/privacy'}\n",
+        ),
+        base("spaces", "'  padded  name  '", ""),
+        base("one-char", "X", "  creationMode: Create\n"),
+        base(
+            "many-mails",
+            "Many-Mails",
+            &format!(
+                "  technicalNotificationMails: [{}]\n",
+                (0..20)
+                    .map(|i| format!("t{i}@contoso.com"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+        format!(
+            "---\napiVersion: graphorg.io/v1alpha1\nkind: MultiTenantOrganization\nmetadata: {{name: mto-unicode}}\nspec:\n  connectionRef: {{name: conn-b}}\n  displayName: 'Мульти-тенант ✓'\n  description: ''\n"
+        ),
+    ];
+    kube.apply(&ns, &odd.concat());
+    let total = odd.len() + 2;
+    let items = kube.all_ready(&ns, total, Duration::from_secs(90)).await;
+
+    // Paging, end to end: two namesakes made with Create; an AdoptOrCreate of that name must
+    // see both (they come on separate pages) and refuse to pick one.
+    kube.apply(
+        &ns,
+        &format!(
+            "{}{}",
+            org("twin-1", "conn", "Twin", "Create"),
+            org("twin-2", "conn", "Twin", "Create")
+        ),
+    );
+    let t1 = wait_ready_get(&kube, &ns, "organization/twin-1").await;
+    let t2 = wait_ready_get(&kube, &ns, "organization/twin-2").await;
+    kube.apply(&ns, &org("twin-adopt", "conn", "Twin", "AdoptOrCreate"));
+    let (_, message, _) = wait_not_ready(&kube, &ns, "organization/twin-adopt", "Twin").await;
+    let ids = [
+        t1["status"]["id"].as_str().unwrap(),
+        t2["status"]["id"].as_str().unwrap(),
+    ];
+    assert!(
+        ids.iter().all(|id| message.contains(id)),
+        "the ambiguity names both ids: {message}"
+    );
+    let paged = emulator
+        .journal()
+        .await
+        .iter()
+        .filter(|e| {
+            e["path"]
+                .as_str()
+                .is_some_and(|p| p.contains("skiptoken") || p.contains("skip="))
+        })
+        .count();
+
+    let mut operator = operator;
+    assert!(operator.child.try_wait().unwrap().is_none());
+    let leaks = secret_occurrences(&kube, &ns, &[operator.log_text()], &[CLIENT_SECRET]);
+    figures(
+        "odd but valid input, paging",
+        &[
+            (
+                "odd manifests Ready",
+                format!(
+                    "{} of {}",
+                    items.iter().filter(|o| is_ready(o)).count() - 2,
+                    odd.len()
+                ),
+            ),
+            (
+                "AdoptOrCreate over 2 namesakes on separate pages",
+                message.clone(),
+            ),
+            ("next-page requests", paged.to_string()),
+            (
+                "secret values found in logs/Events/status",
+                leaks.to_string(),
+            ),
+        ],
+    );
+    assert!(paged > 0, "no next page was requested");
+    assert_eq!(leaks, 0);
+    operator.kill9();
+}
+
+async fn wait_ready_get(kube: &Kube, ns: &str, what: &str) -> serde_json::Value {
+    eventually(
+        Duration::from_secs(60),
+        &format!("{what} Ready"),
+        || async { kube.get_json(ns, what).filter(is_ready) },
+    )
+    .await
+}
