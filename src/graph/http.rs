@@ -94,6 +94,9 @@ struct Pacer {
 
 impl Pacer {
     const FORGET_AFTER: Duration = Duration::from_secs(60);
+    /// A longer Retry-After is a pause, not a refill rate: the gate honours the pause, and pacing
+    /// slower than this afterwards would only starve the reconcilers.
+    const MAX_INTERVAL: Duration = Duration::from_millis(100);
 
     /// When the next request may leave.
     fn take_slot(&mut self, now: Instant) -> Instant {
@@ -115,13 +118,21 @@ impl Pacer {
         // A little slack over the refill interval keeps us just behind the bucket.
         // A 429 while already pacing means the interval is still too short: Retry-After only says
         // how long until the *next* token, which can be less than a full refill interval.
-        let estimate = retry_after.mul_f64(1.02).min(Duration::from_secs(60));
+        let estimate = retry_after.mul_f64(1.02).min(Self::MAX_INTERVAL);
         self.interval = Some(
             self.interval
                 .map_or(estimate, |i| i.mul_f64(1.05).max(estimate)),
         );
         self.last_throttled = Some(now);
     }
+}
+
+/// Graph throttles per app and tenant: every client for the same app in the same tenant shares
+/// one gate (no request before a `Retry-After` elapses) and one pacer.
+#[derive(Debug, Default)]
+pub struct ThrottleGate {
+    until: Mutex<Option<Instant>>,
+    pacer: Mutex<Pacer>,
 }
 
 pub struct HttpGraph {
@@ -132,8 +143,7 @@ pub struct HttpGraph {
     policy: RetryPolicy,
     /// No request leaves before this instant: set from `Retry-After`, shared by every caller of
     /// this app+tenant, because Graph's bucket is per app+tenant.
-    throttled_until: Mutex<Option<Instant>>,
-    pacer: Mutex<Pacer>,
+    throttle: Arc<ThrottleGate>,
     mto_supported: bool,
     /// The `Date` header of the latest answer.
     last_date: Mutex<Option<jiff::Timestamp>>,
@@ -179,11 +189,16 @@ impl HttpGraph {
             tokens: TokenCache::new(requestor),
             observer,
             policy,
-            throttled_until: Mutex::new(None),
-            pacer: Mutex::new(Pacer::default()),
+            throttle: Arc::default(),
             mto_supported,
             last_date: Mutex::new(None),
         }
+    }
+
+    /// Share throttling with the other clients of this app in this tenant.
+    pub fn with_throttle(mut self, gate: Arc<ThrottleGate>) -> Self {
+        self.throttle = gate;
+        self
     }
 
     pub fn graph_root(&self) -> &str {
@@ -194,18 +209,24 @@ impl HttpGraph {
     /// once the gate is open, so requests held by a `Retry-After` leave one by one, not together.
     async fn wait_for_gate(&self) {
         loop {
-            let until = *self.throttled_until.lock().unwrap();
+            let until = *self.throttle.until.lock().unwrap();
             if let Some(t) = until.filter(|t| *t > Instant::now()) {
                 tokio::time::sleep_until(t.into()).await;
                 continue;
             }
-            let slot = self.pacer.lock().unwrap().take_slot(Instant::now());
+            let slot = self
+                .throttle
+                .pacer
+                .lock()
+                .unwrap()
+                .take_slot(Instant::now());
             if slot > Instant::now() {
                 tokio::time::sleep_until(slot.into()).await;
             }
             // A 429 seen while this request waited for its slot closes the gate again.
             let reopened = self
-                .throttled_until
+                .throttle
+                .until
                 .lock()
                 .unwrap()
                 .is_none_or(|t| t <= Instant::now());
@@ -217,7 +238,7 @@ impl HttpGraph {
 
     fn close_gate_for(&self, wait: Duration) {
         let until = Instant::now() + wait;
-        let mut g = self.throttled_until.lock().unwrap();
+        let mut g = self.throttle.until.lock().unwrap();
         if g.is_none_or(|t| t < until) {
             *g = Some(until);
         }
@@ -287,7 +308,11 @@ impl HttpGraph {
             if let Some(ra) = err.retry_after() {
                 self.close_gate_for(ra);
                 if err.status() == Some(429) {
-                    self.pacer.lock().unwrap().throttled(ra, Instant::now());
+                    self.throttle
+                        .pacer
+                        .lock()
+                        .unwrap()
+                        .throttled(ra, Instant::now());
                 }
             }
             tracing::debug!(operation, attempt, ?delay, error = %err, "retrying Graph request");
@@ -328,6 +353,12 @@ impl HttpGraph {
                 timeout,
             }
         };
+        // Last look at the gate: a Retry-After that arrived while this request was being
+        // prepared (token, body) still holds it back.
+        let held = *self.throttle.until.lock().unwrap();
+        if let Some(t) = held.filter(|t| *t > Instant::now()) {
+            tokio::time::sleep_until(t.into()).await;
+        }
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
@@ -753,6 +784,14 @@ mod tests {
             b - a,
             Duration::from_micros(53_550),
             "the longest Retry-After + 2%, +5% for the second 429"
+        );
+        let mut long = Pacer::default();
+        long.throttled(Duration::from_secs(2), t0);
+        let (a, b) = (long.take_slot(t0), long.take_slot(t0));
+        assert_eq!(
+            b - a,
+            Pacer::MAX_INTERVAL,
+            "a long Retry-After pauses (the gate) but doesn't set the pace"
         );
         let later = t0 + Pacer::FORGET_AFTER + Duration::from_secs(1);
         assert_eq!(

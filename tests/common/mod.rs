@@ -377,20 +377,26 @@ pub fn start_operator(namespace: &str, extra_args: &[&str]) -> Proc {
 
 pub fn start_operator_with_env(namespace: &str, extra_args: &[&str], env: &[(&str, &str)]) -> Proc {
     let log = tempfile::tempdir().unwrap().keep().join("operator.log");
+    // Defaults the caller can override: a flag given in extra_args replaces the default here
+    // (clap refuses a flag given twice).
+    let mut args: Vec<&str> = vec![
+        "run",
+        "--watch-namespaces",
+        namespace,
+        "--claims-namespace",
+        namespace,
+    ];
+    for (flag, value) in [
+        ("--http-listen", "127.0.0.1:0"),
+        ("--graph-timeout", "5s"),
+        ("--log-format", "json"),
+    ] {
+        if !extra_args.contains(&flag) {
+            args.extend([flag, value]);
+        }
+    }
     let child = Command::new(env!("CARGO_BIN_EXE_graph-org-operator"))
-        .args([
-            "run",
-            "--watch-namespaces",
-            namespace,
-            "--claims-namespace",
-            namespace,
-        ])
-        .args(if extra_args.contains(&"--http-listen") {
-            &[][..]
-        } else {
-            &["--http-listen", "127.0.0.1:0"][..]
-        })
-        .args(["--graph-timeout", "5s", "--log-format", "json"])
+        .args(&args)
         .args(extra_args)
         .env("KUBECONFIG", kubeconfig_path())
         .env("RUST_LOG", "info,graph_org_operator=debug,kube=warn")

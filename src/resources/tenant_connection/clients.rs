@@ -20,7 +20,7 @@ use crate::{
         GraphApi, GraphError,
         auth::{Credential, Sensitive, TokenRequestor},
         cloud::Cloud,
-        http::{HttpGraph, RequestObserver, RetryPolicy},
+        http::{HttpGraph, RequestObserver, RetryPolicy, ThrottleGate},
     },
 };
 
@@ -46,6 +46,8 @@ pub struct ConnectionClients {
     /// The operator's own projected token (AZURE_FEDERATED_TOKEN_FILE), if any.
     federated_token_file: Option<PathBuf>,
     cache: Mutex<HashMap<String, Entry>>,
+    /// One throttle gate per Graph root, tenant and app, shared by every connection to them.
+    gates: Mutex<HashMap<(String, String, String), Arc<ThrottleGate>>>,
 }
 
 fn cache_key(conn: &TenantConnection) -> String {
@@ -71,6 +73,7 @@ impl ConnectionClients {
             policy,
             federated_token_file,
             cache: Mutex::new(HashMap::new()),
+            gates: Mutex::new(HashMap::new()),
         }
     }
 
@@ -115,6 +118,7 @@ impl ConnectionClients {
         let graph_root = endpoints
             .graph
             .unwrap_or_else(|| spec.cloud.graph_root().to_string());
+        let graph_root_key = graph_root.clone();
         let requestor = TokenRequestor {
             authority,
             tenant: spec.tenant_id.clone(),
@@ -129,7 +133,12 @@ impl ConnectionClients {
             self.observer.clone(),
             self.policy.clone(),
             spec.cloud.supports_multi_tenant_organizations(),
-        );
+        )
+        .with_throttle(self.throttle_gate(
+            &graph_root_key,
+            &spec.tenant_id,
+            &spec.client_id,
+        ));
         let resolved = Resolved {
             graph: Arc::new(graph),
             cloud: spec.cloud,
@@ -142,6 +151,15 @@ impl ConnectionClients {
             },
         );
         Ok(resolved)
+    }
+
+    fn throttle_gate(&self, graph_root: &str, tenant: &str, client_id: &str) -> Arc<ThrottleGate> {
+        let key = (
+            graph_root.trim_end_matches('/').to_ascii_lowercase(),
+            tenant.to_ascii_lowercase(),
+            client_id.to_ascii_lowercase(),
+        );
+        self.gates.lock().unwrap().entry(key).or_default().clone()
     }
 
     pub fn forget(&self, namespace: &str, name: &str) {
