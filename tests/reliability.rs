@@ -17,6 +17,11 @@ use std::{
 };
 
 use common::*;
+
+/// These tests run one at a time: each times the operator against faults (Retry-After, kills,
+/// restarts), and one of them boots a second kube-apiserver, which would starve the others of
+/// the 2 cores and blur their timing.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 use rand::{Rng, SeedableRng};
 
 fn env_num(name: &str, default: u64) -> u64 {
@@ -254,6 +259,7 @@ fn setup_connections(kube: &Kube, ns: &str, emulator: &Emulator, conns: &[(&str,
 
 #[tokio::test]
 async fn kill9_at_random_instants_leaves_no_duplicate_and_no_lost_id() {
+    let _serial = SERIAL.lock().await;
     let n = env_num("RELIABILITY_N", 50) as usize;
     let m = env_num("RELIABILITY_M", 10);
     let seed = env_num("RELIABILITY_SEED", 42);
@@ -423,6 +429,7 @@ fn retry_after_violations(graph: &[serde_json::Value]) -> (usize, Vec<String>) {
 
 #[tokio::test]
 async fn graph_faults_converge_without_beating_retry_after_or_crashing() {
+    let _serial = SERIAL.lock().await;
     let orgs = env_num("RELIABILITY_FAULT_ORGS", 16) as usize;
     let seed = env_num("RELIABILITY_SEED", 42);
     let kube = Kube::shared();
@@ -610,6 +617,7 @@ impl Drop for PrivatePlane {
 
 #[tokio::test]
 async fn api_server_and_etcd_restarts_and_an_expired_watch_are_survived() {
+    let _serial = SERIAL.lock().await;
     let plane = PrivatePlane::up();
     let kube = plane.kube();
     let crds = repo_root().join("crds");
@@ -701,7 +709,7 @@ async fn api_server_and_etcd_restarts_and_an_expired_watch_are_survived() {
 }
 
 async fn emulator_post(emulator: &Emulator, path: &str, body: serde_json::Value) {
-    let r = reqwest::Client::new()
+    let r = http_client()
         .post(format!("{}{path}", emulator.url))
         .json(&body)
         .send()
@@ -812,6 +820,7 @@ fn poke(kube: &Kube, ns: &str, what: &str) {
 
 #[tokio::test]
 async fn token_outage_secret_rotation_and_an_expired_certificate_are_reported_and_recovered() {
+    let _serial = SERIAL.lock().await;
     let kube = Kube::shared();
     let client = client().await;
     install_crds();
@@ -925,6 +934,7 @@ async fn token_outage_secret_rotation_and_an_expired_certificate_are_reported_an
 
 #[tokio::test]
 async fn odd_but_valid_manifests_reach_ready_and_graph_pages_are_followed() {
+    let _serial = SERIAL.lock().await;
     let kube = Kube::shared();
     let client = client().await;
     install_crds();

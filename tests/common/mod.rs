@@ -270,7 +270,7 @@ impl Emulator {
         Emulator {
             proc: Proc { child, log },
             url,
-            http: reqwest::Client::new(),
+            http: http_client(),
         }
     }
 
@@ -483,4 +483,10 @@ pub async fn events_with(ns: &str, needle: &str) -> String {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// A plain HTTP client for talking to the emulator's control endpoints, built the way the
+/// operator builds its own (which installs the rustls crypto provider first).
+pub fn http_client() -> reqwest::Client {
+    graph_org_operator::graph::http::build_http_client(None).expect("HTTP client")
 }
