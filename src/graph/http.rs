@@ -294,6 +294,18 @@ impl HttpGraph {
                 Ok(r) => return Ok(r),
                 Err(e) => e,
             };
+            // Graph's Retry-After binds every request of this app in this tenant, whether or not
+            // this one is sent again, so the gate closes before anything else is decided.
+            if let Some(ra) = err.retry_after() {
+                self.close_gate_for(ra);
+                if err.status() == Some(429) {
+                    self.throttle
+                        .pacer
+                        .lock()
+                        .unwrap()
+                        .throttled(ra, Instant::now());
+                }
+            }
             if matches!(err, GraphError::Api { status: 401, .. }) && attempt == 0 {
                 // A revoked token or changed grants: one fresh token, then report.
                 self.tokens.invalidate().await;
@@ -305,16 +317,6 @@ impl HttpGraph {
                 }
             }
             let delay = self.policy.delay(attempt, err.retry_after());
-            if let Some(ra) = err.retry_after() {
-                self.close_gate_for(ra);
-                if err.status() == Some(429) {
-                    self.throttle
-                        .pacer
-                        .lock()
-                        .unwrap()
-                        .throttled(ra, Instant::now());
-                }
-            }
             tracing::debug!(operation, attempt, ?delay, error = %err, "retrying Graph request");
             tokio::time::sleep(delay).await;
             attempt += 1;

@@ -34,6 +34,23 @@ use crate::{
     },
 };
 
+/// Run one kind's controller until SIGTERM or until the leader Lease is lost; every kind is
+/// driven the same way, so none can keep writing after leadership is gone.
+macro_rules! drive {
+    ($controller:expr, $kind:literal, $module:ident, $ctx:expr, $stop:expr) => {
+        $controller
+            .shutdown_on_signal()
+            .graceful_shutdown_on($stop.clone())
+            .run($module::reconcile, $module::error_policy, $ctx.clone())
+            .for_each(|r| async move {
+                if let Err(e) = r {
+                    tracing::debug!(kind = $kind, error = %e, "controller event");
+                }
+            })
+            .boxed()
+    };
+}
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// Namespaces to watch (comma-separated). Empty: all namespaces.
@@ -408,65 +425,34 @@ pub async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error + Send +
             }
         }));
 
-        controllers.push(
-            conn_ctrl
-                .shutdown_on_signal()
-                .graceful_shutdown_on(lost_leadership.clone())
-                .run(
-                    tenant_connection::reconcile,
-                    tenant_connection::error_policy,
-                    ctx.clone(),
-                )
-                .for_each(|r| async move {
-                    if let Err(e) = r {
-                        tracing::debug!(kind = "TenantConnection", error = %e, "controller event");
-                    }
-                })
-                .boxed(),
-        );
-        controllers.push(
-            org_ctrl
-                .shutdown_on_signal()
-                .graceful_shutdown_on(lost_leadership.clone())
-                .run(
-                    organization::reconcile,
-                    organization::error_policy,
-                    ctx.clone(),
-                )
-                .for_each(|r| async move {
-                    if let Err(e) = r {
-                        tracing::debug!(kind = "Organization", error = %e, "controller event");
-                    }
-                })
-                .boxed(),
-        );
-        controllers.push(
-            mto_ctrl
-                .shutdown_on_signal()
-                .graceful_shutdown_on(lost_leadership.clone())
-                .run(multi_tenant_organization::reconcile, multi_tenant_organization::error_policy, ctx.clone())
-                .for_each(|r| async move {
-                    if let Err(e) = r {
-                        tracing::debug!(kind = "MultiTenantOrganization", error = %e, "controller event");
-                    }
-                })
-                .boxed(),
-        );
-        controllers.push(
-            mtom_ctrl
-                .shutdown_on_signal()
-                .run(
-                    multi_tenant_organization_membership::reconcile,
-                    multi_tenant_organization_membership::error_policy,
-                    ctx.clone(),
-                )
-                .for_each(|r| async move {
-                    if let Err(e) = r {
-                        tracing::debug!(kind = "MultiTenantOrganizationMembership", error = %e, "controller event");
-                    }
-                })
-                .boxed(),
-        );
+        controllers.push(drive!(
+            conn_ctrl,
+            "TenantConnection",
+            tenant_connection,
+            ctx,
+            lost_leadership
+        ));
+        controllers.push(drive!(
+            org_ctrl,
+            "Organization",
+            organization,
+            ctx,
+            lost_leadership
+        ));
+        controllers.push(drive!(
+            mto_ctrl,
+            "MultiTenantOrganization",
+            multi_tenant_organization,
+            ctx,
+            lost_leadership
+        ));
+        controllers.push(drive!(
+            mtom_ctrl,
+            "MultiTenantOrganizationMembership",
+            multi_tenant_organization_membership,
+            ctx,
+            lost_leadership
+        ));
     }
     let ready_flag = ready.clone();
     tokio::spawn(async move {
