@@ -96,14 +96,11 @@ impl Context {
             action: action.into(),
             secondary: None,
         };
-        // Recorded off the reconcile's path: an Event informs, it never gates progress.
-        let (recorder, reference, reason) =
-            (self.recorder.clone(), reference.clone(), reason.to_string());
-        tokio::spawn(async move {
-            if let Err(e) = recorder.publish(&ev, &reference).await {
-                tracing::warn!(error = %e, reason, "could not record an Event");
-            }
-        });
+        // Awaited, not spawned: spawning took nothing off convergence (the API server is the
+        // bottleneck either way) and a burst of creates then held hundreds of requests in memory.
+        if let Err(e) = self.recorder.publish(&ev, reference).await {
+            tracing::warn!(error = %e, reason, "could not record an Event");
+        }
     }
 
     /// The resync interval with ±10% jitter, so that resources don't all resync together.
