@@ -392,10 +392,20 @@ async fn two_replicas_only_the_leader_writes_and_a_standby_takes_over() {
 
     let url = |p: u16| format!("http://127.0.0.1:{p}/metrics");
     // Both answer the probes: the leader once its watches synced, the standby while it waits.
-    for p in ports {
+    // A replica binds its port a moment after it starts, so wait for the first answer.
+    for (p, proc) in [(ports[0], &first), (ports[1], &second)] {
+        let ready = format!("http://127.0.0.1:{p}/readyz");
+        let waited = tokio::time::timeout(
+            Duration::from_secs(20),
+            eventually(Duration::from_secs(30), "a replica's /readyz", || async {
+                plain_http::try_get(&ready).filter(|b| b.ends_with("ok"))
+            }),
+        )
+        .await;
         assert!(
-            plain_http::get(&format!("http://127.0.0.1:{p}/readyz")).ends_with("ok"),
-            "replica on {p} not ready"
+            waited.is_ok(),
+            "replica on {p} never ready; its log:\n{}",
+            proc.log_text()
         );
         assert!(plain_http::get(&format!("http://127.0.0.1:{p}/livez")).ends_with("ok"));
     }
