@@ -986,8 +986,12 @@ async fn serve_conn<I>(
 {
     let svc =
         hyper::service::service_fn(move |req| handle(emu.clone(), router.clone(), scheme, req));
+    // No header-read timeout: with a timer set, hyper closes a keep-alive connection that sends
+    // nothing for 30 s, and a client reusing it at that moment sees a reset. Idle connections
+    // stay open until the client closes them (stalls are a fault rule, not an accident).
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
+        .header_read_timeout(None)
         .serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);
     tokio::select! {
