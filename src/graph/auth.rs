@@ -334,10 +334,6 @@ impl TokenCache {
         }
     }
 
-    pub fn requestor(&self) -> &TokenRequestor {
-        &self.requestor
-    }
-
     /// A valid token, refreshed if it is close to expiry. Returns whether it was refreshed.
     pub async fn get(&self, http: &reqwest::Client) -> GraphResult<(AccessToken, bool)> {
         let mut guard = self.current.lock().await;

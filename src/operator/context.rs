@@ -149,8 +149,4 @@ impl Context {
             .unwrap()
             .insert(key.to_string(), (Instant::now(), generation));
     }
-
-    pub fn forget_sync(&self, key: &str) {
-        self.last_sync.lock().unwrap().remove(key);
-    }
 }

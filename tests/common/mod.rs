@@ -13,7 +13,7 @@ use std::{
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::{
-    Api, Client, Config, ResourceExt,
+    Api, Client, Config,
     api::{ObjectMeta, PostParams},
     config::{KubeConfigOptions, Kubeconfig},
 };
@@ -141,10 +141,6 @@ where
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-pub fn name_of<K: ResourceExt>(k: &K) -> String {
-    k.name_any()
 }
 
 /// Apply crds/ (server-side, idempotent) and wait until they are served.

@@ -162,13 +162,6 @@ impl ConnectionClients {
         self.gates.lock().unwrap().entry(key).or_default().clone()
     }
 
-    pub fn forget(&self, namespace: &str, name: &str) {
-        self.cache
-            .lock()
-            .unwrap()
-            .remove(&format!("{namespace}/{name}"));
-    }
-
     /// The credential and a version string that changes when its source changes.
     async fn credential(&self, conn: &TenantConnection) -> Result<(Credential, String)> {
         let ns = conn.namespace().unwrap_or_default();
