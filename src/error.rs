@@ -54,6 +54,13 @@ pub enum Error {
 
     #[error("{0}")]
     NotFound(String),
+
+    /// The reconcile started from a version of the resource that is no longer the newest (the
+    /// watch cache lags); nothing was written, and the next round starts from the newer one.
+    #[error(
+        "the resource changed after resourceVersion {resource_version} was read; reconciling again from the newer version"
+    )]
+    Stale { resource_version: String },
 }
 
 impl Error {
@@ -82,6 +89,7 @@ impl Error {
             Self::Conflict(_) => "Conflict",
             Self::Ambiguous(_) => "Ambiguous",
             Self::NotFound(_) => "NotFoundInGraph",
+            Self::Stale { .. } => "StaleRead",
         }
     }
 
@@ -89,7 +97,7 @@ impl Error {
     /// Terminal errors stop retries; the watches bring the resource back when something changes.
     pub fn is_terminal(&self) -> bool {
         match self {
-            Self::Kube(_) => false,
+            Self::Kube(_) | Self::Stale { .. } => false,
             Self::Graph(e) => !e.is_transient(),
             // These resolve when another object changes, which the watches see.
             Self::ConnectionNotFound { .. } | Self::ConnectionNotReady { .. } => true,

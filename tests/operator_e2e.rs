@@ -415,3 +415,84 @@ async fn a_throttling_storm_converges_and_no_request_beats_its_retry_after() {
         "exactly one create got through"
     );
 }
+
+/// The bug a lagging watch cache invites: the operator's cache still holds the version from
+/// before its own status write (a watch event lost across an API server restart) and decides
+/// from it. Such a reconcile must neither create a second organization nor overwrite the
+/// recorded id: every status write is conditional on the version the decision was made from.
+#[tokio::test]
+async fn a_reconcile_from_a_stale_cache_neither_creates_again_nor_erases_the_id() {
+    use std::sync::Arc;
+
+    use graph_org_operator::{
+        error::Error,
+        graph::http::{RetryPolicy, build_http_client},
+        operator::{Context, Settings, metrics::Metrics},
+        resources::{Organization, organization, tenant_connection::ConnectionClients},
+    };
+    use kube::runtime::events::{Recorder, Reporter};
+
+    let (ns, emulator, mut operator) = setup("stale", &[]).await;
+    wait_condition(&ns, "tenantconnection", "conn", "Ready", WAIT).await;
+    operator.kill9();
+
+    // The version a lagging cache would still hold: before any status was written.
+    apply(
+        &ns,
+        &org_manifest("stale", "Contoso-Stale", "  creationMode: Create\n"),
+    );
+    let client = client().await;
+    let orgs: kube::Api<Organization> = kube::Api::namespaced(client.clone(), &ns);
+    let stale = orgs.get("stale").await.unwrap();
+    assert!(stale.status.is_none());
+
+    let operator = start_operator(&ns, &[]);
+    let ready = wait_condition(&ns, "organization", "stale", "Ready", WAIT).await;
+    drop(operator);
+    let id = ready["status"]["id"].as_str().unwrap().to_string();
+    assert_eq!(emulator.count("POST", "/organization").await, 1);
+
+    // Reconcile the stale version in process, as the controller would.
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = Arc::new(Metrics::new(&mut registry));
+    let connections = ConnectionClients::new(
+        client.clone(),
+        build_http_client(None).unwrap(),
+        metrics.clone(),
+        RetryPolicy::default(),
+        None,
+    );
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "stale-test".into(),
+            instance: None,
+        },
+    );
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        recorder,
+        metrics,
+        connections,
+        Settings {
+            resync: Duration::from_secs(3600),
+            claims_namespace: ns.clone(),
+            identity: "stale-test".into(),
+            transition_poll: Duration::from_secs(1),
+        },
+    ));
+    let result = organization::reconcile(Arc::new(stale), ctx).await;
+    assert!(
+        matches!(result, Err(Error::Stale { .. })),
+        "a decision from a stale version must be refused, got {result:?}"
+    );
+    assert_eq!(
+        emulator.count("POST", "/organization").await,
+        1,
+        "no second create from the stale version"
+    );
+    let now = orgs.get("stale").await.unwrap();
+    let status = now.status.expect("status kept");
+    assert_eq!(status.id.as_deref(), Some(id.as_str()), "the id is kept");
+    assert!(status.pending_create.is_none());
+}

@@ -43,6 +43,9 @@ pub struct Context {
     last_sync: Mutex<HashMap<String, (Instant, i64)>>,
     /// The TenantConnection controllers' caches (one per watched namespace set).
     connection_stores: Mutex<Vec<Store<TenantConnection>>>,
+    /// Per object, the resourceVersion that our last status write replaced: until the cache
+    /// moves past it, the cached object is known to be older than what we wrote.
+    superseded: Mutex<HashMap<String, String>>,
 }
 
 impl Context {
@@ -76,6 +79,7 @@ impl Context {
             settings,
             failures: Mutex::new(HashMap::new()),
             last_sync: Mutex::new(HashMap::new()),
+            superseded: Mutex::new(HashMap::new()),
             connection_stores: Mutex::new(Vec::new()),
         }
     }
@@ -141,6 +145,30 @@ impl Context {
         let (at, g) = m.get(key)?;
         let age = at.elapsed();
         (*g == generation && age < interval).then(|| interval - age)
+    }
+
+    /// Remember that our status write replaced `resource_version` of `key`.
+    pub fn mark_superseded(&self, key: &str, resource_version: Option<&str>) {
+        if let Some(rv) = resource_version {
+            self.superseded
+                .lock()
+                .unwrap()
+                .insert(key.to_string(), rv.to_string());
+        }
+    }
+
+    /// True if the cached object at `resource_version` is one our own write already replaced.
+    /// Any other version means the cache has moved on, and the note is dropped.
+    pub fn is_superseded(&self, key: &str, resource_version: Option<&str>) -> bool {
+        let mut m = self.superseded.lock().unwrap();
+        match m.get(key) {
+            Some(rv) if Some(rv.as_str()) == resource_version => true,
+            Some(_) => {
+                m.remove(key);
+                false
+            }
+            None => false,
+        }
     }
 
     pub fn mark_synced(&self, key: &str, generation: i64) {

@@ -56,14 +56,28 @@ pub fn error_policy<K: ResourceExt>(
     err: &Error,
     ctx: &Context,
 ) -> Action {
-    let key = format!(
+    let key = object_key(kind, obj);
+    ctx.metrics.reconciled(kind, err.reason(), Duration::ZERO);
+    if let Error::Stale { .. } = err {
+        // Routine after our own write or a lagging watch: the watch event for the newer
+        // version wakes the resource; the requeue is only a fallback.
+        tracing::debug!(kind, name = %obj.name_any(), namespace = ?obj.namespace(), error = %err, "stale read");
+        return Action::requeue(STALE_RETRY);
+    }
+    tracing::warn!(kind, name = %obj.name_any(), namespace = ?obj.namespace(), error = %err, "reconcile failed");
+    Action::requeue(ctx.backoff(&key, err.retry_after()))
+}
+
+/// How soon a reconcile that started from a stale version looks again if no watch event comes.
+pub const STALE_RETRY: Duration = Duration::from_secs(2);
+
+/// The key an object's backoff, sync and write notes are kept under.
+pub fn object_key<K: ResourceExt>(kind: &str, obj: &K) -> String {
+    format!(
         "{kind}/{}/{}",
         obj.namespace().unwrap_or_default(),
         obj.name_any()
-    );
-    tracing::warn!(kind, name = %obj.name_any(), namespace = ?obj.namespace(), error = %err, "reconcile failed");
-    ctx.metrics.reconciled(kind, err.reason(), Duration::ZERO);
-    Action::requeue(ctx.backoff(&key, err.retry_after()))
+    )
 }
 
 /// A status that carries kstatus conditions.
@@ -104,11 +118,11 @@ where
     K: kube::Resource + HasStatus<S>,
     S: DependentStatus,
 {
-    let key = format!(
-        "{kind}/{}/{}",
-        obj.namespace().unwrap_or_default(),
-        obj.name_any()
-    );
+    let key = object_key(kind, obj);
+    if ctx.is_superseded(&key, obj.meta().resource_version.as_deref()) {
+        // Our own status write replaced this version: deciding from it could repeat a create.
+        return Prelude::Skip(Action::requeue(STALE_RETRY));
+    }
     let resync = super::resync_override(obj.annotations());
     if super::is_paused(obj.annotations()) {
         return Prelude::Skip(Action::requeue(ctx.resync_after(resync)));
@@ -140,7 +154,7 @@ where
 pub async fn finish<K, S>(
     ctx: &Context,
     kind: &'static str,
-    obj: &K,
+    obj: &mut K,
     status: &mut S,
     outcome: Result<Health, Error>,
     round: Round,
@@ -156,6 +170,8 @@ where
 {
     let (health, retry_after, failed) = match outcome {
         Ok(h) => (h, None, false),
+        // Nothing may be written from a stale version, a condition included.
+        Err(e @ Error::Stale { .. }) => return Err(e),
         Err(e) => {
             tracing::info!(kind, namespace = ?obj.namespace(), name = %obj.name_any(), error = %e, "not converged");
             (health_of(&e), e.retry_after(), true)
@@ -188,7 +204,7 @@ where
 pub async fn publish_progress<K, S>(
     ctx: &Context,
     kind: &'static str,
-    obj: &K,
+    obj: &mut K,
     status: &mut S,
     health: &Health,
     action: &str,
@@ -215,7 +231,7 @@ where
 pub async fn publish<K, S>(
     ctx: &Context,
     kind: &'static str,
-    obj: &K,
+    obj: &mut K,
     desired: &S,
     health: &Health,
     action: &str,
@@ -228,35 +244,38 @@ where
         + HasStatus<S>,
     S: serde::Serialize + PartialEq + HasConditions,
 {
+    if obj.current_status() == Some(desired) {
+        return Ok(false);
+    }
     let api: kube::Api<K> =
         kube::Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
-    let current = obj.current_status();
-    let wrote = crate::resources::status::apply(&api, obj, current, desired).await?;
-    if wrote {
-        ctx.metrics
-            .status_writes
-            .get_or_create(&super::metrics::KindLabels { kind })
-            .inc();
-        let before = current
-            .and_then(|s| crate::resources::conditions::find(s.conditions(), "Ready"))
-            .map(|c| c.reason.clone());
-        if before.as_deref() != Some(health.reason()) && !matches!(health, Health::Ready { .. }) {
-            let type_ = if matches!(health, Health::Stalled { .. }) {
-                kube::runtime::events::EventType::Warning
-            } else {
-                kube::runtime::events::EventType::Normal
-            };
-            ctx.event(
-                &obj.object_ref(&()),
-                type_,
-                health.reason(),
-                action,
-                health.message().to_string(),
-            )
-            .await;
-        }
+    let before = obj
+        .current_status()
+        .and_then(|s| crate::resources::conditions::find(s.conditions(), "Ready"))
+        .map(|c| c.reason.clone());
+    let replaced = obj.meta().resource_version.clone();
+    crate::resources::status::apply(&api, obj, desired).await?;
+    ctx.mark_superseded(&object_key(kind, obj), replaced.as_deref());
+    ctx.metrics
+        .status_writes
+        .get_or_create(&super::metrics::KindLabels { kind })
+        .inc();
+    if before.as_deref() != Some(health.reason()) && !matches!(health, Health::Ready { .. }) {
+        let type_ = if matches!(health, Health::Stalled { .. }) {
+            kube::runtime::events::EventType::Warning
+        } else {
+            kube::runtime::events::EventType::Normal
+        };
+        ctx.event(
+            &obj.object_ref(&()),
+            type_,
+            health.reason(),
+            action,
+            health.message().to_string(),
+        )
+        .await;
     }
-    Ok(wrote)
+    Ok(true)
 }
 
 /// Access to a custom resource's status.

@@ -216,6 +216,9 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return; // already stopped and reaped (kill9)
+        }
         // SIGTERM first so the process can shut down cleanly; then make sure.
         let _ = Command::new("kill")
             .arg(self.child.id().to_string())

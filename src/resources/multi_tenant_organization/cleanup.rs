@@ -37,11 +37,7 @@ pub async fn on_delete(obj: &MultiTenantOrganization, ctx: &Context) -> Result<A
     }
     let api: Api<MultiTenantOrganization> =
         Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
-    let key = format!(
-        "{KIND}/{}/{}/cleanup",
-        obj.namespace().unwrap_or_default(),
-        obj.name_any()
-    );
+    let key = format!("{}/cleanup", reconcile_outcome::object_key(KIND, obj));
     let mut status = obj.status.clone().unwrap_or_default();
     let outcome = if obj.spec.deletion_policy == DeletionPolicy::Leave {
         leave(obj, ctx, &mut status).await
@@ -77,7 +73,15 @@ pub async fn on_delete(obj: &MultiTenantOrganization, ctx: &Context) -> Result<A
             ..
         }
     );
-    reconcile_outcome::publish_progress(ctx, KIND, obj, &mut status, &health, "Delete").await?;
+    reconcile_outcome::publish_progress(
+        ctx,
+        KIND,
+        &mut obj.clone(),
+        &mut status,
+        &health,
+        "Delete",
+    )
+    .await?;
     Ok(if failed {
         reconcile_outcome::action_for(ctx, &key, &health, None, None)
     } else {

@@ -78,13 +78,15 @@ pub async fn reconcile(obj: Arc<MultiTenantOrganization>, ctx: Arc<Context>) -> 
         Prelude::Skip(action) => return Ok(action),
         Prelude::Proceed(round) => round,
     };
+    // Owned: each status write moves it to the version written.
+    let mut obj = Arc::unwrap_or_clone(obj);
     let mut status = obj.status.clone().unwrap_or_default();
-    let outcome = converge(&obj, &ctx, &mut status).await;
+    let outcome = converge(&mut obj, &ctx, &mut status).await;
     let moving = status.in_transition();
     reconcile_outcome::finish(
         &ctx,
         KIND,
-        obj.as_ref(),
+        &mut obj,
         &mut status,
         outcome,
         round,
@@ -94,7 +96,7 @@ pub async fn reconcile(obj: Arc<MultiTenantOrganization>, ctx: Arc<Context>) -> 
 }
 
 async fn converge(
-    obj: &MultiTenantOrganization,
+    obj: &mut MultiTenantOrganization,
     ctx: &Context,
     status: &mut MultiTenantOrganizationStatus,
 ) -> Result<Health> {

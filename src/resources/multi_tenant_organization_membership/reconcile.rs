@@ -79,7 +79,8 @@ pub async fn reconcile(
         Ok((health, poll)) => (Ok(health), poll),
         Err(e) => (Err(e), None),
     };
-    reconcile_outcome::finish(&ctx, KIND, obj.as_ref(), &mut status, outcome, round, poll).await
+    let mut obj = Arc::unwrap_or_clone(obj);
+    reconcile_outcome::finish(&ctx, KIND, &mut obj, &mut status, outcome, round, poll).await
 }
 
 /// The earliest join time: the spec's, else the referenced owner resource's joinableAfter.
@@ -320,11 +321,7 @@ async fn on_delete(obj: &MultiTenantOrganizationMembership, ctx: &Context) -> Re
     if !finalizer::has_cleanup(obj) {
         return Ok(Action::await_change());
     }
-    let key = format!(
-        "{KIND}/{}/{}/cleanup",
-        obj.namespace().unwrap_or_default(),
-        obj.name_any()
-    );
+    let key = format!("{}/cleanup", reconcile_outcome::object_key(KIND, obj));
     let mut status = obj.status.clone().unwrap_or_default();
     let outcome = if obj.spec.deletion_policy == DeletionPolicy::Leave {
         leave(obj, ctx).await
@@ -363,7 +360,15 @@ async fn on_delete(obj: &MultiTenantOrganizationMembership, ctx: &Context) -> Re
             ..
         }
     );
-    reconcile_outcome::publish_progress(ctx, KIND, obj, &mut status, &health, "Delete").await?;
+    reconcile_outcome::publish_progress(
+        ctx,
+        KIND,
+        &mut obj.clone(),
+        &mut status,
+        &health,
+        "Delete",
+    )
+    .await?;
     Ok(if waiting {
         ctx.succeeded(&key);
         Action::requeue(ctx.settings.transition_poll)

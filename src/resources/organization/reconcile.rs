@@ -52,14 +52,16 @@ pub async fn reconcile(obj: Arc<Organization>, ctx: Arc<Context>) -> Result<Acti
         Prelude::Skip(action) => return Ok(action),
         Prelude::Proceed(round) => round,
     };
+    // Owned: each status write moves it to the version written.
+    let mut obj = Arc::unwrap_or_clone(obj);
     let mut status = obj.status.clone().unwrap_or_default();
-    let outcome = converge(&obj, &ctx, &mut status).await;
-    reconcile_outcome::finish(&ctx, KIND, obj.as_ref(), &mut status, outcome, round, None).await
+    let outcome = converge(&mut obj, &ctx, &mut status).await;
+    reconcile_outcome::finish(&ctx, KIND, &mut obj, &mut status, outcome, round, None).await
 }
 
 /// Bring Graph to the spec, recording ids in `status` as soon as they exist.
 async fn converge(
-    obj: &Organization,
+    obj: &mut Organization,
     ctx: &Context,
     status: &mut OrganizationStatus,
 ) -> Result<Health> {

@@ -3,7 +3,7 @@
 use std::{sync::Arc, time::Instant};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::{ResourceExt, runtime::controller::Action};
+use kube::runtime::controller::Action;
 
 use super::{TenantConnection, TenantConnectionStatus};
 use crate::{
@@ -22,11 +22,10 @@ pub const KNOWN_ROLES: [&str; 2] = [
 
 pub async fn reconcile(conn: Arc<TenantConnection>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
-    let key = format!(
-        "{KIND}/{}/{}",
-        conn.namespace().unwrap_or_default(),
-        conn.name_any()
-    );
+    let key = reconcile_outcome::object_key(KIND, conn.as_ref());
+    if ctx.is_superseded(&key, conn.metadata.resource_version.as_deref()) {
+        return Ok(Action::requeue(reconcile_outcome::STALE_RETRY));
+    }
     let previous = conn.status.clone().unwrap_or_default();
 
     let mut retry_after = None;
@@ -76,8 +75,8 @@ pub async fn reconcile(conn: Arc<TenantConnection>, ctx: Arc<Context>) -> Result
         tenant_id,
         granted_roles: roles,
     };
-    reconcile_outcome::publish(&ctx, KIND, conn.as_ref(), &desired, &health, "Authenticate")
-        .await?;
+    let mut conn = Arc::unwrap_or_clone(conn);
+    reconcile_outcome::publish(&ctx, KIND, &mut conn, &desired, &health, "Authenticate").await?;
     let action = reconcile_outcome::action_for(&ctx, &key, &health, retry_after, None);
     ctx.metrics
         .reconciled(KIND, health.reason(), started.elapsed());
