@@ -126,6 +126,50 @@ class Proc:
             return None
 
 
+def cpu_seconds(pid):
+    """User + system CPU time a process has used so far (None once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+class CpuMeter:
+    """CPU seconds each process spends during a phase: where the time goes on 2 cores."""
+
+    def __init__(self, pids):
+        self.pids = {k: v for k, v in pids.items() if v}
+        self.start = {k: cpu_seconds(p) for k, p in self.pids.items()}
+        self.self_start = os.times()
+
+    def done(self):
+        out = {}
+        for k, p in self.pids.items():
+            now = cpu_seconds(p)
+            if now is not None and self.start[k] is not None:
+                out[k] = round(now - self.start[k], 1)
+        t = os.times()
+        out["bench client + kubectl"] = round(
+            (t.user + t.system + t.children_user + t.children_system)
+            - (self.self_start.user + self.self_start.system + self.self_start.children_user
+               + self.self_start.children_system), 1)
+        return out
+
+
+def plane_pids(kubeconfig):
+    """kube-apiserver's and etcd's pids, from the files scripts/dev-cluster keeps next to the kubeconfig."""
+    out = {}
+    for name in ("kube-apiserver", "etcd"):
+        try:
+            with open(os.path.join(os.path.dirname(kubeconfig), f"{name}.pid")) as f:
+                out[name] = int(f.read().strip())
+        except (FileNotFoundError, ValueError):
+            out[name] = None
+    return out
+
+
 def start_emulator(binary, workdir, extra=()):
     cfg = os.path.join(workdir, "emulator.yaml")
     with open(cfg, "w") as f:
@@ -270,10 +314,12 @@ def converge(args, kube, binary, n, workdir):
     w0 = kube.metrics_writes()
     j0 = len(journal(url))
     e0 = count_events(kube, ns)
+    cpu = CpuMeter({"operator": op.p.pid, "emulator": em.p.pid, **plane_pids(kube.kubeconfig)})
     t0 = time.monotonic()
     apply_bulk(kube, ns, org_docs(n, "org"))
     watch.wait(n, args.timeout)
     elapsed = time.monotonic() - t0
+    cpu_used = cpu.done()
     lat = [t - t0 for t in watch.ready_at.values()]
     time.sleep(3)  # trailing writes (Events) land
     w1 = kube.metrics_writes()
@@ -294,6 +340,7 @@ def converge(args, kube, binary, n, workdir):
         "events_per_resource": round(events / n, 2),
         # Cluster-wide apiserver_request_total (includes anything else running on the server).
         "apiserver_mutating_requests_per_resource": round(writes_delta(w0, w1, ["organizations", "events"]) / n, 2),
+        "cpu_seconds": cpu_used,
     }
     log(f"  converged in {res['seconds']} s")
 
@@ -368,18 +415,21 @@ def floor(args, kube, binary, n, workdir):
             raise RuntimeError(f"status patch {code}: {data[:200]}")
 
     watch = ReadyWatch(kube, ns)
+    cpu = CpuMeter({"emulator": em.p.pid, **plane_pids(kube.kubeconfig)})
     t0 = time.monotonic()
     apply_bulk(kube, ns, org_docs(n, "floor"))
     with concurrent.futures.ThreadPoolExecutor(CONCURRENCY) as pool:
         list(pool.map(one, range(n)))
     watch.wait(n, args.timeout)
     elapsed = time.monotonic() - t0
+    cpu_used = cpu.done()
     lat = [t - t0 for t in watch.ready_at.values()]
     em.stop()
     watch.stop = True
     kube.run(["delete", "namespace", ns, "--wait=false"])
     log(f"  floor done in {elapsed:.2f} s")
-    return {"seconds": round(elapsed, 2), "p50_seconds": round(percentile(lat, 50), 2), "p99_seconds": round(percentile(lat, 99), 2)}
+    return {"seconds": round(elapsed, 2), "p50_seconds": round(percentile(lat, 50), 2), "p99_seconds": round(percentile(lat, 99), 2),
+            "cpu_seconds": cpu_used}
 
 
 def throttled(args, kube, binary, workdir):
@@ -468,6 +518,10 @@ def main():
     ]
     for name, value, note in rows:
         print(f"{name:30} {str(value):>16}  {note}", file=sys.stderr)
+    for phase, figures in (("converge", conv), ("floor", fl)):
+        if figures:
+            spent = ", ".join(f"{k} {v}" for k, v in figures["cpu_seconds"].items())
+            print(f"CPU seconds during {phase}: {spent}", file=sys.stderr)
 
 
 if __name__ == "__main__":

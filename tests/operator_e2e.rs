@@ -430,7 +430,7 @@ async fn a_reconcile_from_a_stale_cache_neither_creates_again_nor_erases_the_id(
         operator::{Context, Settings, metrics::Metrics},
         resources::{Organization, organization, tenant_connection::ConnectionClients},
     };
-    use kube::runtime::events::{Recorder, Reporter};
+    use kube::runtime::events::Reporter;
 
     let (ns, emulator, mut operator) = setup("stale", &[]).await;
     wait_condition(&ns, "tenantconnection", "conn", "Ready", WAIT).await;
@@ -462,16 +462,13 @@ async fn a_reconcile_from_a_stale_cache_neither_creates_again_nor_erases_the_id(
         RetryPolicy::default(),
         None,
     );
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: "stale-test".into(),
-            instance: None,
-        },
-    );
+    let reporter = Reporter {
+        controller: "stale-test".into(),
+        instance: None,
+    };
     let ctx = Arc::new(Context::new(
         client.clone(),
-        recorder,
+        reporter,
         metrics,
         connections,
         Settings {

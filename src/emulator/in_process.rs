@@ -113,7 +113,7 @@ impl GraphApi for InProcessGraph {
     fn list_organizations(&self, _v: ApiVersion) -> BoxFuture<'_, GraphResult<Vec<Organization>>> {
         Box::pin(async move {
             self.call("list organizations", |d, c, now| {
-                d.list_orgs(c, now).map(Value::Array)
+                d.list_orgs(c, now, None).map(Value::Array)
             })
         })
     }

@@ -348,12 +348,14 @@ macro_rules! graph_handler {
 }
 
 graph_handler!(list_orgs, |d, c, now, q| {
-    let mut orgs = d.list_orgs(c, now)?;
-    if let Some(f) = qget(&q, "$filter") {
-        let name = parse_eq_filter(f, "displayName")?;
-        orgs.retain(|o| o.get("displayName").and_then(Value::as_str) == Some(name.as_str()));
-    }
-    Ok(Reply::Collection(orgs, "organization"))
+    let name = match qget(&q, "$filter") {
+        Some(f) => Some(parse_eq_filter(f, "displayName")?),
+        None => None,
+    };
+    Ok(Reply::Collection(
+        d.list_orgs(c, now, name.as_deref())?,
+        "organization",
+    ))
 });
 graph_handler!(get_org, |d, c, now, q, id: String| Ok(Reply::Entity(
     StatusCode::OK,

@@ -8,7 +8,7 @@ use std::{
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::{
-    events::{Event, EventType, Recorder},
+    events::{Event, EventType, Recorder, Reporter},
     reflector::{ObjectRef, Store},
 };
 use rand::Rng;
@@ -32,7 +32,8 @@ pub struct Settings {
 
 pub struct Context {
     pub client: kube::Client,
-    pub recorder: Recorder,
+    /// Who the operator's Events say reported them.
+    pub reporter: Reporter,
     pub metrics: Arc<Metrics>,
     pub connections: ConnectionClients,
     pub settings: Settings,
@@ -66,14 +67,14 @@ impl Context {
 
     pub fn new(
         client: kube::Client,
-        recorder: Recorder,
+        reporter: Reporter,
         metrics: Arc<Metrics>,
         connections: ConnectionClients,
         settings: Settings,
     ) -> Self {
         Self {
             client,
-            recorder,
+            reporter,
             metrics,
             connections,
             settings,
@@ -100,9 +101,13 @@ impl Context {
             action: action.into(),
             secondary: None,
         };
-        // Awaited, not spawned: spawning took nothing off convergence (the API server is the
-        // bottleneck either way) and a burst of creates then held hundreds of requests in memory.
-        if let Err(e) = self.recorder.publish(&ev, reference).await {
+        // A Recorder per Event, not one shared: kube's Recorder keeps every Event it published
+        // for 6 minutes, to fold repeats into a series, and sweeps that cache on each publish.
+        // Ours don't repeat (one per action, or per change of the Ready reason), so a shared one
+        // would only hold N Events after a burst of N creates (~10 MiB at 10,000) and scan them
+        // N times. Awaited, not spawned: a burst must not queue unbounded requests in memory.
+        let recorder = Recorder::new(self.client.clone(), self.reporter.clone());
+        if let Err(e) = recorder.publish(&ev, reference).await {
             tracing::warn!(error = %e, reason, "could not record an Event");
         }
     }
