@@ -1,11 +1,5 @@
 use clap::{Parser, Subcommand};
 
-/// mimalloc instead of glibc's malloc: with 10,000 resources the operator holds ~36 MiB of live
-/// heap, but glibc kept ~400 MiB resident after a burst of creates (freed memory stranded in a
-/// fragmented arena, returned only by malloc_trim). mimalloc gives freed pages back to the OS.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Kubernetes operator for Microsoft Graph organizations and multi-tenant organizations.
 #[derive(Parser)]
 #[command(name = "graph-org-operator", version)]
