@@ -9,6 +9,7 @@ stopped by its pid.
 
 import argparse
 import concurrent.futures
+import datetime
 import http.client
 import json
 import os
@@ -458,7 +459,14 @@ def throttled(args, kube, binary, workdir):
     # Budget use: successful requests against what the bucket could give in that time (it starts
     # full, then refills b per window).
     used = len(ok) / (b + b * elapsed / window)
+    # When the 429s came, in seconds after the first request: a burst at the start (requests in
+    # flight when the bucket ran dry) is a different problem from a pacer that keeps overrunning.
+    def secs(e):
+        return datetime.datetime.fromisoformat(e["time"][:26].rstrip("Z")).timestamp()
+    first = secs(entries[0]) if entries else 0
+    at_429 = [round(secs(e) - first, 1) for e in entries if e["status"] == 429]
     return {"budget_per_10s": b, "resources": n, "seconds": round(elapsed, 2),
+            "seconds_of_429s": at_429,
             "creates_per_10s": round(creates / (elapsed / window), 1),
             "budget_used_fraction": round(used, 3),
             "share_429": round(throttled_n / max(1, len(entries)), 4),
