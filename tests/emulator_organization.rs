@@ -525,4 +525,47 @@ async fn organizations_are_found_by_display_name_with_a_filter() {
         path.contains("%24filter=displayName+eq+%27O%27%27Brien%27"),
         "{path}"
     );
+
+    // A rename (in the portal: Graph can't PATCH displayName) moves an organization from one
+    // name's results to the other's, and back.
+    let ids = |found: Vec<graph_org_operator::graph::types::Organization>| {
+        found.into_iter().map(|o| o.id).collect::<Vec<_>>()
+    };
+    let renamed = found[0].id.clone();
+    let rename = |to: &'static str| {
+        let url = format!(
+            "{}/_emulator/tenants/{}/organizations/{renamed}",
+            emu.http_url, app.home_tenant
+        );
+        async move {
+            let r = reqwest::Client::new()
+                .patch(url)
+                .json(&serde_json::json!({ "displayName": to }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+    };
+    rename("A").await;
+    let o_brien = ids(graph
+        .find_organizations(ApiVersion::V1, "O'Brien")
+        .await
+        .unwrap());
+    assert_eq!(o_brien, vec![found[1].id.clone()]);
+    let a = ids(graph.find_organizations(ApiVersion::V1, "A").await.unwrap());
+    assert_eq!(a.len(), 2, "the first A and the renamed one");
+    assert!(a.contains(&renamed));
+    rename("O'Brien").await;
+    let o_brien = ids(graph
+        .find_organizations(ApiVersion::V1, "O'Brien")
+        .await
+        .unwrap());
+    assert_eq!(
+        o_brien,
+        vec![renamed.clone(), found[1].id.clone()],
+        "creation order, no repeats"
+    );
+    let a = ids(graph.find_organizations(ApiVersion::V1, "A").await.unwrap());
+    assert_eq!(a.len(), 1);
 }
