@@ -226,6 +226,37 @@ where
     publish(ctx, kind, obj, &*status, health, action).await
 }
 
+/// The end of one cleanup round of a deleted resource: publish where leaving stands, then look
+/// again after the transition poll while Graph is still removing (reason `Leaving`), or as any
+/// other outcome says.
+pub async fn publish_leaving<K, S>(
+    ctx: &Context,
+    kind: &'static str,
+    obj: &K,
+    status: &mut S,
+    health: &Health,
+    key: &str,
+) -> Result<Action, Error>
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + HasStatus<S>,
+    S: DependentStatus,
+{
+    publish_progress(ctx, kind, &mut obj.clone(), status, health, "Delete").await?;
+    Ok(match health {
+        Health::Progressing {
+            reason: "Leaving", ..
+        } => {
+            ctx.succeeded(key);
+            Action::requeue(ctx.settings.transition_poll)
+        }
+        _ => action_for(ctx, key, health, None, None),
+    })
+}
+
 /// Write `desired` (skipped if unchanged) and, when the Ready reason changes, record an Event
 /// saying why. Returns whether the status was written.
 pub async fn publish<K, S>(

@@ -66,28 +66,7 @@ pub async fn on_delete(obj: &MultiTenantOrganization, ctx: &Context) -> Result<A
         },
         Err(e) => reconcile_outcome::health_of(&e),
     };
-    let failed = !matches!(
-        health,
-        Health::Progressing {
-            reason: "Leaving",
-            ..
-        }
-    );
-    reconcile_outcome::publish_progress(
-        ctx,
-        KIND,
-        &mut obj.clone(),
-        &mut status,
-        &health,
-        "Delete",
-    )
-    .await?;
-    Ok(if failed {
-        reconcile_outcome::action_for(ctx, &key, &health, None, None)
-    } else {
-        ctx.succeeded(&key);
-        Action::requeue(ctx.settings.transition_poll)
-    })
+    reconcile_outcome::publish_leaving(ctx, KIND, obj, &mut status, &health, &key).await
 }
 
 /// One round of leaving. Idempotent: every step checks Graph first.

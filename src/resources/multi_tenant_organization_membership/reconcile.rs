@@ -353,28 +353,7 @@ async fn on_delete(obj: &MultiTenantOrganizationMembership, ctx: &Context) -> Re
         },
         Err(e) => reconcile_outcome::health_of(&e),
     };
-    let waiting = matches!(
-        health,
-        Health::Progressing {
-            reason: "Leaving",
-            ..
-        }
-    );
-    reconcile_outcome::publish_progress(
-        ctx,
-        KIND,
-        &mut obj.clone(),
-        &mut status,
-        &health,
-        "Delete",
-    )
-    .await?;
-    Ok(if waiting {
-        ctx.succeeded(&key);
-        Action::requeue(ctx.settings.transition_poll)
-    } else {
-        reconcile_outcome::action_for(ctx, &key, &health, None, None)
-    })
+    reconcile_outcome::publish_leaving(ctx, KIND, obj, &mut status, &health, &key).await
 }
 
 /// One round of leaving: `None` when done, else what Graph is still doing.
