@@ -125,10 +125,14 @@ impl Pacer {
         // A little slack over the refill interval keeps us just behind the bucket.
         // A 429 while already pacing means the interval is still too short: Retry-After only says
         // how long until the *next* token, which can be less than a full refill interval.
+        // Capped as a whole, not just the estimate: 429s that come at random (a struggling
+        // service, not an empty bucket) would otherwise compound ×1.05 each, and the soak saw
+        // the pace reach seconds per request after a hundred of them.
         let estimate = retry_after.mul_f64(1.02).min(Self::MAX_INTERVAL);
         self.interval = Some(
             self.interval
-                .map_or(estimate, |i| i.mul_f64(1.05).max(estimate)),
+                .map_or(estimate, |i| i.mul_f64(1.05).max(estimate))
+                .min(Self::MAX_INTERVAL),
         );
         self.last_at_limit = Some(now);
     }
@@ -807,6 +811,17 @@ mod tests {
             p.take_slot(later),
             later,
             "pacing is dropped after a quiet minute"
+        );
+
+        let mut random = Pacer::default();
+        for _ in 0..200 {
+            random.throttled(Duration::from_millis(80), t0);
+        }
+        let (a, b) = (random.take_slot(t0), random.take_slot(t0));
+        assert_eq!(
+            b - a,
+            Pacer::MAX_INTERVAL,
+            "200 random 429s slow the pace to the cap, no further"
         );
     }
 
