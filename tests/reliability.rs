@@ -53,30 +53,7 @@ impl Kube {
     }
 
     fn run(&self, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
-        use std::io::Write;
-        let mut cmd = kubectl();
-        cmd.env("KUBECONFIG", &self.kubeconfig)
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        if stdin.is_some() {
-            cmd.stdin(std::process::Stdio::piped());
-        }
-        let mut child = cmd.spawn().expect("spawn kubectl");
-        if let Some(input) = stdin {
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
-        }
-        let out = child.wait_with_output().expect("kubectl output");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        kubectl_run_with(Some(&self.kubeconfig), args, stdin)
     }
 
     fn apply(&self, ns: &str, manifest: &str) {

@@ -161,11 +161,7 @@ pub async fn finish<K, S>(
     poll: Option<Duration>,
 ) -> Result<Action, Error>
 where
-    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + HasStatus<S>,
+    K: StatusOwner<S>,
     S: DependentStatus,
 {
     let (health, retry_after, failed) = match outcome {
@@ -210,11 +206,7 @@ pub async fn publish_progress<K, S>(
     action: &str,
 ) -> Result<bool, Error>
 where
-    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + HasStatus<S>,
+    K: StatusOwner<S>,
     S: DependentStatus,
 {
     let generation = obj.meta().generation;
@@ -238,11 +230,7 @@ pub async fn publish_leaving<K, S>(
     key: &str,
 ) -> Result<Action, Error>
 where
-    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + HasStatus<S>,
+    K: StatusOwner<S>,
     S: DependentStatus,
 {
     publish_progress(ctx, kind, &mut obj.clone(), status, health, "Delete").await?;
@@ -268,11 +256,7 @@ pub async fn publish<K, S>(
     action: &str,
 ) -> Result<bool, Error>
 where
-    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + HasStatus<S>,
+    K: StatusOwner<S>,
     S: serde::Serialize + PartialEq + HasConditions,
 {
     if obj.current_status() == Some(desired) {
@@ -312,4 +296,24 @@ where
 /// Access to a custom resource's status.
 pub trait HasStatus<S> {
     fn current_status(&self) -> Option<&S>;
+}
+
+/// A namespaced custom resource whose status this module writes: what every function here
+/// needs of `K`, named once.
+pub trait StatusOwner<S>:
+    kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + serde::de::DeserializeOwned
+    + std::fmt::Debug
+    + HasStatus<S>
+{
+}
+
+impl<K, S> StatusOwner<S> for K where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + HasStatus<S>
+{
 }

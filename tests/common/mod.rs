@@ -71,8 +71,20 @@ pub fn kubectl() -> Command {
 
 /// Run kubectl with args; returns (success, stdout, stderr).
 pub fn kubectl_run(args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    kubectl_run_with(None, args, stdin)
+}
+
+/// [`kubectl_run`] against another plane's kubeconfig (`None`: the shared plane's).
+pub fn kubectl_run_with(
+    kubeconfig: Option<&Path>,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> (bool, String, String) {
     use std::io::Write;
     let mut cmd = kubectl();
+    if let Some(k) = kubeconfig {
+        cmd.env("KUBECONFIG", k);
+    }
     cmd.args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
