@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::graph::GraphError;
+use graph_client::GraphError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

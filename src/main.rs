@@ -14,8 +14,6 @@ enum Command {
     Run(graph_org_operator::operator::RunArgs),
     /// Print all CRDs as YAML (identical to crds/).
     Crds,
-    /// Run the local Microsoft Graph + Entra token endpoint emulator.
-    Emulator(graph_org_operator::emulator::EmulatorArgs),
 }
 
 #[tokio::main]
@@ -27,7 +25,6 @@ async fn main() -> std::process::ExitCode {
             print!("{}", graph_org_operator::resources::crds_yaml());
             Ok(())
         }
-        Command::Emulator(args) => graph_org_operator::emulator::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

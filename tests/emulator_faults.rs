@@ -6,8 +6,8 @@ mod emulator_support;
 use std::time::{Duration, Instant};
 
 use emulator_support::*;
-use graph_org_operator::emulator::config::EmulatorConfig;
-use graph_org_operator::emulator::{EmulatorOptions, FaultConfig, FaultRule};
+use graph_emulator::config::EmulatorConfig;
+use graph_emulator::{EmulatorOptions, FaultConfig, FaultRule};
 use reqwest::Method;
 use serde_json::json;
 

@@ -5,9 +5,9 @@
 mod emulator_support;
 
 use emulator_support::*;
-use graph_org_operator::emulator::config::{EmulatorConfig, TenantConfig};
-use graph_org_operator::emulator::{EmulatorOptions, MtoTimings};
-use graph_org_operator::graph::cloud::Cloud;
+use graph_emulator::config::{EmulatorConfig, TenantConfig};
+use graph_emulator::{EmulatorOptions, MtoTimings};
+use graph_client::cloud::Cloud;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -113,7 +113,7 @@ async fn create_read_update_and_put_twice() {
     assert_eq!(r.json["id"], id.as_str());
     assert_eq!(r.json["description"], "d2");
     assert_eq!(r.json["displayName"], "Contoso group");
-    let typed: graph_org_operator::graph::types::MultiTenantOrganization =
+    let typed: graph_client::types::MultiTenantOrganization =
         serde_json::from_value(r.json.clone()).unwrap();
     assert!(typed.exists());
 
@@ -150,7 +150,7 @@ async fn members_add_duplicate_role_join_and_remove() {
     assert_eq!(r.json["addedByTenantId"], TA);
     assert_eq!(r.json["transitionDetails"]["desiredState"], "active");
     assert_eq!(r.json["transitionDetails"]["status"], "running");
-    let typed: graph_org_operator::graph::types::MtoMember =
+    let typed: graph_client::types::MtoMember =
         serde_json::from_value(r.json.clone()).unwrap();
     assert_eq!(typed.tenant_id, TB);
 
@@ -229,11 +229,11 @@ async fn members_add_duplicate_role_join_and_remove() {
     e.advance(601.0).await;
     let r = e.get(&format!("{MTO}/joinRequest"), &tb).await;
     assert_eq!(r.json["memberState"], "active", "{}", r.text);
-    let jr: graph_org_operator::graph::types::JoinRequest =
+    let jr: graph_client::types::JoinRequest =
         serde_json::from_value(r.json.clone()).unwrap();
     assert_eq!(
         jr.member_state,
-        Some(graph_org_operator::graph::types::MemberState::Active)
+        Some(graph_client::types::MemberState::Active)
     );
     let mine = e.get(MTO, &ta).await.json;
     let theirs = e.get(MTO, &tb).await.json;

@@ -7,8 +7,8 @@ mod emulator_support;
 use std::collections::BTreeMap;
 
 use emulator_support::*;
-use graph_org_operator::emulator::EmulatorOptions;
-use graph_org_operator::emulator::config::{AppConfig, EmulatorConfig, SecretConfig, roles};
+use graph_emulator::EmulatorOptions;
+use graph_emulator::config::{AppConfig, EmulatorConfig, SecretConfig, roles};
 use reqwest::Method;
 use serde_json::json;
 
@@ -121,7 +121,7 @@ async fn create_list_get_patch() {
     assert_eq!(r.json["city"], "Dublin");
 
     // The typed wire model parses it.
-    let org: graph_org_operator::graph::types::Organization =
+    let org: graph_client::types::Organization =
         serde_json::from_value(r.json.clone()).unwrap();
     assert_eq!(
         org.fields.writable.marketing_notification_emails,
@@ -454,21 +454,21 @@ async fn every_answer_carries_ids_date_and_graph_error_shape() {
 /// tenant).
 #[tokio::test]
 async fn organizations_are_found_by_display_name_with_a_filter() {
-    use graph_org_operator::graph::{
+    use graph_client::{
         ApiVersion, GraphApi,
         auth::{Credential, Sensitive, TokenRequestor},
         http::{HttpGraph, NoObserver, RetryPolicy, build_http_client},
     };
-    let emu = graph_org_operator::emulator::Emulator::start(
-        graph_org_operator::emulator::config::EmulatorConfig::default_local(),
-        graph_org_operator::emulator::EmulatorOptions {
+    let emu = graph_emulator::Emulator::start(
+        graph_emulator::config::EmulatorConfig::default_local(),
+        graph_emulator::EmulatorOptions {
             page_size: 2,
             ..Default::default()
         },
     )
     .await
     .unwrap();
-    let cfg = graph_org_operator::emulator::config::EmulatorConfig::default_local();
+    let cfg = graph_emulator::config::EmulatorConfig::default_local();
     let app = &cfg.apps[0];
     let graph = HttpGraph::new(
         build_http_client(None).unwrap(),
@@ -485,7 +485,7 @@ async fn organizations_are_found_by_display_name_with_a_filter() {
         true,
     );
     for name in ["A", "B", "O'Brien", "C", "D", "O'Brien"] {
-        let body = graph_org_operator::graph::types::OrganizationFields {
+        let body = graph_client::types::OrganizationFields {
             display_name: Some(name.into()),
             ..Default::default()
         };
@@ -528,7 +528,7 @@ async fn organizations_are_found_by_display_name_with_a_filter() {
 
     // A rename (in the portal: Graph can't PATCH displayName) moves an organization from one
     // name's results to the other's, and back.
-    let ids = |found: Vec<graph_org_operator::graph::types::Organization>| {
+    let ids = |found: Vec<graph_client::types::Organization>| {
         found.into_iter().map(|o| o.id).collect::<Vec<_>>()
     };
     let renamed = found[0].id.clone();

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use emulator_support::*;
-use graph_org_operator::emulator::config::{AppConfig, EmulatorConfig, roles};
-use graph_org_operator::emulator::{Emulator, EmulatorOptions};
+use graph_emulator::config::{AppConfig, EmulatorConfig, roles};
+use graph_emulator::{Emulator, EmulatorOptions};
 use serde_json::Value;
 
 const CERT_APP: &str = "cccccccc-0000-4000-8000-000000000002";

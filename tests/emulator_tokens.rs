@@ -6,7 +6,7 @@ mod emulator_support;
 use std::collections::BTreeMap;
 
 use emulator_support::*;
-use graph_org_operator::emulator::config::{
+use graph_emulator::config::{
     AppConfig, EmulatorConfig, FederatedCredential, IssuerConfig, SecretConfig, roles,
 };
 use reqwest::Method;

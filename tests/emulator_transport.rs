@@ -8,12 +8,12 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use emulator_support::*;
-use graph_org_operator::emulator::config::EmulatorConfig;
-use graph_org_operator::emulator::{Emulator, EmulatorOptions};
-use graph_org_operator::graph::types::{
+use graph_emulator::config::EmulatorConfig;
+use graph_emulator::{Emulator, EmulatorOptions};
+use graph_client::types::{
     MemberRole, MemberState, MtoMemberAdd, MtoWrite, OrganizationFields, OrganizationPatch,
 };
-use graph_org_operator::graph::{ApiVersion, GraphApi, GraphError};
+use graph_client::{ApiVersion, GraphApi, GraphError};
 use serde_json::Value;
 
 fn https_client(ca_pem: &str) -> reqwest::Client {

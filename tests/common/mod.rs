@@ -499,5 +499,5 @@ pub async fn events_with(ns: &str, needle: &str) -> String {
 /// A plain HTTP client for talking to the emulator's control endpoints, built the way the
 /// operator builds its own (which installs the rustls crypto provider first).
 pub fn http_client() -> reqwest::Client {
-    graph_org_operator::graph::http::build_http_client(None).expect("HTTP client")
+    graph_client::http::build_http_client(None).expect("HTTP client")
 }

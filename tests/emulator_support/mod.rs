@@ -7,8 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use graph_org_operator::emulator::config::{self, EmulatorConfig};
-use graph_org_operator::emulator::{Emulator, EmulatorHandle, EmulatorOptions};
+use graph_emulator::config::{self, EmulatorConfig};
+use graph_emulator::{Emulator, EmulatorHandle, EmulatorOptions};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::Value;

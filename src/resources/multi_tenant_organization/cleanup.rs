@@ -108,7 +108,7 @@ async fn leave(
     };
     status.tenants = members.iter().map(tenant_status).collect();
     let is_owner = |t: &str| t.eq_ignore_ascii_case(&tenant_id);
-    let leaving = |m: &crate::graph::types::MtoMember| {
+    let leaving = |m: &graph_client::types::MtoMember| {
         m.transition_details
             .as_ref()
             .and_then(|t| t.desired_state.as_ref())

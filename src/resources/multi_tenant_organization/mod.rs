@@ -14,7 +14,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{ConnectionRef, DeletionPolicy, schema::*};
-use crate::graph::ApiVersion;
+use graph_client::ApiVersion;
 
 /// A tenant's multi-tenant organization (Graph keeps one per tenant), created with
 /// `PUT /tenantRelationships/multiTenantOrganization`, and the tenants it should contain.

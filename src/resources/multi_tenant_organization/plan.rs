@@ -1,7 +1,7 @@
 //! The pure step for the member list: which tenants to add, re-role or remove.
 
 use super::{TenantRole, TenantSpec};
-use crate::graph::types::{MemberRole, MemberState, MtoMember};
+use graph_client::types::{MemberRole, MemberState, MtoMember};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MemberOp {
@@ -84,7 +84,7 @@ pub fn members_plan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::types::MemberTransitionDetails;
+    use graph_client::types::MemberTransitionDetails;
 
     fn want(id: &str, role: TenantRole) -> TenantSpec {
         TenantSpec {

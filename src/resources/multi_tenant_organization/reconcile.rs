@@ -248,8 +248,8 @@ async fn converge(
 
 /// PUT failed. If Graph says one exists now (a retried PUT after a lost answer), adopt it.
 async fn recover_create(
-    graph: &dyn crate::graph::GraphApi,
-    v: crate::graph::ApiVersion,
+    graph: &dyn graph_client::GraphApi,
+    v: graph_client::ApiVersion,
     status: &mut MultiTenantOrganizationStatus,
     err: GraphError,
 ) -> Result<Error> {
@@ -266,8 +266,8 @@ async fn recover_create(
 }
 
 pub(super) async fn apply_member_op(
-    graph: &dyn crate::graph::GraphApi,
-    v: crate::graph::ApiVersion,
+    graph: &dyn graph_client::GraphApi,
+    v: graph_client::ApiVersion,
     op: &MemberOp,
 ) -> Result<()> {
     let r = match op {

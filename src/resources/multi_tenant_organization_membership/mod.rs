@@ -16,7 +16,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{ConnectionRef, DeletionPolicy, schema::*};
-use crate::graph::ApiVersion;
+use graph_client::ApiVersion;
 
 /// A member tenant's membership in another tenant's multi-tenant organization: the join request
 /// and its progress until the tenant is active. Global cloud only.

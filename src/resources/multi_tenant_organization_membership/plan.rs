@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 
-use crate::graph::types::{JOIN_RESET_TENANT_ID, JoinRequest, MemberState, ProcessingStatus};
+use graph_client::types::{JOIN_RESET_TENANT_ID, JoinRequest, MemberState, ProcessingStatus};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum JoinStep {
@@ -86,7 +86,7 @@ pub fn join_step(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::types::JoinTransitionDetails;
+    use graph_client::types::JoinTransitionDetails;
 
     const OWNER: &str = "11111111-1111-4111-8111-111111111111";
     const OTHER: &str = "99999999-9999-4999-8999-999999999999";

@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{ConnectionRef, ManagementPolicy, schema::*};
-use crate::graph::{ApiVersion, types};
+use graph_client::{ApiVersion, types};
 
 /// A Microsoft Graph organization, created through `POST /organization` (or adopted) and kept
 /// as declared. Only the five writable notification/privacy fields can change after creation.

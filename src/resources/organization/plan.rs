@@ -1,7 +1,7 @@
 //! The pure step between observing Graph and acting: what to do with an Organization.
 
 use super::{CreationMode, OrganizationSpec, OrganizationStatus};
-use crate::graph::types::{Organization, OrganizationPatch};
+use graph_client::types::{Organization, OrganizationPatch};
 use crate::resources::ManagementPolicy;
 
 /// What the operator saw in Graph.

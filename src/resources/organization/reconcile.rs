@@ -191,7 +191,7 @@ async fn converge(
             };
             crate::operator::test_hook_pause("GRAPHORG_TEST_PAUSE_AFTER_CREATE_MS").await;
             if created.id.is_empty() {
-                return Err(Error::Graph(crate::graph::GraphError::Malformed {
+                return Err(Error::Graph(graph_client::GraphError::Malformed {
                     operation: "create organization",
                     status: 201,
                     message: "the created organization has no id".into(),

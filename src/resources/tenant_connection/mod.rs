@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::schema::*;
-use crate::graph::{auth::AssertionAlgorithm, cloud::Cloud};
+use graph_client::{auth::AssertionAlgorithm, cloud::Cloud};
 
 /// How to reach one Microsoft Entra tenant as an application: the tenant, the app, the cloud,
 /// and exactly one way to authenticate.

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::graph::cloud::Cloud;
+use crate::wire::Cloud;
 
 /// Application permissions the emulator knows about (graph-api §1.2, §2.3).
 pub mod roles {

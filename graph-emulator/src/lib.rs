@@ -3,9 +3,10 @@
 //! join requests, client-credentials tokens (secret, certificate, federated), Graph's error
 //! bodies, correlation headers and throttling, plus faults on demand and an emulated clock.
 //!
-//! Run it as `graph-org-operator emulator` (prints one JSON line with its URLs when ready), or
-//! in a test with [`Emulator::start`]. [`InProcessGraph`] offers the same behaviour without
-//! HTTP, as a [`crate::graph::GraphApi`].
+//! Run it as `graph-emulator` (prints one JSON line with its URLs when ready), or in a test
+//! with [`Emulator::start`]; [`Emu`] is the state itself, which a test can also call directly,
+//! without HTTP. It shares no code with the operator or its Graph client: its wire shapes come
+//! from Graph's documentation (see [`wire`]), so it is an independent check on the client.
 //!
 //! # Behaviour worth knowing
 //!
@@ -32,18 +33,18 @@
 //! Modules: [`config`] (tenants, apps, credentials), [`clock`] (emulated time), [`state`]
 //! (the directory model and every operation), [`tokens`] (Entra endpoint and JWTs),
 //! [`server`] (axum routes, fault/journal wrapper, listeners), [`faults`], [`throttle`],
-//! [`journal`], [`tls`] and [`in_process`].
+//! [`journal`], [`tls`] and [`wire`].
 
 pub mod clock;
 pub mod config;
 pub mod faults;
-pub mod in_process;
 pub mod journal;
 pub mod server;
 pub mod state;
 pub mod throttle;
 pub mod tls;
 pub mod tokens;
+pub mod wire;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -59,7 +60,6 @@ use tokio::task::JoinHandle;
 
 pub use config::EmulatorConfig;
 pub use faults::{FaultConfig, FaultRule, Latency};
-pub use in_process::InProcessGraph;
 pub use state::{ApiError, Caller, Directory, MtoTimings};
 
 use clock::Clock;
@@ -117,7 +117,7 @@ struct Core {
     rng: StdRng,
 }
 
-/// The emulator's shared state, used by the HTTP handlers, [`InProcessGraph`] and tests.
+/// The emulator's shared state, used by the HTTP handlers and by tests that call it in process.
 pub struct Emu {
     pub clock: Clock,
     pub journal: Journal,
@@ -138,7 +138,7 @@ impl std::fmt::Debug for Emu {
 }
 
 impl Emu {
-    /// Build the state without any listener (for [`InProcessGraph`]-only tests). Generating
+    /// Build the state without any listener (for tests that call it in process). Generating
     /// the RSA signing key takes a moment.
     pub fn new(config: EmulatorConfig, options: EmulatorOptions) -> Result<Arc<Self>, String> {
         config.validate()?;
@@ -453,11 +453,6 @@ impl EmulatorHandle {
         &self.emu.clock
     }
 
-    /// A [`crate::graph::GraphApi`] for `client_id` in `tenant`, without HTTP.
-    pub fn in_process(&self, tenant: &str, client_id: &str) -> InProcessGraph {
-        InProcessGraph::new(self.emu.clone(), tenant, client_id)
-    }
-
     /// Stop accepting, let in-flight requests finish (up to 2 s), and wait.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
@@ -475,7 +470,7 @@ impl Drop for EmulatorHandle {
 
 // ---------------------------------------------------------------------- command line
 
-/// Command-line arguments of `graph-org-operator emulator`.
+/// Command-line arguments of `graph-emulator`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct EmulatorArgs {
     /// YAML configuration (tenants, apps, credentials, issuers); a built-in two-tenant
@@ -651,6 +646,6 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-mod anyhow_free {
+pub(crate) mod anyhow_free {
     pub type Result = std::result::Result<(), Box<dyn std::error::Error + Send + Sync>>;
 }

@@ -1,6 +1,6 @@
 //! Microsoft Graph, behind one trait. Two implementations serve it: [`http::HttpGraph`], the
 //! real client (reqwest, token cache, retries), used against graph.microsoft.com and against the
-//! emulator's HTTP server alike; and [`crate::emulator::InProcessGraph`], which calls the
+//! emulator's HTTP server alike; and an adapter in the operator's tests over the emulator library, which calls the
 //! emulator's state directly, for fast unit tests of the reconcilers.
 
 pub mod auth;

@@ -21,7 +21,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
-use super::{
+use crate::{
     GraphResult, TokenInfo,
     error::{GraphError, TokenErrorBody, parse_retry_after},
 };

@@ -4,7 +4,7 @@
 //! Every Graph operation the operator uses is one method on [`Directory`] taking the
 //! [`Caller`] (tenant + granted roles from the token). Permission checks, validation and
 //! Graph's documented errors live here, so the HTTP handlers and
-//! [`crate::emulator::InProcessGraph`] behave identically. Bodies go in and out as JSON values,
+//! in-process callers behave identically. Bodies go in and out as JSON values,
 //! exactly as on the wire.
 //!
 //! Asynchronous MTO transitions (joins, removals) carry a due instant in emulated time and are
@@ -19,8 +19,8 @@ use serde_json::{Map, Value, json};
 
 use super::clock::graph_time;
 use super::config::{EmulatorConfig, TenantConfig, roles};
-use crate::graph::cloud::Cloud;
-use crate::graph::types::{JOIN_RESET_TENANT_ID, MemberRole, MemberState, ProcessingStatus};
+use crate::wire::Cloud;
+use crate::wire::{JOIN_RESET_TENANT_ID, MemberRole, MemberState, ProcessingStatus};
 
 /// A Graph error as the emulator answers it.
 #[derive(Clone, Debug, PartialEq)]
@@ -103,6 +103,28 @@ pub const ORG_WRITABLE: [&str; 5] = [
     "securityComplianceNotificationPhones",
     "technicalNotificationMails",
 ];
+
+/// The typing Graph documents for the writable organization properties (graph-api §1.1):
+/// string collections, and `privacyProfile {contactEmail, statementUrl}`. A body that doesn't fit
+/// is a 400, as Graph answers.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)] // read only to check the body's shape
+struct OrganizationUpdate {
+    marketing_notification_emails: Option<Vec<String>>,
+    privacy_profile: Option<PrivacyProfileUpdate>,
+    security_compliance_notification_mails: Option<Vec<String>>,
+    security_compliance_notification_phones: Option<Vec<String>>,
+    technical_notification_mails: Option<Vec<String>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // read only to check the body's shape
+struct PrivacyProfileUpdate {
+    contact_email: Option<String>,
+    statement_url: Option<String>,
+}
 
 /// Emulated durations of the asynchronous MTO steps (graph-api §2.4 says "minutes" for add
 /// and remove, "up to 2–4 hours" for a join, and a join only 2 hours after creation).
@@ -368,7 +390,7 @@ impl Directory {
             }
         }
         // Same typing rules as the wire types: collections of strings, privacyProfile object.
-        if serde_json::from_value::<crate::graph::types::OrganizationPatch>(Value::Object(
+        if serde_json::from_value::<OrganizationUpdate>(Value::Object(
             fields.clone(),
         ))
         .is_err()

@@ -30,7 +30,7 @@ use super::faults::{Action, FaultConfig};
 use super::journal::JournalEntry;
 use super::state::{ApiError, ApiResult, Caller, Directory};
 use super::tokens::{EntraError, TokenRequest};
-use crate::graph::ApiVersion;
+use crate::wire::ApiVersion;
 
 /// Per-request facts the handlers need, set by the wrapper.
 #[derive(Clone, Debug)]

@@ -11,7 +11,7 @@ use rand::Rng;
 use reqwest::{Method, StatusCode};
 use serde::{Serialize, de::DeserializeOwned};
 
-use super::{
+use crate::{
     ApiVersion, GraphApi, GraphResult, TokenInfo,
     auth::{TokenCache, TokenRequestor},
     error::{GraphError, GraphErrorBody, parse_retry_after},

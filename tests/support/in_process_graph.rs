@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 
 use super::Emu;
 use super::state::{ApiError, ApiResult, Caller, Directory};
-use crate::graph::types::*;
-use crate::graph::{ApiVersion, GraphApi, GraphError, GraphResult, TokenInfo};
+use graph_client::types::*;
+use graph_client::{ApiVersion, GraphApi, GraphError, GraphResult, TokenInfo};
 
 #[derive(Clone, Debug)]
 pub struct InProcessGraph {
