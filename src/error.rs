@@ -1,9 +1,12 @@
-//! The operator's one error type. Each variant knows its condition reason and whether waiting
-//! can fix it (transient) or a user must act (terminal).
+//! Why a round could not finish. Plan verdicts (ambiguous, not found, conflict) are not errors:
+//! they are [`Health`](crate::reconciler::Health) a kind's plan returns. Each error knows its
+//! condition reason and whether waiting can fix it (transient) or a user must act (terminal).
 
 use std::time::Duration;
 
 use graph_client::GraphError;
+
+use crate::reconciler::Reason;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -46,15 +49,6 @@ pub enum Error {
         granted: String,
     },
 
-    #[error("{0}")]
-    Conflict(String),
-
-    #[error("{0}")]
-    Ambiguous(String),
-
-    #[error("{0}")]
-    NotFound(String),
-
     /// The reconcile started from a version of the resource that is no longer the newest (the
     /// watch cache lags); nothing was written, and the next round starts from the newer one.
     #[error(
@@ -64,38 +58,37 @@ pub enum Error {
 }
 
 impl Error {
-    /// The PascalCase reason used in conditions, Events and metrics.
-    pub fn reason(&self) -> &'static str {
+    /// The reason used in conditions, Events and metrics.
+    pub(crate) fn reason(&self) -> Reason {
         match self {
-            Self::Kube(_) => "KubernetesError",
-            Self::Graph(GraphError::Api { status: 403, .. }) => "Forbidden",
-            Self::Graph(GraphError::Api { status: 429, .. }) => "Throttled",
-            Self::Graph(GraphError::Api { status, .. }) if *status >= 500 => "GraphUnavailable",
-            Self::Graph(GraphError::Api { .. }) => "GraphRejected",
-            Self::Graph(GraphError::Token { .. }) => "AuthenticationFailed",
-            Self::Graph(GraphError::Credential(_)) => "CredentialInvalid",
-            Self::Graph(GraphError::Transport { timeout: true, .. }) => "GraphTimeout",
-            Self::Graph(GraphError::Transport { .. }) => "GraphUnreachable",
-            Self::Graph(GraphError::Malformed { .. }) => "GraphMalformedResponse",
-            Self::Graph(GraphError::Unsupported(_)) | Self::UnsupportedCloud { .. } => {
-                "UnsupportedCloud"
+            Self::Kube(_) => Reason::KubernetesError,
+            Self::Graph(GraphError::Api { status: 403, .. }) => Reason::Forbidden,
+            Self::Graph(GraphError::Api { status: 429, .. }) => Reason::Throttled,
+            Self::Graph(GraphError::Api { status, .. }) if *status >= 500 => {
+                Reason::GraphUnavailable
             }
-            Self::ConnectionNotFound { .. } => "ConnectionNotFound",
-            Self::ConnectionNotReady { .. } => "ConnectionNotReady",
-            Self::SecretNotFound { .. } => "SecretNotFound",
-            Self::SecretKeyMissing { .. } => "SecretKeyMissing",
-            Self::InvalidSpec(_) => "InvalidSpec",
-            Self::MissingPermission { .. } => "MissingPermission",
-            Self::Conflict(_) => "Conflict",
-            Self::Ambiguous(_) => "Ambiguous",
-            Self::NotFound(_) => "NotFoundInGraph",
-            Self::Stale { .. } => "StaleRead",
+            Self::Graph(GraphError::Api { .. }) => Reason::GraphRejected,
+            Self::Graph(GraphError::Token { .. }) => Reason::AuthenticationFailed,
+            Self::Graph(GraphError::Credential(_)) => Reason::CredentialInvalid,
+            Self::Graph(GraphError::Transport { timeout: true, .. }) => Reason::GraphTimeout,
+            Self::Graph(GraphError::Transport { .. }) => Reason::GraphUnreachable,
+            Self::Graph(GraphError::Malformed { .. }) => Reason::GraphMalformedResponse,
+            Self::Graph(GraphError::Unsupported(_)) | Self::UnsupportedCloud { .. } => {
+                Reason::UnsupportedCloud
+            }
+            Self::ConnectionNotFound { .. } => Reason::ConnectionNotFound,
+            Self::ConnectionNotReady { .. } => Reason::ConnectionNotReady,
+            Self::SecretNotFound { .. } => Reason::SecretNotFound,
+            Self::SecretKeyMissing { .. } => Reason::SecretKeyMissing,
+            Self::InvalidSpec(_) => Reason::InvalidSpec,
+            Self::MissingPermission { .. } => Reason::MissingPermission,
+            Self::Stale { .. } => Reason::StaleRead,
         }
     }
 
     /// True when retrying without a change (spec, Secret, grants, connection) cannot help.
     /// Terminal errors stop retries; the watches bring the resource back when something changes.
-    pub fn is_terminal(&self) -> bool {
+    pub(crate) fn is_terminal(&self) -> bool {
         match self {
             Self::Kube(_) | Self::Stale { .. } => false,
             Self::Graph(e) => !e.is_transient(),
@@ -105,14 +98,11 @@ impl Error {
             Self::InvalidSpec(_)
             | Self::UnsupportedCloud { .. }
             | Self::MissingPermission { .. } => true,
-            Self::Conflict(_) | Self::Ambiguous(_) => true,
-            // AdoptOnly with nothing to adopt: looked for again at the next resync.
-            Self::NotFound(_) => true,
         }
     }
 
     /// The server's requested wait, if any.
-    pub fn retry_after(&self) -> Option<Duration> {
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Graph(e) => e.retry_after(),
             _ => None,
@@ -120,4 +110,4 @@ impl Error {
     }
 }
 
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;

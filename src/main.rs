@@ -11,7 +11,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the controllers.
-    Run(graph_org_operator::operator::RunArgs),
+    Run(graph_org_operator::RunArgs),
     /// Print all CRDs as YAML (identical to crds/).
     Crds,
 }
@@ -20,11 +20,10 @@ enum Command {
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => graph_org_operator::operator::run(args).await,
-        Command::Crds => {
-            print!("{}", graph_org_operator::resources::crds_yaml());
-            Ok(())
-        }
+        Command::Run(args) => graph_org_operator::run(args).await,
+        Command::Crds => graph_org_operator::kinds::crds_yaml()
+            .map(|yaml| print!("{yaml}"))
+            .map_err(|e| e.into()),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -38,7 +38,7 @@ fn helm_bin() -> String {
 
 #[test]
 fn chart_crds_are_the_generated_crds() {
-    for crd in graph_org_operator::resources::all_crds() {
+    for crd in graph_org_operator::kinds::all_crds() {
         let name = format!("{}.yaml", crd.metadata.name.unwrap());
         let root = std::fs::read_to_string(repo_root().join("crds").join(&name)).unwrap();
         let chart = std::fs::read_to_string(repo_root().join(CHART).join("crds").join(&name))

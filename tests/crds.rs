@@ -5,9 +5,9 @@ mod common;
 
 #[test]
 fn crds_directory_matches_the_rust_types() {
-    let generated = graph_org_operator::resources::crds_yaml();
+    let generated = graph_org_operator::kinds::crds_yaml().expect("CRDs serialize");
     let mut committed = Vec::new();
-    for crd in graph_org_operator::resources::all_crds() {
+    for crd in graph_org_operator::kinds::all_crds() {
         let name = crd.metadata.name.unwrap();
         let path = common::repo_root()
             .join("crds")

@@ -424,11 +424,14 @@ async fn a_throttling_storm_converges_and_no_request_beats_its_retry_after() {
 async fn a_reconcile_from_a_stale_cache_neither_creates_again_nor_erases_the_id() {
     use std::sync::Arc;
 
+    use graph_client::http::{RetryPolicy, build_http_client};
     use graph_org_operator::{
         error::Error,
-        graph::http::{RetryPolicy, build_http_client},
-        operator::{Context, Settings, metrics::Metrics},
-        resources::{Organization, organization, tenant_connection::ConnectionClients},
+        kinds::{
+            self, Organization,
+            tenant_connection::{Connections, HttpGraphFactory},
+        },
+        reconciler::{self, Metrics, Settings},
     };
     use kube::runtime::events::Reporter;
 
@@ -455,30 +458,27 @@ async fn a_reconcile_from_a_stale_cache_neither_creates_again_nor_erases_the_id(
     // Reconcile the stale version in process, as the controller would.
     let mut registry = prometheus_client::registry::Registry::default();
     let metrics = Arc::new(Metrics::new(&mut registry));
-    let connections = ConnectionClients::new(
-        client.clone(),
+    let factory = HttpGraphFactory::new(
         build_http_client(None).unwrap(),
         metrics.clone(),
         RetryPolicy::default(),
-        None,
     );
+    let connections = Connections::new(client.clone(), Arc::new(factory), None);
     let reporter = Reporter {
         controller: "stale-test".into(),
         instance: None,
     };
-    let ctx = Arc::new(Context::new(
+    let base = reconciler::Context::new(
         client.clone(),
         reporter,
         metrics,
-        connections,
         Settings {
             resync: Duration::from_secs(3600),
-            claims_namespace: ns.clone(),
-            identity: "stale-test".into(),
             transition_poll: Duration::from_secs(1),
         },
-    ));
-    let result = organization::reconcile(Arc::new(stale), ctx).await;
+    );
+    let ctx = Arc::new(kinds::Context::new(base, connections, ns.clone()));
+    let result = kinds::organization::reconcile(Arc::new(stale), ctx).await;
     assert!(
         matches!(result, Err(Error::Stale { .. })),
         "a decision from a stale version must be refused, got {result:?}"

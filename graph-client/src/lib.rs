@@ -3,6 +3,8 @@
 //! emulator's HTTP server alike; and an adapter in the operator's tests over the emulator library, which calls the
 //! emulator's state directly, for fast unit tests of the reconcilers.
 
+#![warn(unreachable_pub)]
+
 pub mod auth;
 pub mod cloud;
 pub mod error;

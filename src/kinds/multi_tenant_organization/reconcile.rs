@@ -1,0 +1,240 @@
+//! MultiTenantOrganization: claim the tenant, observe Graph, plan (plan.rs), act.
+
+use std::time::Duration;
+
+use graph_client::{
+    ApiVersion, GraphApi, GraphError,
+    types::{MtoMember, MtoMemberAdd, MultiTenantOrganization as GraphMto},
+};
+
+use super::{
+    DeletionPolicy, MultiTenantOrganization, MultiTenantOrganizationStatus, TenantStatus, claim,
+    cleanup,
+    plan::{MemberOp, MtoPlan, claim_verdict, failed_member, members_plan, mto_plan},
+};
+use crate::{
+    error::{Error, Result},
+    kinds::{Context, tenant_connection::ready_global_connection},
+    reconciler::{Cleanup, Health, Kind, Reason, Round, Settings},
+};
+
+pub(super) const ROLE: &str = "MultiTenantOrganization.ReadWrite.All";
+
+impl Kind for MultiTenantOrganization {
+    type Status = MultiTenantOrganizationStatus;
+    type Ctx = Context;
+    const KIND: &'static str = "MultiTenantOrganization";
+
+    fn status(&self) -> Option<&MultiTenantOrganizationStatus> {
+        self.status.as_ref()
+    }
+
+    fn settled(&self) -> bool {
+        self.status.as_ref().is_some_and(|s| s.id.is_some())
+    }
+
+    fn poll(&self, settings: &Settings) -> Option<Duration> {
+        self.status
+            .as_ref()
+            .is_some_and(|s| s.in_transition())
+            .then_some(settings.transition_poll)
+    }
+
+    fn needs_cleanup(&self) -> bool {
+        self.spec.deletion_policy == DeletionPolicy::Leave
+    }
+
+    async fn apply(round: &mut Round<Self>, ctx: &Context) -> Result<Health> {
+        let ns = round.namespace();
+        let (_conn, graph, tenant_id) = ready_global_connection(
+            ctx,
+            &ns,
+            &round.obj.spec.connection_ref.name,
+            ROLE,
+            Self::KIND,
+        )
+        .await?;
+        let claim = claim::acquire(ctx, &tenant_id, &round.obj).await?;
+        if let Some(verdict) = claim_verdict(&tenant_id, &claim) {
+            return Ok(verdict);
+        }
+        round.status.tenant_id = Some(tenant_id.clone());
+        let v = round.obj.spec.graph_api_version;
+
+        let current = graph.get_mto(v).await?;
+        let mut health = match mto_plan(&round.obj.spec, round.status.id.is_some(), &current) {
+            MtoPlan::Create(body) => {
+                // PUT fails on an existing one, so the singleton itself guards against a
+                // duplicate; the pending record tells a person what the operator was doing if it
+                // dies here.
+                round.status.pending_create = Some(jiff::Timestamp::now().to_string());
+                let creating =
+                    Health::progressing(Reason::Creating, "creating the multi-tenant organization");
+                round.checkpoint(&creating, "Create").await?;
+                let created = match graph.create_mto(v, &body).await {
+                    Ok(c) => c,
+                    Err(e) => return Err(recover_create(&*graph, v, &mut round.status, e).await),
+                };
+                record(&mut round.status, &created);
+                let message = format!(
+                    "created multi-tenant organization {}",
+                    created.id.clone().unwrap_or_default()
+                );
+                round
+                    .event(Reason::Created, "Create", message.clone())
+                    .await;
+                Health::ready(Reason::Created, message)
+            }
+            MtoPlan::Update(changed) => {
+                record(&mut round.status, &current);
+                graph.update_mto(v, &changed).await?;
+                let message = format!(
+                    "updated the multi-tenant organization {}",
+                    round.status.id.clone().unwrap_or_default()
+                );
+                round
+                    .event(Reason::Updated, "Update", message.clone())
+                    .await;
+                Health::ready(Reason::Updated, message)
+            }
+            MtoPlan::Adopt => {
+                record(&mut round.status, &current);
+                let message = format!(
+                    "adopted the tenant's multi-tenant organization {}",
+                    round.status.id.clone().unwrap_or_default()
+                );
+                round.event(Reason::Adopted, "Adopt", message.clone()).await;
+                Health::ready(Reason::Adopted, message)
+            }
+            MtoPlan::InSync => {
+                record(&mut round.status, &current);
+                Health::ready(
+                    Reason::InSync,
+                    "the multi-tenant organization matches the spec",
+                )
+            }
+        };
+
+        if let Some(tenants) = round.obj.spec.tenants.clone() {
+            let members = graph.list_mto_members(v).await?;
+            let ops = members_plan(&tenants, &members, &tenant_id);
+            for op in &ops {
+                apply_member_op(&*graph, v, op).await?;
+            }
+            let members = if ops.is_empty() {
+                members
+            } else {
+                graph.list_mto_members(v).await?
+            };
+            round.status.tenants = members.iter().map(tenant_status).collect();
+            if let Some(failed) = failed_member(&members) {
+                health = failed;
+            } else if !ops.is_empty() {
+                let message = format!(
+                    "{} member change(s) sent; Graph applies them asynchronously",
+                    ops.len()
+                );
+                round.event(Reason::MembersUpdated, "Update", message).await;
+            }
+        }
+        if round.status.in_transition() {
+            health = health.recheck_after(round.settings().transition_poll);
+        }
+        Ok(health)
+    }
+
+    async fn cleanup(round: &mut Round<Self>, ctx: &Context) -> Result<Cleanup> {
+        cleanup::leave(round, ctx).await
+    }
+}
+
+/// PUT failed. If Graph says one exists now (a retried PUT after a lost answer), record it.
+async fn recover_create(
+    graph: &dyn GraphApi,
+    v: ApiVersion,
+    status: &mut MultiTenantOrganizationStatus,
+    err: GraphError,
+) -> Error {
+    if let Ok(now) = graph.get_mto(v).await
+        && now.exists()
+    {
+        record(status, &now);
+        return Error::Graph(err);
+    }
+    if !err.is_transient() {
+        status.pending_create = None;
+    }
+    Error::Graph(err)
+}
+
+pub(super) async fn apply_member_op(
+    graph: &dyn GraphApi,
+    v: ApiVersion,
+    op: &MemberOp,
+) -> Result<()> {
+    let r = match op {
+        MemberOp::Add {
+            tenant_id,
+            display_name,
+            role,
+        } => {
+            let body = MtoMemberAdd {
+                tenant_id: tenant_id.clone(),
+                display_name: display_name.clone(),
+                role: Some(role.clone()),
+            };
+            match graph.add_mto_member(v, &body).await {
+                // "Tenant is already being added": someone (or a lost answer) got there first.
+                Err(GraphError::Api {
+                    status: 400,
+                    ref message,
+                    ..
+                }) if message.contains("already") => Ok(()),
+                other => other.map(drop),
+            }
+        }
+        MemberOp::ChangeRole { tenant_id, role } => {
+            graph.update_mto_member_role(v, tenant_id, role).await
+        }
+        MemberOp::Remove { tenant_id } => match graph.remove_mto_member(v, tenant_id).await {
+            Err(e) if e.is_not_found() => Ok(()),
+            other => other,
+        },
+    };
+    r.map_err(Error::Graph)
+}
+
+pub(super) fn tenant_status(m: &MtoMember) -> TenantStatus {
+    TenantStatus {
+        tenant_id: m.tenant_id.clone(),
+        role: m.role.as_ref().map(|r| r.to_string()),
+        state: m.state.as_ref().map(|s| s.to_string()),
+        transition_status: m
+            .transition_details
+            .as_ref()
+            .and_then(|t| t.status.as_ref())
+            .map(|s| s.to_string()),
+        transition_details: m
+            .transition_details
+            .as_ref()
+            .and_then(|t| t.details.clone())
+            .filter(|d| !d.is_empty()),
+    }
+}
+
+fn record(status: &mut MultiTenantOrganizationStatus, mto: &GraphMto) {
+    if mto.id.is_some() {
+        status.id = mto.id.clone();
+        status.pending_create = None;
+    }
+    status.state = mto.state.as_ref().map(|s| s.to_string());
+    if mto.created_date_time.is_some() {
+        status.created_date_time = mto.created_date_time.clone();
+        status.joinable_after = mto
+            .created_date_time
+            .as_deref()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .and_then(|t| t.checked_add(jiff::SignedDuration::from_hours(2)).ok())
+            .map(|t| t.to_string());
+    }
+}

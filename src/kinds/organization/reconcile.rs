@@ -1,0 +1,216 @@
+//! Organization: observe Graph, plan (plan.rs), act, recording ids in status as soon as they
+//! exist.
+
+use graph_client::{GraphError, types};
+
+use super::{
+    CreationMode, Organization, OrganizationStatus, PendingCreate,
+    plan::{AfterAdopt, Observed, Plan, plan},
+};
+use crate::{
+    error::{Error, Result},
+    kinds::{Context, tenant_connection::ready_connection},
+    reconciler::{Health, Kind, READY, Reason, Round, find},
+};
+
+const ROLE: &str = "Organization.ReadWrite.All";
+
+/// One round of one Organization, as its controller runs it (public for tests that drive a
+/// round by hand, e.g. from a deliberately stale copy).
+pub async fn reconcile(
+    obj: std::sync::Arc<Organization>,
+    ctx: std::sync::Arc<Context>,
+) -> std::result::Result<kube::runtime::controller::Action, Error> {
+    crate::reconciler::reconcile(obj, ctx).await
+}
+
+impl Kind for Organization {
+    type Status = OrganizationStatus;
+    type Ctx = Context;
+    const KIND: &'static str = "Organization";
+
+    fn status(&self) -> Option<&OrganizationStatus> {
+        self.status.as_ref()
+    }
+
+    fn settled(&self) -> bool {
+        self.status.as_ref().is_some_and(|s| s.id.is_some())
+    }
+
+    async fn apply(round: &mut Round<Self>, ctx: &Context) -> Result<Health> {
+        let ns = round.namespace();
+        let (_conn, graph) =
+            ready_connection(ctx, &ns, &round.obj.spec.connection_ref.name, ROLE).await?;
+        let v = round.obj.spec.graph_api_version;
+
+        // Observe.
+        let observed = match &round.status.id {
+            Some(id) => match graph.get_organization(v, id).await {
+                Ok(org) => Observed::Known(Some(org)),
+                Err(e) if e.is_not_found() => Observed::Known(None),
+                Err(e) => return Err(e.into()),
+            },
+            None => Observed::Candidates(
+                graph
+                    .find_organizations(v, &round.obj.spec.display_name)
+                    .await?,
+            ),
+        };
+
+        // Plan, then act.
+        match plan(&round.obj.spec, &round.status, observed) {
+            Plan::Stall { reason, message } => Ok(Health::stalled(reason, message)),
+            Plan::InSync { org } => {
+                record(&mut round.status, &org);
+                Ok(Health::ready(
+                    Reason::InSync,
+                    format!("organization {} matches the spec", org.id),
+                ))
+            }
+            Plan::Drifted { org, fields } => {
+                record(&mut round.status, &org);
+                Ok(report_drift(round, &org.id, &fields).await)
+            }
+            Plan::Update { org, patch } => {
+                graph.update_organization(v, &org.id, &patch).await?;
+                record(&mut round.status, &org);
+                let message = format!(
+                    "updated {} on organization {}",
+                    patch.field_names().join(", "),
+                    org.id
+                );
+                round
+                    .event(Reason::Updated, "Update", message.clone())
+                    .await;
+                Ok(Health::ready(Reason::Updated, message))
+            }
+            Plan::Adopt {
+                org,
+                recovered,
+                then,
+            } => {
+                let (reason, message) = if recovered {
+                    (
+                        Reason::Recovered,
+                        format!(
+                            "adopted organization {} made by an interrupted create",
+                            org.id
+                        ),
+                    )
+                } else {
+                    (
+                        Reason::Adopted,
+                        format!(
+                            "adopted existing organization {} named {:?}",
+                            org.id, round.obj.spec.display_name
+                        ),
+                    )
+                };
+                record(&mut round.status, &org);
+                round.event(reason, "Adopt", message.clone()).await;
+                match then {
+                    AfterAdopt::Nothing => {}
+                    AfterAdopt::Update(patch) => {
+                        graph.update_organization(v, &org.id, &patch).await?;
+                    }
+                    AfterAdopt::Report(fields) => {
+                        return Ok(report_drift(round, &org.id, &fields).await);
+                    }
+                }
+                Ok(Health::ready(reason, message))
+            }
+            Plan::Create { preexisting_ids } => create(round, &*graph, preexisting_ids).await,
+        }
+    }
+}
+
+async fn create(
+    round: &mut Round<Organization>,
+    graph: &dyn graph_client::GraphApi,
+    preexisting_ids: Vec<String>,
+) -> Result<Health> {
+    let v = round.obj.spec.graph_api_version;
+    // Record the intent before the call: a crash after Graph creates the object but before its
+    // id is written is then recovered by adoption, not a second create. AdoptOrCreate needs no
+    // record: with no namesake before the call, the one found after a crash is the one this
+    // call made, and the plan adopts it.
+    if round.obj.spec.creation_mode == CreationMode::Create || round.status.pending_create.is_some()
+    {
+        round.status.pending_create = Some(PendingCreate {
+            started_at: jiff::Timestamp::now().to_string(),
+            preexisting_ids,
+        });
+        let creating = Health::progressing(Reason::Creating, "creating the organization in Graph");
+        round.checkpoint(&creating, "Create").await?;
+    }
+
+    let created = match graph
+        .create_organization(v, &round.obj.spec.create_body())
+        .await
+    {
+        Ok(org) => org,
+        Err(e) => {
+            // A definite refusal created nothing; anything else may have, so the pending record
+            // stays for the next round to resolve.
+            if !e.is_transient() {
+                round.status.pending_create = None;
+            }
+            return Err(e.into());
+        }
+    };
+    crate::test_hooks::pause("GRAPHORG_TEST_PAUSE_AFTER_CREATE_MS").await;
+    if created.id.is_empty() {
+        return Err(Error::Graph(GraphError::Malformed {
+            operation: "create organization",
+            status: 201,
+            message: "the created organization has no id".into(),
+            request_id: None,
+        }));
+    }
+    record(&mut round.status, &created);
+    let message = format!("created organization {}", created.id);
+    round
+        .event(Reason::Created, "Create", message.clone())
+        .await;
+    Ok(Health::ready(Reason::Created, message))
+}
+
+/// managementPolicy Observe: say what differs (condition message, and a Warning Event when that
+/// changes — not one per resync), correct nothing.
+async fn report_drift(round: &Round<Organization>, id: &str, fields: &[String]) -> Health {
+    let message = format!(
+        "managementPolicy Observe: organization {id} differs from the spec in {}; not corrected",
+        fields.join(", ")
+    );
+    let before = round
+        .obj
+        .status
+        .as_ref()
+        .and_then(|s| find(&s.conditions, READY))
+        .map(|c| c.message.as_str());
+    if before != Some(message.as_str()) {
+        round
+            .warning(Reason::DriftDetected, "Observe", message.clone())
+            .await;
+    }
+    Health::ready(Reason::DriftDetected, message)
+}
+
+/// Copy what Graph says into status; the id is final, so the pending record goes.
+fn record(status: &mut OrganizationStatus, org: &types::Organization) {
+    status.id = Some(org.id.clone());
+    status.pending_create = None;
+    if org.created_date_time.is_some() {
+        status.created_date_time = org.created_date_time.clone();
+    }
+    if org.tenant_type.is_some() {
+        status.tenant_type = org.tenant_type.clone();
+    }
+    if !org.verified_domains.is_empty() {
+        status.verified_domains = org
+            .verified_domains
+            .iter()
+            .filter_map(|d| d.name.clone())
+            .collect();
+    }
+}

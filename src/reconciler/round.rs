@@ -1,0 +1,398 @@
+//! One round of one resource, the same for every kind: begin (skip when paused or when nothing
+//! is new since the last sync), the kind's own work (observe → plan → act, or cleanup when the
+//! resource is being deleted), and finish (conditions, one conditional status write, an Event
+//! when the reason changes, metrics, the requeue).
+//!
+//! Kinds plug in through [`Kind`]; this module knows none of them.
+
+use std::{
+    future::Future,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{
+    Api, Resource, ResourceExt,
+    runtime::{controller::Action, events::EventType},
+};
+use serde::{Serialize, de::DeserializeOwned};
+
+use super::{
+    Context, Reason, annotations,
+    conditions::{self, Health, State, conditions_for},
+    context::ObjectKey,
+    finalizer, metrics, status,
+};
+use crate::error::{Error, Result};
+
+/// The status of a kind: kstatus conditions and observedGeneration, plus whatever the kind
+/// records of Graph.
+pub(crate) trait KindStatus: Clone + Default + Serialize + PartialEq + Send + Sync {
+    fn conditions(&self) -> &[Condition];
+    fn observed_generation(&self) -> Option<i64>;
+    fn set_kstatus(&mut self, observed_generation: Option<i64>, conditions: Vec<Condition>);
+}
+
+/// Implements [`KindStatus`] for a status struct with `observed_generation` and `conditions`.
+macro_rules! kind_status {
+    ($status:ty) => {
+        impl $crate::reconciler::KindStatus for $status {
+            fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+                &self.conditions
+            }
+            fn observed_generation(&self) -> Option<i64> {
+                self.observed_generation
+            }
+            fn set_kstatus(
+                &mut self,
+                observed_generation: Option<i64>,
+                conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
+            ) {
+                self.observed_generation = observed_generation;
+                self.conditions = conditions;
+            }
+        }
+    };
+}
+pub(crate) use kind_status;
+
+/// What a kind's cleanup round achieved.
+pub(crate) enum Cleanup {
+    /// Nothing is left to do in Graph; the message says what happened (an Event).
+    Done(String),
+    /// Graph is still removing something; look again at the transition poll.
+    Waiting(String),
+}
+
+/// A custom resource kind that the reconciler drives. Its module holds the CRD types, a pure
+/// plan, the reconcile that observes and acts, and cleanup where deletion has work to do.
+pub(crate) trait Kind:
+    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + DeserializeOwned
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+    type Status: KindStatus;
+    /// What the kind's work needs besides the shared [`Context`].
+    type Ctx: AsRef<Context> + Send + Sync + 'static;
+    const KIND: &'static str;
+
+    fn status(&self) -> Option<&Self::Status>;
+
+    /// True when Graph's object is known and nothing about it is pending, so that a wake-up
+    /// between resyncs with nothing new (our own status write, a watch restart) can be skipped.
+    fn settled(&self) -> bool;
+
+    /// Look at Graph at this interval instead of the resync (Graph is working on something).
+    fn poll(&self, _settings: &super::Settings) -> Option<Duration> {
+        None
+    }
+
+    /// The deletion has work to do in Graph (deletionPolicy), so a finalizer must hold it.
+    fn needs_cleanup(&self) -> bool {
+        false
+    }
+
+    /// Observe Graph, plan (a pure function), act, and say where the resource stands.
+    fn apply(
+        round: &mut Round<Self>,
+        ctx: &Self::Ctx,
+    ) -> impl Future<Output = Result<Health>> + Send;
+
+    /// One round of deletion work. Called only while the finalizer is present.
+    fn cleanup(
+        _round: &mut Round<Self>,
+        _ctx: &Self::Ctx,
+    ) -> impl Future<Output = Result<Cleanup>> + Send {
+        async { Ok(Cleanup::Done("nothing to do in Graph".into())) }
+    }
+}
+
+/// One reconcile of one resource: the object (moved to each version written), the status being
+/// built, and the context, kind and key every step needs.
+pub(crate) struct Round<K: Kind> {
+    ctx: Arc<K::Ctx>,
+    pub(crate) obj: K,
+    pub(crate) status: K::Status,
+    key: ObjectKey,
+    resync: Option<Duration>,
+    fingerprint: i64,
+    started: Instant,
+}
+
+/// How soon a reconcile that started from a stale version looks again if no watch event comes.
+pub(crate) const STALE_RETRY: Duration = Duration::from_secs(2);
+
+fn object_key<K: Kind>(obj: &K) -> ObjectKey {
+    format!(
+        "{}/{}/{}",
+        K::KIND,
+        obj.namespace().unwrap_or_default(),
+        obj.name_any()
+    )
+}
+
+impl<K: Kind> Round<K> {
+    fn base(&self) -> &Context {
+        (*self.ctx).as_ref()
+    }
+
+    /// The resource's namespace.
+    pub(crate) fn namespace(&self) -> String {
+        self.obj.namespace().unwrap_or_default()
+    }
+
+    /// The API of this resource's kind in its namespace.
+    pub(crate) fn api(&self) -> Api<K> {
+        Api::namespaced(self.base().client.clone(), &self.namespace())
+    }
+
+    pub(crate) fn settings(&self) -> &super::Settings {
+        &self.base().settings
+    }
+
+    /// Record an Event on the resource (Normal).
+    pub(crate) async fn event(&self, reason: Reason, action: &str, note: impl Into<String>) {
+        self.base()
+            .event(
+                &self.obj.object_ref(&()),
+                EventType::Normal,
+                reason,
+                action,
+                note.into(),
+            )
+            .await;
+    }
+
+    /// Record a Warning Event on the resource.
+    pub(crate) async fn warning(&self, reason: Reason, action: &str, note: impl Into<String>) {
+        self.base()
+            .event(
+                &self.obj.object_ref(&()),
+                EventType::Warning,
+                reason,
+                action,
+                note.into(),
+            )
+            .await;
+    }
+
+    /// Write `health` into the status now, before a slow or risky step (a create), so that a
+    /// crash during that step leaves a visible trace.
+    pub(crate) async fn checkpoint(&mut self, health: &Health, action: &str) -> Result<()> {
+        self.publish(health, action).await.map(drop)
+    }
+
+    /// Conditions from `health`, then the status, written only if it changed, conditional on the
+    /// version it was decided from; an Event when the reason changes to one that isn't Ready.
+    async fn publish(&mut self, health: &Health, action: &str) -> Result<bool> {
+        let generation = self.obj.meta().generation;
+        let previous = self.status.conditions().to_vec();
+        self.status.set_kstatus(
+            generation,
+            conditions_for(health, generation, &previous, Time(jiff::Timestamp::now())),
+        );
+        if self.obj.status() == Some(&self.status) {
+            return Ok(false);
+        }
+        let before = self
+            .obj
+            .status()
+            .and_then(|s| conditions::find(s.conditions(), conditions::READY))
+            .map(|c| c.reason.clone());
+        let replaced = self.obj.meta().resource_version.clone();
+        let api = self.api();
+        status::apply(&api, &mut self.obj, &self.status).await?;
+        self.base().mark_superseded(&self.key, replaced.as_deref());
+        self.base()
+            .metrics
+            .status_writes
+            .get_or_create(&metrics::KindLabels { kind: K::KIND })
+            .inc();
+        if before.as_deref() != Some(health.reason.as_str()) && !health.is_ready() {
+            let type_ = if health.state == State::Stalled {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            };
+            self.base()
+                .event(
+                    &self.obj.object_ref(&()),
+                    type_,
+                    health.reason,
+                    action,
+                    health.message.clone(),
+                )
+                .await;
+        }
+        Ok(true)
+    }
+
+    /// The condition an error leaves the resource in.
+    pub(crate) fn health_of(e: &Error) -> Health {
+        if e.is_terminal() {
+            Health::stalled(e.reason(), e.to_string())
+        } else {
+            Health::progressing(e.reason(), format!("{e}; retrying"))
+        }
+    }
+
+    /// When to look again: after the resync when Ready, at `recheck` while Graph works, with
+    /// backoff (honouring Retry-After) after a transient failure, and not until something
+    /// changes when stalled.
+    fn next(&self, health: &Health, failure: Option<&Error>) -> Action {
+        let base = self.base();
+        match (health.state, failure) {
+            (State::Stalled, _) => {
+                base.succeeded(&self.key);
+                Action::await_change()
+            }
+            (_, Some(e)) => Action::requeue(base.backoff(&self.key, e.retry_after())),
+            (_, None) => {
+                base.succeeded(&self.key);
+                Action::requeue(
+                    health
+                        .recheck
+                        .unwrap_or_else(|| base.resync_after(self.resync)),
+                )
+            }
+        }
+    }
+
+    /// The end of the round: publish, count, and choose the requeue.
+    async fn finish(mut self, outcome: Result<Health>, action: &str) -> Result<Action> {
+        let (health, failure) = match outcome {
+            Ok(h) => (h, None),
+            // Nothing may be written from a stale version, a condition included.
+            Err(e @ Error::Stale { .. }) => return Err(e),
+            Err(e) => {
+                tracing::info!(kind = K::KIND, key = %self.key, error = %e, "not converged");
+                (Self::health_of(&e), Some(e))
+            }
+        };
+        self.publish(&health, action).await?;
+        if health.is_ready() {
+            self.base().mark_synced(&self.key, self.fingerprint);
+        }
+        self.base()
+            .metrics
+            .reconciled(K::KIND, health.reason.as_str(), self.started.elapsed());
+        Ok(self.next(&health, failure.as_ref()))
+    }
+
+    /// The end of a cleanup round: done removes the finalizer; otherwise publish where it stands.
+    async fn finish_cleanup(self, outcome: Result<Cleanup>) -> Result<Action> {
+        let health = match outcome {
+            Ok(Cleanup::Done(message)) => {
+                self.event(Reason::Deleted, "Delete", message).await;
+                finalizer::set_cleanup(&self.api(), &self.obj, false).await?;
+                self.base().forget(&self.key);
+                return Ok(Action::await_change());
+            }
+            Ok(Cleanup::Waiting(message)) => Ok(Health::progressing(Reason::Leaving, message)
+                .recheck_after(self.settings().transition_poll)),
+            Err(e) => Err(e),
+        };
+        self.finish(health, "Delete").await
+    }
+}
+
+/// What [`begin`] decided.
+enum Begin<K: Kind> {
+    /// Nothing to do now: requeue like this.
+    Skip(Action),
+    Proceed(Round<K>),
+}
+
+/// The shared prelude: nothing while paused, nothing from a version our own write replaced,
+/// and no Graph call when woken between resyncs with nothing new.
+fn begin<K: Kind>(ctx: &Arc<K::Ctx>, obj: Arc<K>, check_settled: bool) -> Begin<K> {
+    let base: &Context = (**ctx).as_ref();
+    let key = object_key(obj.as_ref());
+    if base.is_superseded(&key, obj.meta().resource_version.as_deref()) {
+        // Our own status write replaced this version: deciding from it could repeat a create.
+        return Begin::Skip(Action::requeue(STALE_RETRY));
+    }
+    let asked = annotations::read(obj.annotations());
+    if asked.paused {
+        return Begin::Skip(Action::requeue(base.resync_after(asked.resync)));
+    }
+    let generation = obj.meta().generation.unwrap_or_default();
+    let fingerprint = generation ^ asked.fingerprint;
+    let settled = check_settled
+        && obj.settled()
+        && obj.status().is_some_and(|s| {
+            s.observed_generation() == Some(generation)
+                && conditions::is_true(s.conditions(), conditions::READY)
+        });
+    if settled {
+        let interval = obj
+            .poll(&base.settings)
+            .unwrap_or_else(|| base.resync_after(asked.resync));
+        if let Some(left) = base.recently_synced(&key, fingerprint, interval) {
+            return Begin::Skip(Action::requeue(left));
+        }
+    }
+    let obj = Arc::unwrap_or_clone(obj);
+    Begin::Proceed(Round {
+        ctx: ctx.clone(),
+        status: obj.status().cloned().unwrap_or_default(),
+        obj,
+        key,
+        resync: asked.resync,
+        fingerprint,
+        started: Instant::now(),
+    })
+}
+
+/// The reconcile every controller runs, for any kind.
+pub(crate) async fn reconcile<K: Kind>(obj: Arc<K>, ctx: Arc<K::Ctx>) -> Result<Action> {
+    if obj.meta().deletion_timestamp.is_some() {
+        if !finalizer::has_cleanup(obj.as_ref()) {
+            return Ok(Action::await_change());
+        }
+        return match begin(&ctx, obj, false) {
+            Begin::Skip(action) => Ok(action),
+            Begin::Proceed(mut round) => {
+                let outcome = K::cleanup(&mut round, &ctx).await;
+                round.finish_cleanup(outcome).await
+            }
+        };
+    }
+    // The finalizer is present exactly while the deletion has work to do in Graph.
+    let api: Api<K> = Api::namespaced(
+        (*ctx).as_ref().client.clone(),
+        &obj.namespace().unwrap_or_default(),
+    );
+    if finalizer::set_cleanup(&api, obj.as_ref(), obj.needs_cleanup()).await? {
+        // The patch wakes this resource again; reconcile then, with the new metadata.
+        return Ok(Action::await_change());
+    }
+    match begin(&ctx, obj, true) {
+        Begin::Skip(action) => Ok(action),
+        Begin::Proceed(mut round) => {
+            let outcome = K::apply(&mut round, &ctx).await;
+            round.finish(outcome, "Reconcile").await
+        }
+    }
+}
+
+/// Errors that escaped a round (a status write itself failed): log, count, back off.
+pub(crate) fn error_policy<K: Kind>(obj: Arc<K>, err: &Error, ctx: Arc<K::Ctx>) -> Action {
+    let base: &Context = (*ctx).as_ref();
+    let key = object_key(obj.as_ref());
+    base.metrics
+        .reconciled(K::KIND, err.reason().as_str(), Duration::ZERO);
+    if let Error::Stale { .. } = err {
+        // Routine after our own write or a lagging watch: the watch event for the newer
+        // version wakes the resource; the requeue is only a fallback.
+        tracing::debug!(kind = K::KIND, %key, error = %err, "stale read");
+        return Action::requeue(STALE_RETRY);
+    }
+    tracing::warn!(kind = K::KIND, %key, error = %err, "reconcile failed");
+    Action::requeue(base.backoff(&key, err.retry_after()))
+}
