@@ -17,12 +17,11 @@ use std::{
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use futures::future::BoxFuture;
 use ring::{
+    digest::{SHA1_FOR_LEGACY_USE_ONLY, SHA256, digest},
     rand::SystemRandom,
     signature::{RSA_PKCS1_SHA256, RSA_PSS_SHA256, RsaEncoding, RsaKeyPair},
 };
 use serde::Deserialize;
-use sha1::Sha1;
-use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
 use crate::{
@@ -184,7 +183,7 @@ impl TokenRequestor {
                 serde_json::json!({
                     "alg": "PS256",
                     "typ": "JWT",
-                    "x5t#S256": URL_SAFE_NO_PAD.encode(Sha256::digest(cert_der)),
+                    "x5t#S256": URL_SAFE_NO_PAD.encode(digest(&SHA256, cert_der)),
                 }),
                 &RSA_PSS_SHA256,
             ),
@@ -192,7 +191,8 @@ impl TokenRequestor {
                 serde_json::json!({
                     "alg": "RS256",
                     "typ": "JWT",
-                    "x5t": URL_SAFE_NO_PAD.encode(Sha1::digest(cert_der)),
+                    // SHA-1 only names the certificate (`x5t`); nothing is signed with it.
+                    "x5t": URL_SAFE_NO_PAD.encode(digest(&SHA1_FOR_LEGACY_USE_ONLY, cert_der)),
                 }),
                 &RSA_PKCS1_SHA256,
             ),
@@ -417,6 +417,8 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha1::Sha1;
+    use sha2::{Digest, Sha256};
     use std::sync::OnceLock;
 
     /// One 2048-bit RSA key and a self-signed certificate for it, made once per test run.
