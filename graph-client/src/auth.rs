@@ -6,7 +6,7 @@
 //! its authority must be https with the system roots, which rules out the emulator on loopback;
 //! and a per-namespace workload identity needs a token minted per request for a named
 //! ServiceAccount, not the pod's file. The grant itself is one form POST (graph-api §5), so it is
-//! written here, with `jsonwebtoken` doing the signing.
+//! written here, and the certificate assertion is signed with `ring` (see `sign_compact_jws`).
 
 use std::{
     fmt,
@@ -16,9 +16,12 @@ use std::{
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use futures::future::BoxFuture;
+use ring::{
+    digest::{SHA1_FOR_LEGACY_USE_ONLY, SHA256, digest},
+    rand::SystemRandom,
+    signature::{RSA_PKCS1_SHA256, RSA_PSS_SHA256, RsaEncoding, RsaKeyPair},
+};
 use serde::Deserialize;
-use sha1::Sha1;
-use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
 use crate::{
@@ -115,9 +118,7 @@ impl Credential {
                 GraphError::Credential("no CERTIFICATE block in the certificate PEM".into())
             })?;
         // Validate the key now so a bad key is reported at connection time, not at first use.
-        jsonwebtoken::EncodingKey::from_rsa_pem(key_pem.as_bytes()).map_err(|_| {
-            GraphError::Credential("private key is not an RSA key in PEM (PKCS#1 or PKCS#8)".into())
-        })?;
+        rsa_key_pair(key_pem)?;
         Ok(Self::Certificate {
             cert_der: cert.contents().to_vec(),
             key_pem: Sensitive(key_pem.to_string()),
@@ -177,19 +178,25 @@ impl TokenRequestor {
         key_pem: &Sensitive,
         algorithm: AssertionAlgorithm,
     ) -> GraphResult<String> {
-        let mut header = match algorithm {
-            AssertionAlgorithm::PS256 => {
-                let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::PS256);
-                h.x5t_s256 = Some(URL_SAFE_NO_PAD.encode(Sha256::digest(cert_der)));
-                h
-            }
-            AssertionAlgorithm::RS256 => {
-                let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-                h.x5t = Some(URL_SAFE_NO_PAD.encode(Sha1::digest(cert_der)));
-                h
-            }
+        let (header, padding): (_, &'static dyn RsaEncoding) = match algorithm {
+            AssertionAlgorithm::PS256 => (
+                serde_json::json!({
+                    "alg": "PS256",
+                    "typ": "JWT",
+                    "x5t#S256": URL_SAFE_NO_PAD.encode(digest(&SHA256, cert_der)),
+                }),
+                &RSA_PSS_SHA256,
+            ),
+            AssertionAlgorithm::RS256 => (
+                serde_json::json!({
+                    "alg": "RS256",
+                    "typ": "JWT",
+                    // SHA-1 only names the certificate (`x5t`); nothing is signed with it.
+                    "x5t": URL_SAFE_NO_PAD.encode(digest(&SHA1_FOR_LEGACY_USE_ONLY, cert_der)),
+                }),
+                &RSA_PKCS1_SHA256,
+            ),
         };
-        header.typ = Some("JWT".into());
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -203,10 +210,7 @@ impl TokenRequestor {
             "iat": now,
             "exp": now + 300,
         });
-        let key = jsonwebtoken::EncodingKey::from_rsa_pem(key_pem.0.as_bytes())
-            .map_err(|_| GraphError::Credential("private key is not an RSA key in PEM".into()))?;
-        jsonwebtoken::encode(&header, &claims, &key)
-            .map_err(|e| GraphError::Credential(format!("cannot sign the client assertion: {e}")))
+        sign_compact_jws(&header, &claims, &rsa_key_pair(&key_pem.0)?, padding)
     }
 
     /// One token request. Retries are the caller's business.
@@ -299,6 +303,65 @@ impl TokenRequestor {
     }
 }
 
+/// The RSA private key in a PEM text: the first `RSA PRIVATE KEY` (PKCS#1) or `PRIVATE KEY`
+/// (PKCS#8) block, so a bundle that also holds the certificate, in either order, works too.
+/// The errors never quote the key: the PEM parser's could (they name the offending byte), so
+/// they are not passed on, and ring's say only what is wrong ("TooSmall", "WrongAlgorithm").
+fn rsa_key_pair(key_pem: &str) -> GraphResult<RsaKeyPair> {
+    let blocks = pem::parse_many(key_pem)
+        .map_err(|_| GraphError::Credential("private key is not valid PEM".into()))?;
+    let parsed = blocks.iter().find_map(|p| match p.tag() {
+        "RSA PRIVATE KEY" => Some(RsaKeyPair::from_der(p.contents())),
+        "PRIVATE KEY" => Some(RsaKeyPair::from_pkcs8(p.contents())),
+        _ => None,
+    });
+    match parsed {
+        Some(Ok(key)) => Ok(key),
+        Some(Err(rejected)) => Err(GraphError::Credential(format!(
+            "private key rejected ({rejected}): an RSA key of 2048 to 4096 bits is needed"
+        ))),
+        None if blocks.iter().any(|p| p.tag() == "ENCRYPTED PRIVATE KEY") => Err(
+            GraphError::Credential("private key is encrypted: give it unencrypted".into()),
+        ),
+        None => Err(GraphError::Credential(
+            "no RSA PRIVATE KEY or PRIVATE KEY block in the private key PEM".into(),
+        )),
+    }
+}
+
+/// `base64url(header).base64url(claims).base64url(signature)`, signed with ring.
+///
+/// Written by hand rather than with `jsonwebtoken`: in its 11.x, `encode` (like `jws::encode`
+/// and `crypto::sign`) always signs through the process-wide `CryptoProvider`, with no way to
+/// hand it a signer. Its built-in providers are RustCrypto (which brings the `rsa` crate into
+/// the operator) and aws-lc; a ring provider of our own would have to be installed process-wide,
+/// where it would race the emulator's RustCrypto one in the same test processes (the first to be
+/// used wins, for both). ring is already here for rustls, and a compact JWS is a few lines.
+fn sign_compact_jws(
+    header: &serde_json::Value,
+    claims: &serde_json::Value,
+    key: &RsaKeyPair,
+    padding: &'static dyn RsaEncoding,
+) -> GraphResult<String> {
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let mut signature = vec![0; key.public().modulus_len()];
+    key.sign(
+        padding,
+        &SystemRandom::new(),
+        signing_input.as_bytes(),
+        &mut signature,
+    )
+    .map_err(|_| GraphError::Credential("cannot sign the client assertion".into()))?;
+    Ok(format!(
+        "{signing_input}.{}",
+        URL_SAFE_NO_PAD.encode(signature)
+    ))
+}
+
 // reqwest errors name the URL, never the form body, so no credential leaks through them.
 fn token_transport_error(e: reqwest::Error) -> GraphError {
     let timeout = e.is_timeout();
@@ -354,6 +417,268 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha1::Sha1;
+    use sha2::{Digest, Sha256};
+    use std::sync::OnceLock;
+
+    /// One 2048-bit RSA key and a self-signed certificate for it, made once per test run.
+    struct TestCert {
+        key_pkcs1_pem: String,
+        key_pkcs8_pem: String,
+        /// The public key as PKCS#1 `RSAPublicKey` DER, as ring's verifiers take it.
+        public_key_der: Vec<u8>,
+        cert_pem: String,
+        cert_der: Vec<u8>,
+    }
+
+    fn test_cert() -> &'static TestCert {
+        static CERT: OnceLock<TestCert> = OnceLock::new();
+        CERT.get_or_init(|| {
+            use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey};
+            use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+            let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).unwrap();
+            let pkcs8 = key.to_pkcs8_der().unwrap();
+            let kp = rcgen::KeyPair::try_from(pkcs8.as_bytes()).unwrap();
+            let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, "graph-client test");
+            let cert_der = params.self_signed(&kp).unwrap().der().to_vec();
+            TestCert {
+                key_pkcs1_pem: key.to_pkcs1_pem(LineEnding::LF).unwrap().to_string(),
+                key_pkcs8_pem: key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
+                public_key_der: key.to_public_key().to_pkcs1_der().unwrap().into_vec(),
+                cert_pem: pem::encode(&pem::Pem::new("CERTIFICATE", cert_der.clone())),
+                cert_der,
+            }
+        })
+    }
+
+    const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
+
+    fn requestor(credential: Credential) -> TokenRequestor {
+        TokenRequestor {
+            authority: "https://login.example/".into(),
+            tenant: "contoso.example".into(),
+            client_id: CLIENT_ID.into(),
+            scope: "https://graph.microsoft.com/.default".into(),
+            credential,
+        }
+    }
+
+    /// Sign an assertion the way a token request does.
+    fn assertion(r: &TokenRequestor) -> String {
+        let Credential::Certificate {
+            cert_der,
+            key_pem,
+            algorithm,
+        } = &r.credential
+        else {
+            panic!("not a certificate credential");
+        };
+        r.client_assertion(cert_der, key_pem, *algorithm).unwrap()
+    }
+
+    fn json_part(part: &str) -> serde_json::Value {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+    }
+
+    /// Split a compact JWS, check its signature with ring against the test key's public key,
+    /// and return its header and claims.
+    fn verify(
+        token: &str,
+        alg: &'static dyn ring::signature::VerificationAlgorithm,
+    ) -> (serde_json::Value, serde_json::Value) {
+        let parts: Vec<&str> = token.split('.').collect();
+        assert_eq!(parts.len(), 3, "a compact JWS has three parts");
+        let signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+        assert_eq!(signature.len(), 256, "a 2048-bit key signs 256 bytes");
+        ring::signature::UnparsedPublicKey::new(alg, &test_cert().public_key_der)
+            .verify(
+                &token.as_bytes()[..parts[0].len() + 1 + parts[1].len()],
+                &signature,
+            )
+            .expect("the signature verifies with the certificate's public key");
+        (json_part(parts[0]), json_part(parts[1]))
+    }
+
+    fn check_claims(claims: &serde_json::Value) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert_eq!(
+            claims["aud"],
+            "https://login.example/contoso.example/oauth2/v2.0/token"
+        );
+        assert_eq!(claims["iss"], CLIENT_ID);
+        assert_eq!(claims["sub"], CLIENT_ID);
+        uuid::Uuid::parse_str(claims["jti"].as_str().unwrap()).expect("jti is a UUID");
+        let iat = claims["iat"].as_u64().unwrap();
+        assert!(iat.abs_diff(now) <= 5, "iat {iat} is now ({now})");
+        assert_eq!(claims["nbf"].as_u64(), Some(iat));
+        assert_eq!(claims["exp"].as_u64(), Some(iat + 300));
+        assert_eq!(claims.as_object().unwrap().len(), 7, "{claims}");
+    }
+
+    #[test]
+    fn rs256_assertion_is_signed_with_pkcs1_v1_5_and_names_the_sha1_thumbprint() {
+        let tc = test_cert();
+        let c = Credential::certificate(&tc.cert_pem, &tc.key_pkcs1_pem, AssertionAlgorithm::RS256)
+            .unwrap();
+        let token = assertion(&requestor(c));
+        let (header, claims) = verify(&token, &ring::signature::RSA_PKCS1_2048_8192_SHA256);
+        assert_eq!(
+            header,
+            serde_json::json!({
+                "alg": "RS256",
+                "typ": "JWT",
+                "x5t": URL_SAFE_NO_PAD.encode(Sha1::digest(&tc.cert_der)),
+            })
+        );
+        check_claims(&claims);
+    }
+
+    #[test]
+    fn ps256_assertion_is_signed_with_pss_and_names_the_sha256_thumbprint() {
+        let tc = test_cert();
+        let c = Credential::certificate(&tc.cert_pem, &tc.key_pkcs8_pem, AssertionAlgorithm::PS256)
+            .unwrap();
+        let token = assertion(&requestor(c));
+        let (header, claims) = verify(&token, &ring::signature::RSA_PSS_2048_8192_SHA256);
+        assert_eq!(
+            header,
+            serde_json::json!({
+                "alg": "PS256",
+                "typ": "JWT",
+                "x5t#S256": URL_SAFE_NO_PAD.encode(Sha256::digest(&tc.cert_der)),
+            })
+        );
+        check_claims(&claims);
+    }
+
+    #[test]
+    fn each_assertion_is_fresh() {
+        let tc = test_cert();
+        let c = Credential::certificate(&tc.cert_pem, &tc.key_pkcs8_pem, AssertionAlgorithm::PS256)
+            .unwrap();
+        let r = requestor(c);
+        let (a, b) = (assertion(&r), assertion(&r));
+        let jti = |t: &str| json_part(t.split('.').nth(1).unwrap())["jti"].clone();
+        assert_ne!(jti(&a), jti(&b), "jti is unique per assertion");
+        // PSS is randomized: even the same input signs differently.
+        assert_ne!(a.rsplit('.').next(), b.rsplit('.').next());
+    }
+
+    /// The emulator checks assertions with jsonwebtoken's RustCrypto backend, Entra with its own:
+    /// a second, independent verifier must accept what ring signs.
+    #[test]
+    fn assertions_verify_with_jsonwebtoken_rust_crypto() {
+        let tc = test_cert();
+        let key = jsonwebtoken::DecodingKey::from_rsa_der(&tc.public_key_der);
+        for (algorithm, alg) in [
+            (AssertionAlgorithm::RS256, jsonwebtoken::Algorithm::RS256),
+            (AssertionAlgorithm::PS256, jsonwebtoken::Algorithm::PS256),
+        ] {
+            let c = Credential::certificate(&tc.cert_pem, &tc.key_pkcs1_pem, algorithm).unwrap();
+            let token = assertion(&requestor(c));
+            let mut v = jsonwebtoken::Validation::new(alg);
+            v.set_audience(&["https://login.example/contoso.example/oauth2/v2.0/token"]);
+            v.set_issuer(&[CLIENT_ID]);
+            v.sub = Some(CLIENT_ID.into());
+            v.set_required_spec_claims(&["exp", "nbf", "aud", "iss", "sub"]);
+            jsonwebtoken::decode::<serde_json::Value>(&token, &key, &v)
+                .unwrap_or_else(|e| panic!("{algorithm:?}: {e}"));
+        }
+    }
+
+    #[test]
+    fn key_and_certificate_may_share_one_bundle_in_either_order() {
+        let tc = test_cert();
+        for bundle in [
+            format!("{}{}", tc.cert_pem, tc.key_pkcs8_pem),
+            format!("{}{}", tc.key_pkcs1_pem, tc.cert_pem),
+        ] {
+            let c = Credential::certificate(&bundle, &bundle, AssertionAlgorithm::RS256).unwrap();
+            let Credential::Certificate { cert_der, .. } = &c else {
+                unreachable!()
+            };
+            assert_eq!(cert_der, &tc.cert_der);
+            verify(
+                &assertion(&requestor(c)),
+                &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+            );
+        }
+    }
+
+    #[test]
+    fn unusable_keys_are_refused_when_the_credential_is_built() {
+        let tc = test_cert();
+        let refused = |key_pem: &str| match Credential::certificate(
+            &tc.cert_pem,
+            key_pem,
+            AssertionAlgorithm::PS256,
+        ) {
+            Err(GraphError::Credential(m)) => m,
+            other => panic!("expected a credential error, got {other:?}"),
+        };
+        let ec = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let small = {
+            use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+            rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 1024)
+                .unwrap()
+                .to_pkcs8_pem(LineEnding::LF)
+                .unwrap()
+                .to_string()
+        };
+        let cases = [
+            (String::new(), "no RSA PRIVATE KEY or PRIVATE KEY block"),
+            (
+                tc.cert_pem.clone(),
+                "no RSA PRIVATE KEY or PRIVATE KEY block",
+            ),
+            (
+                "-----BEGIN PRIVATE KEY-----\n%%%%\n-----END PRIVATE KEY-----\n".into(),
+                "not valid PEM",
+            ),
+            (
+                tc.key_pkcs8_pem
+                    .replace("PRIVATE KEY", "ENCRYPTED PRIVATE KEY"),
+                "encrypted",
+            ),
+            // PKCS#1 content under a PKCS#8 label.
+            (
+                tc.key_pkcs1_pem.replace("RSA PRIVATE KEY", "PRIVATE KEY"),
+                "rejected",
+            ),
+            (
+                pem::encode(&pem::Pem::new("PRIVATE KEY", ec.serialize_der())),
+                "rejected (WrongAlgorithm)",
+            ),
+            (small.clone(), "rejected (TooSmall)"),
+        ];
+        for (key_pem, want) in cases {
+            let m = refused(&key_pem);
+            assert!(m.contains(want), "{m:?} should say {want:?}");
+            // The message quotes no key material.
+            for line in key_pem
+                .lines()
+                .filter(|l| !l.is_empty() && !l.starts_with("-----"))
+            {
+                assert!(!m.contains(line.get(..16).unwrap_or(line)), "{m:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn certificate_credentials_do_not_print_the_key() {
+        let tc = test_cert();
+        let c = Credential::certificate(&tc.cert_pem, &tc.key_pkcs8_pem, AssertionAlgorithm::PS256)
+            .unwrap();
+        let body: String = tc.key_pkcs8_pem.lines().nth(1).unwrap().into();
+        assert_eq!(format!("{c:?}"), "Certificate(PS256)");
+        assert!(!format!("{:?}", requestor(c)).contains(&body));
+    }
 
     #[test]
     fn claims_are_read_from_the_payload() {
