@@ -35,6 +35,8 @@
 //! [`server`] (axum routes, fault/journal wrapper, listeners), [`faults`], [`throttle`],
 //! [`journal`], [`tls`] and [`wire`].
 
+#![warn(unreachable_pub)]
+
 pub mod clock;
 pub mod config;
 pub mod faults;
@@ -60,7 +62,7 @@ use tokio::task::JoinHandle;
 
 pub use config::EmulatorConfig;
 pub use faults::{FaultConfig, FaultRule, Latency};
-pub use state::{ApiError, Caller, Directory, MtoTimings};
+pub use state::{ApiError, ApiResult, Caller, Directory, MtoTimings};
 
 use clock::Clock;
 use faults::{Decision, Faults};
@@ -470,6 +472,9 @@ impl Drop for EmulatorHandle {
 
 // ---------------------------------------------------------------------- command line
 
+/// What [`run`] returns: an error is printed by the binary before it exits non-zero.
+pub type RunResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
 /// Command-line arguments of `graph-emulator`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct EmulatorArgs {
@@ -596,7 +601,8 @@ impl EmulatorArgs {
     }
 }
 
-pub async fn run(args: EmulatorArgs) -> anyhow_free::Result {
+/// Run the emulator until SIGTERM or Ctrl-C (what the `graph-emulator` binary does).
+pub async fn run(args: EmulatorArgs) -> RunResult {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -644,8 +650,4 @@ async fn wait_for_signal() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
-}
-
-pub(crate) mod anyhow_free {
-    pub type Result = std::result::Result<(), Box<dyn std::error::Error + Send + Sync>>;
 }

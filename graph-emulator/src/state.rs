@@ -390,11 +390,7 @@ impl Directory {
             }
         }
         // Same typing rules as the wire types: collections of strings, privacyProfile object.
-        if serde_json::from_value::<OrganizationUpdate>(Value::Object(
-            fields.clone(),
-        ))
-        .is_err()
-        {
+        if serde_json::from_value::<OrganizationUpdate>(Value::Object(fields.clone())).is_err() {
             return Err(ApiError::new(
                 400,
                 "BadRequest",
@@ -850,7 +846,7 @@ impl Directory {
                 .get(&key(&added_by))
                 .is_some_and(|o| o.state == MemberState::Active);
             (m.state == MemberState::Pending && m.removal_due.is_none() && owner_active)
-                .then_some((mto.created, m.add_done, m.role.clone()))
+                .then_some((mto.created, m.add_done, m.role))
         });
         let mut due = after(now, self.timings.join_secs);
         let mut role = None;
@@ -1005,7 +1001,7 @@ impl Directory {
             created: at,
         });
         t.join.member_state = Some(MemberState::Active);
-        t.join.role = Some(m.role.clone());
+        t.join.role = Some(m.role);
         t.join.desired = None;
         t.join.status = Some(ProcessingStatus::Succeeded);
         t.join.details = None;
