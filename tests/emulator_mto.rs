@@ -6,8 +6,8 @@ mod emulator_support;
 
 use emulator_support::*;
 use graph_emulator::config::{EmulatorConfig, TenantConfig};
+use graph_emulator::wire::Cloud;
 use graph_emulator::{EmulatorOptions, MtoTimings};
-use graph_client::cloud::Cloud;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -150,8 +150,7 @@ async fn members_add_duplicate_role_join_and_remove() {
     assert_eq!(r.json["addedByTenantId"], TA);
     assert_eq!(r.json["transitionDetails"]["desiredState"], "active");
     assert_eq!(r.json["transitionDetails"]["status"], "running");
-    let typed: graph_client::types::MtoMember =
-        serde_json::from_value(r.json.clone()).unwrap();
+    let typed: graph_client::types::MtoMember = serde_json::from_value(r.json.clone()).unwrap();
     assert_eq!(typed.tenant_id, TB);
 
     let r = add(&e, &ta, TB, "Fabrikam").await;
@@ -229,8 +228,7 @@ async fn members_add_duplicate_role_join_and_remove() {
     e.advance(601.0).await;
     let r = e.get(&format!("{MTO}/joinRequest"), &tb).await;
     assert_eq!(r.json["memberState"], "active", "{}", r.text);
-    let jr: graph_client::types::JoinRequest =
-        serde_json::from_value(r.json.clone()).unwrap();
+    let jr: graph_client::types::JoinRequest = serde_json::from_value(r.json.clone()).unwrap();
     assert_eq!(
         jr.member_state,
         Some(graph_client::types::MemberState::Active)

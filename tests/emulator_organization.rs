@@ -121,8 +121,7 @@ async fn create_list_get_patch() {
     assert_eq!(r.json["city"], "Dublin");
 
     // The typed wire model parses it.
-    let org: graph_client::types::Organization =
-        serde_json::from_value(r.json.clone()).unwrap();
+    let org: graph_client::types::Organization = serde_json::from_value(r.json.clone()).unwrap();
     assert_eq!(
         org.fields.writable.marketing_notification_emails,
         Some(vec!["m@contoso.example".to_string()])

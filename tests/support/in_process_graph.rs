@@ -1,9 +1,17 @@
 //! [`InProcessGraph`]: the emulator as a [`GraphApi`] without HTTP, for fast reconciler tests.
-//! Each call goes through the same [`Directory`](super::Directory) operation as the HTTP
-//! handler (permission checks, validation, Graph errors), with the JSON bodies a client would
-//! send and parsed the way a client would. Transport concerns (tokens on the wire,
-//! throttling, injected faults) are the HTTP server's and do not apply here, except the
-//! national-cloud and failing-join faults, which live in the directory.
+//! Each call goes through the same [`Directory`] operation as the emulator's HTTP handler
+//! (permission checks, validation, Graph errors), with the JSON bodies a client would send and
+//! parsed the way a client would. Transport concerns (tokens on the wire, throttling, injected
+//! faults) are the HTTP server's and do not apply here, except the national-cloud and
+//! failing-join faults, which live in the directory.
+//!
+//! This file is compiled twice: as a module of the integration tests
+//! (`#[path = "support/in_process_graph.rs"] mod in_process_graph;`) and as a module of the
+//! operator library's unit tests (`#[path = "../../tests/support/in_process_graph.rs"]`). So it
+//! names only the two external crates, `graph_client` and `graph_emulator`, never `crate::` or
+//! `super::`, and its items are `pub(crate)` (a `pub` item in a private test module would trip
+//! the `unreachable_pub` lint). The emulator has its own wire enums (`graph_emulator::wire`),
+//! deliberately not the client's: values cross between them only as JSON, as over HTTP.
 
 // GraphError is the GraphApi trait's error type, large by design; boxing it here would only
 // diverge from the trait.
@@ -12,16 +20,14 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use graph_client::types::*;
+use graph_client::{ApiVersion, GraphApi, GraphError, GraphResult, TokenInfo};
+use graph_emulator::{ApiError, ApiResult, Caller, Directory, Emu};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::Emu;
-use super::state::{ApiError, ApiResult, Caller, Directory};
-use graph_client::types::*;
-use graph_client::{ApiVersion, GraphApi, GraphError, GraphResult, TokenInfo};
-
 #[derive(Clone, Debug)]
-pub struct InProcessGraph {
+pub(crate) struct InProcessGraph {
     emu: Arc<Emu>,
     tenant: String,
     client_id: String,
@@ -30,7 +36,7 @@ pub struct InProcessGraph {
 impl InProcessGraph {
     /// Act as app `client_id` in `tenant` (id or domain), with the roles the configuration
     /// grants it there (looked up on every call, as a fresh token would be).
-    pub fn new(emu: Arc<Emu>, tenant: &str, client_id: &str) -> Self {
+    pub(crate) fn new(emu: Arc<Emu>, tenant: &str, client_id: &str) -> Self {
         Self {
             emu,
             tenant: tenant.to_string(),
