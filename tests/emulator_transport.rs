@@ -1,19 +1,22 @@
-//! Transport: HTTPS with the generated CA, the `emulator` subcommand (ready line, flags, the
+//! Transport: HTTPS with the generated CA, the `graph-emulator` binary (ready line, flags, the
 //! sample config, SIGTERM), and the in-process `GraphApi` sharing state with HTTP.
 
 mod emulator_support;
+#[path = "support/in_process_graph.rs"]
+mod in_process_graph;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use emulator_support::*;
-use graph_emulator::config::EmulatorConfig;
-use graph_emulator::{Emulator, EmulatorOptions};
 use graph_client::types::{
     MemberRole, MemberState, MtoMemberAdd, MtoWrite, OrganizationFields, OrganizationPatch,
 };
 use graph_client::{ApiVersion, GraphApi, GraphError};
+use graph_emulator::config::EmulatorConfig;
+use graph_emulator::{Emulator, EmulatorOptions};
+use in_process_graph::InProcessGraph;
 use serde_json::Value;
 
 fn https_client(ca_pem: &str) -> reqwest::Client {
@@ -103,9 +106,8 @@ async fn binary_prints_ready_line_serves_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let ca_path = dir.path().join("ca.pem");
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/emulator.yaml");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_graph-org-operator"))
+    let mut child = Command::new(graph_emulator_bin())
         .args([
-            "emulator",
             "--config",
             config,
             "--tls-listen",
@@ -228,8 +230,8 @@ async fn binary_prints_ready_line_serves_and_stops_on_sigterm() {
 
 #[test]
 fn binary_refuses_bad_flags_and_config() {
-    let out = Command::new(env!("CARGO_BIN_EXE_graph-org-operator"))
-        .args(["emulator", "--error-rate", "2"])
+    let out = Command::new(graph_emulator_bin())
+        .args(["--error-rate", "2"])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -241,8 +243,8 @@ fn binary_refuses_bad_flags_and_config() {
         "apps: [{clientId: nope, homeTenant: x, secrets: [{value: hunter2}]}]",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_graph-org-operator"))
-        .args(["emulator", "--config"])
+    let out = Command::new(graph_emulator_bin())
+        .arg("--config")
         .arg(&p)
         .output()
         .unwrap();
@@ -255,8 +257,8 @@ fn binary_refuses_bad_flags_and_config() {
 #[tokio::test]
 async fn in_process_graph_shares_state_and_rules_with_http() {
     let e = start().await;
-    let g = e.h.in_process(TA, CLIENT);
-    let gb = e.h.in_process("fabrikam.onmicrosoft.com", CLIENT);
+    let g = InProcessGraph::new(e.h.emu.clone(), TA, CLIENT);
+    let gb = InProcessGraph::new(e.h.emu.clone(), "fabrikam.onmicrosoft.com", CLIENT);
     let v = ApiVersion::V1;
 
     let info = g.token_info().await.unwrap();
@@ -421,7 +423,7 @@ async fn in_process_graph_shares_state_and_rules_with_http() {
         vec!["Organization.Read.All"]
     );
     // Unknown app or tenant: a token error.
-    let nobody = e.h.in_process(TA, "12345678-0000-4000-8000-000000000000");
+    let nobody = InProcessGraph::new(e.h.emu.clone(), TA, "12345678-0000-4000-8000-000000000000");
     assert!(matches!(
         nobody.token_info().await.unwrap_err(),
         GraphError::Token { .. }

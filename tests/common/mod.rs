@@ -18,6 +18,11 @@ use kube::{
     config::{KubeConfigOptions, Kubeconfig},
 };
 
+#[path = "../support/emulator_bin.rs"]
+mod emulator_bin;
+#[allow(unused_imports)] // not every test that shares this module runs the binary
+pub(crate) use emulator_bin::graph_emulator_bin;
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -254,9 +259,8 @@ impl Emulator {
         let config = dir.join("emulator.yaml");
         std::fs::write(&config, emulator_config()).unwrap();
         let log = dir.join("emulator.log");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_graph-org-operator"))
+        let mut child = Command::new(graph_emulator_bin())
             .args([
-                "emulator",
                 "--listen",
                 "127.0.0.1:0",
                 "--config",

@@ -14,6 +14,11 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 use sha1::Digest;
 
+#[path = "../support/emulator_bin.rs"]
+mod emulator_bin;
+#[allow(unused_imports)] // not every test that shares this module runs the binary
+pub(crate) use emulator_bin::graph_emulator_bin;
+
 pub use config::{
     DEFAULT_CLIENT_ID as CLIENT, DEFAULT_CLIENT_SECRET as SECRET, DEFAULT_TENANT_A as TA,
     DEFAULT_TENANT_B as TB,
