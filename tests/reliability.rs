@@ -960,9 +960,8 @@ async fn odd_but_valid_manifests_reach_ready_and_graph_pages_are_followed() {
                     .join(", ")
             ),
         ),
-        format!(
-            "---\napiVersion: graphorg.io/v1alpha1\nkind: MultiTenantOrganization\nmetadata: {{name: mto-unicode}}\nspec:\n  connectionRef: {{name: conn-b}}\n  displayName: 'Мульти-тенант ✓'\n  description: ''\n"
-        ),
+        "---\napiVersion: graphorg.io/v1alpha1\nkind: MultiTenantOrganization\nmetadata: {name: mto-unicode}\nspec:\n  connectionRef: {name: conn-b}\n  displayName: 'Мульти-тенант ✓'\n  description: ''\n"
+            .to_string(),
     ];
     kube.apply(&ns, &odd.concat());
     let total = odd.len() + 2;
