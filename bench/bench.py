@@ -1,7 +1,7 @@
 """graph-org-operator benchmark: convergence against a minimal direct client (the floor), cost at
 rest, memory, start-up, and throttle efficiency. Run through scripts/bench, which builds the
-release binary and brings up the control plane; this file drives one run and prints one JSON
-object and a short table.
+release binaries (the operator and graph-emulator) and brings up the control plane; this file
+drives one run and prints one JSON object and a short table.
 
 Standard library only. Every server it talks to is on 127.0.0.1; every process it starts is
 stopped by its pid.
@@ -171,13 +171,13 @@ def plane_pids(kubeconfig):
     return out
 
 
-def start_emulator(binary, workdir, extra=()):
+def start_emulator(emulator_binary, workdir, extra=()):
     cfg = os.path.join(workdir, "emulator.yaml")
     with open(cfg, "w") as f:
         f.write(f"tenants:\n- id: {TENANT}\n  domains: [contoso.onmicrosoft.com]\n"
                 f"apps:\n- clientId: {CLIENT_ID}\n  homeTenant: {TENANT}\n  secrets: [{{value: {SECRET}}}]\n"
                 f"  roles:\n    {TENANT}: [Organization.ReadWrite.All, MultiTenantOrganization.ReadWrite.All]\n")
-    p = subprocess.Popen([binary, "emulator", "--listen", "127.0.0.1:0", "--config", cfg, *extra],
+    p = subprocess.Popen([emulator_binary, "--listen", "127.0.0.1:0", "--config", cfg, *extra],
                          stdout=subprocess.PIPE, stderr=open(os.path.join(workdir, "emulator.log"), "w"), text=True)
     ready = json.loads(p.stdout.readline())
     proc = Proc.__new__(Proc)
@@ -321,7 +321,7 @@ def start_operator(binary, kubeconfig, ns, workdir, name, extra=()):
 
 def converge(args, kube, binary, n, workdir):
     log(f"phase converge_{n}: {n} Organizations applied at once, operator at concurrency {CONCURRENCY}")
-    em, url = start_emulator(binary, workdir)
+    em, url = start_emulator(args.emulator_binary, workdir)
     ns = new_namespace(kube, "bench-op")
     apply_bulk(kube, ns, connection_docs(url))
     op = start_operator(binary, kube.kubeconfig, ns, workdir, "operator")
@@ -407,9 +407,9 @@ def wait_ready_log(op, workdir, name, timeout):
     return False
 
 
-def floor(args, kube, binary, n, workdir):
+def floor(args, kube, n, workdir):
     log(f"phase floor_{n}: the same {n} creates by a minimal direct client (POST + status patch), concurrency {CONCURRENCY}")
-    em, url = start_emulator(binary, workdir)
+    em, url = start_emulator(args.emulator_binary, workdir)
     ns = new_namespace(kube, "bench-floor")
     apply_bulk(kube, ns, connection_docs(url))
     form = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": SECRET,
@@ -468,7 +468,7 @@ def throttled(args, kube, binary, workdir):
     b, window = args.budget, 10.0
     n = args.throttle_n
     log(f"phase throttled: emulator budget {b} requests per {window:.0f} s per app+tenant, {n} Organizations")
-    em, url = start_emulator(binary, workdir, ("--throttle-budget", str(b), "--throttle-window-secs", str(window)))
+    em, url = start_emulator(args.emulator_binary, workdir, ("--throttle-budget", str(b), "--throttle-window-secs", str(window)))
     ns = new_namespace(kube, "bench-thr")
     apply_bulk(kube, ns, connection_docs(url))
     op = start_operator(binary, kube.kubeconfig, ns, workdir, "operator-throttled")
@@ -510,7 +510,8 @@ CONCURRENCY = 8
 def main():
     global CONCURRENCY
     ap = argparse.ArgumentParser()
-    ap.add_argument("--binary", required=True)
+    ap.add_argument("--binary", required=True, help="the graph-org-operator binary")
+    ap.add_argument("--emulator-binary", required=True, help="the graph-emulator binary")
     ap.add_argument("--kubeconfig", required=True)
     ap.add_argument("--kubectl", required=True)
     ap.add_argument("-n", type=int, default=1000)
@@ -527,7 +528,7 @@ def main():
     workdir = tempfile.mkdtemp(prefix="graphorg-bench-")
     log(f"logs in {workdir}")
     conv, rest, mem, startup = converge(args, kube, args.binary, args.n, workdir)
-    fl = None if "floor" in skip else floor(args, kube, args.binary, args.n, workdir)
+    fl = None if "floor" in skip else floor(args, kube, args.n, workdir)
     thr = None if "throttled" in skip else throttled(args, kube, args.binary, workdir)
     result = {
         "n": args.n,
