@@ -6,6 +6,10 @@ RUN apt-get update && apt-get install -y --no-install-recommends musl-tools && r
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+# The workspace's members: the Graph client the operator links, and the emulator's sources,
+# which cargo reads to resolve the workspace but doesn't build for this binary.
+COPY graph-client ./graph-client
+COPY graph-emulator ./graph-emulator
 RUN cargo build --release --locked --target x86_64-unknown-linux-musl --bin graph-org-operator
 
 # distroless/static carries CA certificates (Graph and login are TLS) and a nonroot user.

@@ -95,7 +95,7 @@ impl Context {
     /// The resync interval with ±10% jitter, so that resources don't all resync together.
     pub(crate) fn resync_after(&self, interval: Option<Duration>) -> Duration {
         let base = interval.unwrap_or(self.settings.resync);
-        base.mul_f64(rand::thread_rng().gen_range(0.9..1.1))
+        scaled(base, rand::thread_rng().gen_range(0.9..1.1))
     }
 
     /// The next wait after a transient failure: exponential from 0.5 s to 5 min, jittered, and
@@ -165,5 +165,29 @@ impl Context {
         locked(&self.failures).remove(key);
         locked(&self.last_sync).remove(key);
         locked(&self.superseded).remove(key);
+    }
+}
+
+/// `base` scaled by `factor`; a duration too long to scale (an absurd flag) stays as it is
+/// rather than panicking a round.
+fn scaled(base: Duration, factor: f64) -> Duration {
+    Duration::try_from_secs_f64(base.as_secs_f64() * factor).unwrap_or(base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_never_panics_on_an_absurd_interval() {
+        assert_eq!(scaled(Duration::MAX, 1.09), Duration::MAX);
+        assert_eq!(
+            scaled(Duration::from_secs(600), 1.05),
+            Duration::from_secs(630)
+        );
+        assert_eq!(
+            scaled(Duration::from_secs(600), 0.9),
+            Duration::from_secs(540)
+        );
     }
 }

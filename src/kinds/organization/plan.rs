@@ -6,6 +6,8 @@ use super::{CreationMode, OrganizationSpec, OrganizationStatus};
 use crate::{kinds::ManagementPolicy, reconciler::Reason};
 
 /// What the operator saw in Graph.
+// One per round, moved straight into the plan: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub(crate) enum Observed {
     /// The id is recorded in status: Graph's copy of it (`None` if Graph no longer has it).
