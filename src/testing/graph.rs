@@ -1,0 +1,260 @@
+//! Graph in process: a [`GraphFactory`] that gives each TenantConnection the emulator's
+//! directory as its tenant and app, through [`InProcessGraph`], and records every Graph call the
+//! operator makes so that tests can say what was (or wasn't) sent.
+
+// GraphError is the GraphApi trait's error type, large by design.
+#![allow(clippy::result_large_err)]
+
+use std::sync::{Arc, Mutex};
+
+use futures::future::BoxFuture;
+use graph_client::{
+    ApiVersion, GraphApi, GraphError, GraphResult, TokenInfo,
+    auth::Credential,
+    types::{
+        JoinRequest, MemberRole, MtoMember, MtoMemberAdd, MtoWrite, MultiTenantOrganization,
+        Organization, OrganizationFields, OrganizationPatch,
+    },
+};
+use graph_emulator::{Emu, tokens::TokenRequest};
+
+use super::in_process_graph::InProcessGraph;
+use crate::kinds::{TenantConnection, tenant_connection::GraphFactory};
+
+/// One Graph call: the tenant it was made in (as the connection names it) and the operation
+/// (the [`GraphApi`] method's name).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct GraphCall {
+    pub(crate) tenant: String,
+    pub(crate) operation: &'static str,
+}
+
+/// Builds in-process Graph clients over one emulator, all recording into one log.
+pub(crate) struct EmulatorGraphs {
+    emu: Arc<Emu>,
+    calls: Arc<Mutex<Vec<GraphCall>>>,
+}
+
+impl EmulatorGraphs {
+    /// Clients over `emu`, recording into `calls`.
+    pub(crate) fn new(emu: Arc<Emu>, calls: Arc<Mutex<Vec<GraphCall>>>) -> Self {
+        Self { emu, calls }
+    }
+}
+
+impl GraphFactory for EmulatorGraphs {
+    /// The credential is checked the way the token endpoint would check it (client secrets
+    /// only: certificates and federated tokens are the HTTP tests' business); a refused one
+    /// makes every call fail as a token request would.
+    fn build(&self, conn: &TenantConnection, credential: Credential) -> Arc<dyn GraphApi> {
+        let tenant = conn.spec.tenant_id.clone();
+        let refused = match &credential {
+            Credential::ClientSecret(secret) => {
+                let form = [
+                    ("grant_type", "client_credentials"),
+                    ("client_id", conn.spec.client_id.as_str()),
+                    ("client_secret", secret.0.as_str()),
+                    ("scope", "https://graph.microsoft.com/.default"),
+                ]
+                .map(|(k, v)| (k.to_string(), v.to_string()));
+                self.emu
+                    .issue_token(&TokenRequest {
+                        tenant: &tenant,
+                        form: &form,
+                        basic: None,
+                        endpoint_urls: vec![],
+                    })
+                    .err()
+                    // Entra's error_description starts with the AADSTS code.
+                    .map(|e| {
+                        let description = format!("AADSTS{}: {}", e.code, e.description);
+                        (e.status, e.error.to_string(), description)
+                    })
+            }
+            _ => None,
+        };
+        Arc::new(RecordingGraph {
+            inner: InProcessGraph::new(self.emu.clone(), &tenant, &conn.spec.client_id),
+            emu: self.emu.clone(),
+            tenant,
+            refused,
+            calls: self.calls.clone(),
+        })
+    }
+}
+
+/// [`InProcessGraph`], recording each call, and refusing all of them when the credential was.
+struct RecordingGraph {
+    inner: InProcessGraph,
+    emu: Arc<Emu>,
+    tenant: String,
+    /// The token endpoint's answer to the credential: status, error, description.
+    refused: Option<(u16, String, String)>,
+    calls: Arc<Mutex<Vec<GraphCall>>>,
+}
+
+impl RecordingGraph {
+    fn record(&self, operation: &'static str) -> GraphResult<()> {
+        self.calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(GraphCall {
+                tenant: self.tenant.clone(),
+                operation,
+            });
+        match &self.refused {
+            None => Ok(()),
+            Some((status, error, description)) => Err(GraphError::Token {
+                authority: "in-process".into(),
+                status: *status,
+                error: error.clone(),
+                description: description.clone(),
+                trace_id: None,
+                retry_after: None,
+            }),
+        }
+    }
+}
+
+impl GraphApi for RecordingGraph {
+    fn token_info(&self) -> BoxFuture<'_, GraphResult<TokenInfo>> {
+        Box::pin(async move {
+            self.record("token_info")?;
+            self.inner.token_info().await
+        })
+    }
+
+    fn list_organizations(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<Vec<Organization>>> {
+        Box::pin(async move {
+            self.record("list_organizations")?;
+            self.inner.list_organizations(v).await
+        })
+    }
+
+    fn get_organization<'a>(
+        &'a self,
+        v: ApiVersion,
+        id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<Organization>> {
+        Box::pin(async move {
+            self.record("get_organization")?;
+            self.inner.get_organization(v, id).await
+        })
+    }
+
+    fn create_organization<'a>(
+        &'a self,
+        v: ApiVersion,
+        body: &'a OrganizationFields,
+    ) -> BoxFuture<'a, GraphResult<Organization>> {
+        Box::pin(async move {
+            self.record("create_organization")?;
+            self.inner.create_organization(v, body).await
+        })
+    }
+
+    fn update_organization<'a>(
+        &'a self,
+        v: ApiVersion,
+        id: &'a str,
+        patch: &'a OrganizationPatch,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.record("update_organization")?;
+            self.inner.update_organization(v, id, patch).await
+        })
+    }
+
+    fn get_mto(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<MultiTenantOrganization>> {
+        Box::pin(async move {
+            self.record("get_mto")?;
+            self.inner.get_mto(v).await
+        })
+    }
+
+    fn create_mto<'a>(
+        &'a self,
+        v: ApiVersion,
+        body: &'a MtoWrite,
+    ) -> BoxFuture<'a, GraphResult<MultiTenantOrganization>> {
+        Box::pin(async move {
+            self.record("create_mto")?;
+            self.inner.create_mto(v, body).await
+        })
+    }
+
+    fn update_mto<'a>(
+        &'a self,
+        v: ApiVersion,
+        body: &'a MtoWrite,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.record("update_mto")?;
+            self.inner.update_mto(v, body).await
+        })
+    }
+
+    fn list_mto_members(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<Vec<MtoMember>>> {
+        Box::pin(async move {
+            self.record("list_mto_members")?;
+            self.inner.list_mto_members(v).await
+        })
+    }
+
+    fn add_mto_member<'a>(
+        &'a self,
+        v: ApiVersion,
+        body: &'a MtoMemberAdd,
+    ) -> BoxFuture<'a, GraphResult<MtoMember>> {
+        Box::pin(async move {
+            self.record("add_mto_member")?;
+            self.inner.add_mto_member(v, body).await
+        })
+    }
+
+    fn update_mto_member_role<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+        role: &'a MemberRole,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.record("update_mto_member_role")?;
+            self.inner.update_mto_member_role(v, tenant_id, role).await
+        })
+    }
+
+    fn remove_mto_member<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.record("remove_mto_member")?;
+            self.inner.remove_mto_member(v, tenant_id).await
+        })
+    }
+
+    fn get_join_request(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<JoinRequest>> {
+        Box::pin(async move {
+            self.record("get_join_request")?;
+            self.inner.get_join_request(v).await
+        })
+    }
+
+    fn update_join_request<'a>(
+        &'a self,
+        v: ApiVersion,
+        added_by_tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.record("update_join_request")?;
+            self.inner.update_join_request(v, added_by_tenant_id).await
+        })
+    }
+
+    /// The emulator's clock, as the HTTP client reads it from each answer's `Date`.
+    fn server_time(&self) -> Option<jiff::Timestamp> {
+        Some(self.emu.clock.now())
+    }
+}

@@ -1,0 +1,312 @@
+//! Fixtures for reconcile tests that need no control plane and no HTTP: the real round
+//! ([`reconciler::reconcile`]) of every kind, against a fake API server ([`api_server`]) and
+//! the Graph emulator's directory in process ([`graph`]). In the spirit of controller-rs's
+//! `fixtures.rs`, but with state on both sides, so that a test seeds objects, runs rounds, and
+//! asserts on what was written to Kubernetes and sent to Graph.
+
+mod api_server;
+mod graph;
+#[path = "../../tests/support/in_process_graph.rs"]
+mod in_process_graph;
+
+mod organization_tests;
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use k8s_openapi::{
+    ByteString,
+    api::{core::v1::Secret, events::v1::Event},
+    apimachinery::pkg::apis::meta::v1::Condition,
+};
+use kube::{
+    Resource,
+    api::ObjectMeta,
+    runtime::{controller::Action, events::Reporter},
+};
+use prometheus_client::registry::Registry;
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::json;
+
+pub(crate) use api_server::{ApiServer, Recorded};
+use graph::EmulatorGraphs;
+pub(crate) use graph::GraphCall;
+pub(crate) use graph_emulator::config::{
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_A, DEFAULT_TENANT_B,
+};
+use graph_emulator::{Emu, EmulatorConfig, EmulatorOptions};
+pub(crate) use in_process_graph::InProcessGraph;
+
+use crate::{
+    error::Result,
+    kinds::{
+        self, TenantConnection,
+        tenant_connection::{Connections, TenantConnectionSpec},
+    },
+    reconciler::{self, Kind, Metrics, READY, Settings, find},
+};
+
+/// The namespace the tests' resources live in.
+pub(crate) const NS: &str = "tests";
+/// Where the multi-tenant organization claims (Leases) go.
+pub(crate) const CLAIMS_NS: &str = "graph-org-operator";
+/// Settings of every round; the transition poll is what Joining and friends requeue at.
+pub(crate) const TRANSITION_POLL: Duration = Duration::from_secs(15);
+
+/// One operator's world: the fake API server, the emulator, and the context the controllers
+/// would share.
+pub(crate) struct Harness {
+    pub(crate) api: ApiServer,
+    pub(crate) emu: Arc<Emu>,
+    pub(crate) ctx: Arc<kinds::Context>,
+    graph_calls: Arc<Mutex<Vec<GraphCall>>>,
+}
+
+impl Harness {
+    /// The emulator's built-in two tenants and one app granted both permissions in both.
+    pub(crate) async fn new() -> Self {
+        Self::with_config(EmulatorConfig::default_local()).await
+    }
+
+    pub(crate) async fn with_config(config: EmulatorConfig) -> Self {
+        let emu = Emu::new(config, EmulatorOptions::default()).expect("emulator state");
+        let api = ApiServer::default();
+        let graph_calls = Arc::default();
+        Self {
+            ctx: context(&api, &emu, &graph_calls),
+            api,
+            emu,
+            graph_calls,
+        }
+    }
+
+    /// The same cluster and Graph, seen by a freshly started operator: nothing remembered of
+    /// earlier rounds (backoff, last syncs, its own writes).
+    pub(crate) fn restarted(&self) -> Self {
+        Self {
+            ctx: context(&self.api, &self.emu, &self.graph_calls),
+            api: self.api.clone(),
+            emu: self.emu.clone(),
+            graph_calls: self.graph_calls.clone(),
+        }
+    }
+
+    /// Seed a resource from its JSON form (`metadata.namespace` defaults to [`NS`]).
+    pub(crate) fn seed<K>(&self, mut manifest: serde_json::Value) -> K
+    where
+        K: Resource<DynamicType = ()> + Serialize + DeserializeOwned,
+    {
+        if manifest.pointer("/metadata/namespace").is_none() {
+            manifest["metadata"]["namespace"] = json!(NS);
+        }
+        manifest["apiVersion"] = json!(K::api_version(&()));
+        manifest["kind"] = json!(K::kind(&()));
+        let obj: K = serde_json::from_value(manifest).expect("a valid manifest");
+        self.api.seed(&obj)
+    }
+
+    /// The Secret holding `value` under `clientSecret`.
+    pub(crate) fn secret(&self, name: &str, value: &str) -> Secret {
+        self.api.seed(&Secret {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some(NS.into()),
+                ..Default::default()
+            },
+            data: Some([("clientSecret".to_string(), ByteString(value.into()))].into()),
+            ..Default::default()
+        })
+    }
+
+    /// A TenantConnection to `tenant` as the built-in app, with its Secret `{name}-secret`
+    /// (not reconciled).
+    pub(crate) fn connection(&self, name: &str, tenant: &str) -> TenantConnection {
+        let secret = format!("{name}-secret");
+        self.secret(&secret, DEFAULT_CLIENT_SECRET);
+        self.connection_without_secret(name, tenant, &secret)
+    }
+
+    /// A TenantConnection naming Secret `secret`, which the caller may or may not create.
+    pub(crate) fn connection_without_secret(
+        &self,
+        name: &str,
+        tenant: &str,
+        secret: &str,
+    ) -> TenantConnection {
+        let spec: TenantConnectionSpec = serde_json::from_value(json!({
+            "tenantId": tenant,
+            "clientId": DEFAULT_CLIENT_ID,
+            "clientSecret": {"secretRef": {"name": secret, "key": "clientSecret"}},
+        }))
+        .expect("a valid spec");
+        self.api.seed(&TenantConnection {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some(NS.into()),
+                ..Default::default()
+            },
+            spec,
+            status: None,
+        })
+    }
+
+    /// A TenantConnection to `tenant`, reconciled to Ready; the request and call logs are
+    /// cleared afterwards so that a test sees only its own round.
+    pub(crate) async fn ready_connection(&self, name: &str, tenant: &str) -> TenantConnection {
+        self.connection(name, tenant);
+        self.reconcile_stored::<TenantConnection>(name)
+            .await
+            .expect("the connection's round");
+        let conn: TenantConnection = self.stored(name);
+        let (status, reason, message) = ready(conn.status.as_ref().map(|s| &s.conditions[..]));
+        assert_eq!(status, "True", "connection {name}: {reason}: {message}");
+        self.forget_traffic();
+        conn
+    }
+
+    /// One round of `obj`, exactly as its controller would run it.
+    pub(crate) async fn reconcile<K>(&self, obj: K) -> Result<Action>
+    where
+        K: Kind<Ctx = kinds::Context>,
+    {
+        reconciler::reconcile(Arc::new(obj), self.ctx.clone()).await
+    }
+
+    /// One round of the stored (newest) version of `name`.
+    pub(crate) async fn reconcile_stored<K>(&self, name: &str) -> Result<Action>
+    where
+        K: Kind<Ctx = kinds::Context> + Serialize,
+    {
+        self.reconcile(self.stored::<K>(name)).await
+    }
+
+    /// The stored version of `name` in [`NS`]; panics if absent.
+    pub(crate) fn stored<K>(&self, name: &str) -> K
+    where
+        K: Resource<DynamicType = ()> + DeserializeOwned,
+    {
+        self.api
+            .get(NS, name)
+            .unwrap_or_else(|| panic!("{} {name} is not stored", K::kind(&())))
+    }
+
+    /// The Kubernetes requests since the last [`Self::forget_traffic`].
+    pub(crate) fn requests(&self) -> Vec<Recorded> {
+        self.api.requests()
+    }
+
+    /// The status writes since the last [`Self::forget_traffic`].
+    pub(crate) fn status_writes(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(Recorded::is_status_write)
+            .collect()
+    }
+
+    /// The Graph calls since the last [`Self::forget_traffic`], by operation name.
+    pub(crate) fn graph_calls(&self) -> Vec<&'static str> {
+        self.graph_calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|c| c.operation)
+            .collect()
+    }
+
+    /// How many times Graph operation `op` was called.
+    pub(crate) fn graph_count(&self, op: &str) -> usize {
+        self.graph_calls().iter().filter(|o| **o == op).count()
+    }
+
+    /// The Graph calls that change something (everything but reads and token checks).
+    pub(crate) fn graph_writes(&self) -> Vec<&'static str> {
+        self.graph_calls()
+            .into_iter()
+            .filter(|op| !op.starts_with("get_") && !op.starts_with("list_") && *op != "token_info")
+            .collect()
+    }
+
+    /// Forget the Kubernetes requests and Graph calls so far.
+    pub(crate) fn forget_traffic(&self) {
+        self.api.clear_requests();
+        self.graph_calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// The Events recorded in [`NS`], oldest first: (type, reason, note).
+    pub(crate) fn events(&self) -> Vec<(String, String, String)> {
+        let mut events: Vec<Event> = self
+            .api
+            .objects_under(&format!("/apis/events.k8s.io/v1/namespaces/{NS}/events/"))
+            .into_iter()
+            .map(|v| serde_json::from_value(v).expect("an Event"))
+            .collect();
+        events.sort_by_key(|e| {
+            e.metadata
+                .resource_version
+                .as_deref()
+                .and_then(|v| v.parse::<u64>().ok())
+        });
+        events
+            .into_iter()
+            .map(|e| {
+                (
+                    e.type_.unwrap_or_default(),
+                    e.reason.unwrap_or_default(),
+                    e.note.unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    /// The reasons of the Events recorded so far, oldest first.
+    pub(crate) fn event_reasons(&self) -> Vec<String> {
+        self.events().into_iter().map(|(_, r, _)| r).collect()
+    }
+
+    /// Act in the emulator as the built-in app in `tenant`, e.g. to seed Graph objects.
+    pub(crate) fn graph_as(&self, tenant: &str) -> InProcessGraph {
+        InProcessGraph::new(self.emu.clone(), tenant, DEFAULT_CLIENT_ID)
+    }
+}
+
+/// The context the controllers share, as `run` builds it, over the fake API server and the
+/// emulator.
+fn context(
+    api: &ApiServer,
+    emu: &Arc<Emu>,
+    graph_calls: &Arc<Mutex<Vec<GraphCall>>>,
+) -> Arc<kinds::Context> {
+    let client = api.client();
+    let base = reconciler::Context::new(
+        client.clone(),
+        Reporter {
+            controller: "graph-org-operator".into(),
+            instance: Some("test".into()),
+        },
+        Arc::new(Metrics::new(&mut Registry::default())),
+        Settings {
+            resync: Duration::from_secs(300),
+            transition_poll: TRANSITION_POLL,
+        },
+    );
+    let graphs = EmulatorGraphs::new(emu.clone(), graph_calls.clone());
+    let connections = Connections::new(client, Arc::new(graphs), None);
+    Arc::new(kinds::Context::new(
+        base,
+        connections,
+        CLAIMS_NS.to_string(),
+    ))
+}
+
+/// The Ready condition's (status, reason, message); ("", "", "") when there is none.
+pub(crate) fn ready(conditions: Option<&[Condition]>) -> (String, String, String) {
+    conditions
+        .and_then(|c| find(c, READY))
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+        .unwrap_or_default()
+}
