@@ -17,6 +17,8 @@ pub(crate) use conditions::{Health, READY, find, is_true};
 pub use context::{Context, Settings};
 pub use metrics::Metrics;
 pub(crate) use reason::Reason;
+#[cfg(test)]
+pub(crate) use round::STALE_RETRY;
 pub(crate) use round::{Cleanup, Kind, KindStatus, Round, error_policy, kind_status, reconcile};
 
 /// Field manager of every write the operator makes.

@@ -10,6 +10,7 @@ mod graph;
 mod in_process_graph;
 
 mod organization_tests;
+mod round_tests;
 
 use std::{
     sync::{Arc, Mutex},
