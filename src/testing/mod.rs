@@ -9,8 +9,11 @@ mod graph;
 #[path = "../../tests/support/in_process_graph.rs"]
 mod in_process_graph;
 
+mod membership_tests;
+mod mto_tests;
 mod organization_tests;
 mod round_tests;
+mod tenant_connection_tests;
 
 use std::{
     sync::{Arc, Mutex},

@@ -1,0 +1,149 @@
+//! MultiTenantOrganizationMembership rounds: the member tenant's join request, from "too early"
+//! to active.
+
+use graph_client::{ApiVersion, GraphApi, types::MemberState};
+use kube::runtime::controller::Action;
+use serde_json::json;
+
+use super::{DEFAULT_TENANT_A, DEFAULT_TENANT_B, Harness, TRANSITION_POLL, ready};
+use crate::kinds::{MultiTenantOrganization, MultiTenantOrganizationMembership};
+
+const V: ApiVersion = ApiVersion::V1;
+/// How long Graph (the emulator) waits after an MTO's creation before it accepts a join, and
+/// how long a join then takes, in emulated seconds.
+const JOIN_AFTER_CREATE_SECS: f64 = 7200.0;
+const JOIN_SECS: f64 = 600.0;
+
+/// Tenant A owns a multi-tenant organization (through its resource `contoso-mto`) to which it
+/// added tenant B; both connections are Ready.
+async fn owner_added_fabrikam() -> Harness {
+    let h = Harness::new().await;
+    h.ready_connection("contoso", DEFAULT_TENANT_A).await;
+    h.ready_connection("fabrikam", DEFAULT_TENANT_B).await;
+    let owner: MultiTenantOrganization = h.seed(json!({
+        "metadata": {"name": "contoso-mto"},
+        "spec": {
+            "connectionRef": {"name": "contoso"},
+            "displayName": "Contoso and friends",
+            "tenants": [{"tenantId": DEFAULT_TENANT_B, "displayName": "Fabrikam"}],
+        },
+    }));
+    h.reconcile(owner).await.expect("the owner's round");
+    assert_eq!(h.graph_count("add_mto_member"), 1);
+    h.forget_traffic();
+    h
+}
+
+fn membership(h: &Harness, extra: serde_json::Value) -> MultiTenantOrganizationMembership {
+    let mut spec =
+        json!({"connectionRef": {"name": "fabrikam"}, "ownerTenantId": DEFAULT_TENANT_A});
+    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+        spec[k] = v;
+    }
+    h.seed(json!({"metadata": {"name": "fabrikam-joins"}, "spec": spec}))
+}
+
+fn verdict(h: &Harness) -> (String, String, String) {
+    let m: MultiTenantOrganizationMembership = h.stored("fabrikam-joins");
+    ready(m.status.as_ref().map(|s| &s.conditions[..]))
+}
+
+async fn round(h: &Harness) -> Action {
+    h.forget_traffic();
+    h.reconcile_stored::<MultiTenantOrganizationMembership>("fabrikam-joins")
+        .await
+        .expect("the round")
+}
+
+#[tokio::test]
+async fn a_member_tenant_asks_to_join_and_becomes_active() {
+    let h = owner_added_fabrikam().await;
+    membership(&h, json!({}));
+
+    // Too early: Graph refuses, the refusal is reported and asked again at the poll.
+    let action = round(&h).await;
+    assert_eq!(action, Action::requeue(TRANSITION_POLL));
+    assert_eq!(h.graph_writes(), ["update_join_request"]);
+    let (ready_status, reason, message) = verdict(&h);
+    assert_eq!(
+        (ready_status.as_str(), reason.as_str()),
+        ("False", "JoinRefused")
+    );
+    assert!(message.contains("HTTP 400"), "{message}");
+
+    // Two hours later (Graph's clock), the join is accepted and runs.
+    h.emu.clock.advance(JOIN_AFTER_CREATE_SECS);
+    let action = round(&h).await;
+    assert_eq!(action, Action::requeue(TRANSITION_POLL));
+    assert_eq!(h.graph_writes(), ["update_join_request"]);
+    assert_eq!(verdict(&h).1, "Joining");
+    let m: MultiTenantOrganizationMembership = h.stored("fabrikam-joins");
+    let status = m.status.expect("a status");
+    assert_eq!(status.tenant_id.as_deref(), Some(DEFAULT_TENANT_B));
+    assert_eq!(status.added_by_tenant_id.as_deref(), Some(DEFAULT_TENANT_A));
+    assert_eq!(status.member_state.as_deref(), Some("pending"));
+    assert_eq!(status.transition_status.as_deref(), Some("running"));
+    assert!(h.event_reasons().contains(&"JoinRequested".to_string()));
+
+    // While Graph processes it, rounds only look.
+    h.emu.clock.advance(JOIN_SECS / 2.0);
+    round(&h).await;
+    assert!(h.graph_writes().is_empty(), "{:?}", h.graph_writes());
+    assert_eq!(verdict(&h).1, "Joining");
+
+    // Done: an active member, Ready, and the owner sees it so.
+    h.emu.clock.advance(JOIN_SECS);
+    round(&h).await;
+    assert!(h.graph_writes().is_empty(), "{:?}", h.graph_writes());
+    let (ready_status, reason, _) = verdict(&h);
+    assert_eq!((ready_status.as_str(), reason.as_str()), ("True", "Joined"));
+    let members = h
+        .graph_as(DEFAULT_TENANT_A)
+        .list_mto_members(V)
+        .await
+        .expect("the owner's members");
+    let fabrikam = members
+        .iter()
+        .find(|m| m.tenant_id == DEFAULT_TENANT_B)
+        .expect("tenant B");
+    assert_eq!(fabrikam.state, Some(MemberState::Active));
+}
+
+#[tokio::test]
+async fn with_the_owners_resource_it_waits_on_graphs_clock_without_asking() {
+    let h = owner_added_fabrikam().await;
+    let owner: MultiTenantOrganization = h.stored("contoso-mto");
+    let joinable_after = owner
+        .status
+        .and_then(|s| s.joinable_after)
+        .expect("the owner's joinableAfter");
+    membership(
+        &h,
+        json!({"multiTenantOrganizationRef": {"name": "contoso-mto"}}),
+    );
+
+    let action = round(&h).await;
+    assert_eq!(
+        action,
+        Action::requeue(TRANSITION_POLL),
+        "the wait is capped at the poll"
+    );
+    assert!(h.graph_writes().is_empty(), "{:?}", h.graph_writes());
+    let (ready_status, reason, message) = verdict(&h);
+    assert_eq!(
+        (ready_status.as_str(), reason.as_str()),
+        ("False", "WaitingToJoin")
+    );
+    assert!(message.contains(&joinable_after), "{message}");
+    let m: MultiTenantOrganizationMembership = h.stored("fabrikam-joins");
+    assert_eq!(
+        m.status.and_then(|s| s.not_before).as_deref(),
+        Some(joinable_after.as_str())
+    );
+
+    // Graph's clock reaches it (the operator's hasn't): the join is asked for.
+    h.emu.clock.advance(JOIN_AFTER_CREATE_SECS);
+    round(&h).await;
+    assert_eq!(h.graph_writes(), ["update_join_request"]);
+    assert_eq!(verdict(&h).1, "Joining");
+}

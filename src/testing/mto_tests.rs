@@ -1,0 +1,261 @@
+//! MultiTenantOrganization rounds: the claim on the tenant, create, adopt, members.
+
+use std::collections::BTreeMap;
+
+use graph_client::{ApiVersion, GraphApi, types::MtoWrite};
+use graph_emulator::{EmulatorConfig, config::roles};
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::{ResourceExt, runtime::controller::Action};
+use serde_json::json;
+
+use super::{CLAIMS_NS, DEFAULT_TENANT_A, DEFAULT_TENANT_B, Harness, TRANSITION_POLL, ready};
+use crate::kinds::{
+    MultiTenantOrganization, multi_tenant_organization::MultiTenantOrganizationStatus,
+};
+
+const V: ApiVersion = ApiVersion::V1;
+const LEASE: &str = "graphorg-mto-11111111-1111-4111-8111-111111111111";
+
+async fn harness() -> Harness {
+    let h = Harness::new().await;
+    h.ready_connection("contoso", DEFAULT_TENANT_A).await;
+    h
+}
+
+/// A MultiTenantOrganization of tenant A (connection `contoso`), with `extra` in its spec.
+fn mto(h: &Harness, name: &str, extra: serde_json::Value) -> MultiTenantOrganization {
+    let mut spec =
+        json!({"connectionRef": {"name": "contoso"}, "displayName": "Contoso and friends"});
+    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+        spec[k] = v;
+    }
+    h.seed(json!({"metadata": {"name": name}, "spec": spec}))
+}
+
+fn status_of(m: &MultiTenantOrganization) -> MultiTenantOrganizationStatus {
+    m.status.clone().unwrap_or_default()
+}
+
+fn verdict(m: &MultiTenantOrganization) -> (String, String, String) {
+    ready(m.status.as_ref().map(|s| &s.conditions[..]))
+}
+
+/// Who holds tenant A's claim.
+fn claim_holder(h: &Harness) -> Option<String> {
+    h.api
+        .get::<Lease>(CLAIMS_NS, LEASE)
+        .and_then(|l| l.spec?.holder_identity)
+}
+
+#[tokio::test]
+async fn creates_the_tenants_multi_tenant_organization_after_claiming_the_tenant() {
+    let h = harness().await;
+    let m = mto(&h, "contoso-mto", json!({"description": "the group"}));
+    let uid = m.uid().expect("a uid");
+
+    h.reconcile(m).await.expect("the round");
+
+    let stored: MultiTenantOrganization = h.stored("contoso-mto");
+    let status = status_of(&stored);
+    let (ready_status, reason, _) = verdict(&stored);
+    assert_eq!(
+        (ready_status.as_str(), reason.as_str()),
+        ("True", "Created")
+    );
+    assert_eq!(status.tenant_id.as_deref(), Some(DEFAULT_TENANT_A));
+    assert_eq!(status.pending_create, None);
+    assert_eq!(status.state.as_deref(), Some("active"));
+    let created: jiff::Timestamp = status
+        .created_date_time
+        .as_deref()
+        .expect("createdDateTime")
+        .parse()
+        .unwrap();
+    let joinable: jiff::Timestamp = status
+        .joinable_after
+        .as_deref()
+        .expect("joinableAfter")
+        .parse()
+        .unwrap();
+    assert_eq!(joinable.duration_since(created).as_secs(), 7200);
+
+    let in_graph = h
+        .graph_as(DEFAULT_TENANT_A)
+        .get_mto(V)
+        .await
+        .expect("the MTO");
+    assert_eq!(in_graph.id, status.id);
+    assert_eq!(
+        in_graph.display_name.as_deref(),
+        Some("Contoso and friends")
+    );
+    assert_eq!(in_graph.description.as_deref(), Some("the group"));
+    assert_eq!(h.graph_writes(), ["create_mto"]);
+
+    // The claim is this resource's, and a checkpoint preceded the create.
+    assert_eq!(
+        claim_holder(&h).as_deref(),
+        Some(format!("tests/contoso-mto/{uid}").as_str())
+    );
+    let writes = h.status_writes();
+    assert_eq!(writes.len(), 2, "{writes:#?}");
+    assert_eq!(
+        writes[0].body["status"]["conditions"][0]["reason"],
+        "Creating"
+    );
+    assert!(writes[0].body["status"]["pendingCreate"].is_string());
+    assert_eq!(h.event_reasons(), ["Creating", "Created"]);
+}
+
+#[tokio::test]
+async fn adopts_the_multi_tenant_organization_the_tenant_already_has() {
+    let h = harness().await;
+    let existing = h
+        .graph_as(DEFAULT_TENANT_A)
+        .create_mto(
+            V,
+            &MtoWrite {
+                display_name: Some("Contoso and friends".into()),
+                description: None,
+            },
+        )
+        .await
+        .expect("seeding the MTO");
+    let m = mto(&h, "contoso-mto", json!({}));
+
+    h.reconcile(m).await.expect("the round");
+
+    let stored: MultiTenantOrganization = h.stored("contoso-mto");
+    let (ready_status, reason, _) = verdict(&stored);
+    assert_eq!(
+        (ready_status.as_str(), reason.as_str()),
+        ("True", "Adopted")
+    );
+    assert_eq!(status_of(&stored).id, existing.id);
+    assert!(h.graph_writes().is_empty(), "{:?}", h.graph_writes());
+    assert_eq!(h.status_writes().len(), 1);
+}
+
+#[tokio::test]
+async fn a_second_resource_for_the_same_tenant_conflicts_and_sends_nothing_to_graph() {
+    let h = harness().await;
+    let first = mto(&h, "first", json!({}));
+    let first_uid = first.uid().unwrap();
+    h.reconcile(first).await.expect("the first round");
+    h.forget_traffic();
+
+    let second = mto(&h, "second", json!({"displayName": "Another name"}));
+    let action = h.reconcile(second).await.expect("the second round");
+
+    assert_eq!(action, Action::await_change());
+    let stored: MultiTenantOrganization = h.stored("second");
+    let (ready_status, reason, message) = verdict(&stored);
+    assert_eq!(
+        (ready_status.as_str(), reason.as_str()),
+        ("False", "Conflict")
+    );
+    assert!(message.contains("tests/first"), "{message}");
+    assert!(h.graph_calls().is_empty(), "{:?}", h.graph_calls());
+    assert_eq!(status_of(&stored).id, None);
+    // The claim stays with the first; the Graph object keeps the first one's name.
+    assert_eq!(claim_holder(&h), Some(format!("tests/first/{first_uid}")));
+    let in_graph = h.graph_as(DEFAULT_TENANT_A).get_mto(V).await.unwrap();
+    assert_eq!(
+        in_graph.display_name.as_deref(),
+        Some("Contoso and friends")
+    );
+    let events = h.events();
+    assert_eq!(
+        events.last().map(|e| (e.0.as_str(), e.1.as_str())),
+        Some(("Warning", "Conflict"))
+    );
+}
+
+#[tokio::test]
+async fn a_claim_whose_holder_is_gone_is_taken_over() {
+    let h = harness().await;
+    h.api.seed(&Lease {
+        metadata: kube::api::ObjectMeta {
+            name: Some(LEASE.into()),
+            namespace: Some(CLAIMS_NS.into()),
+            ..Default::default()
+        },
+        spec: Some(k8s_openapi::api::coordination::v1::LeaseSpec {
+            holder_identity: Some("tests/deleted-long-ago/0000".into()),
+            ..Default::default()
+        }),
+    });
+    let m = mto(&h, "contoso-mto", json!({}));
+    let uid = m.uid().unwrap();
+
+    h.reconcile(m).await.expect("the round");
+
+    assert_eq!(claim_holder(&h), Some(format!("tests/contoso-mto/{uid}")));
+    let lease_writes: Vec<_> = h
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("/leases/") && r.is_write())
+        .collect();
+    assert_eq!(lease_writes.len(), 1, "{lease_writes:#?}");
+    assert_eq!(lease_writes[0].method, "PUT");
+    assert_eq!(verdict(&h.stored("contoso-mto")).1, "Created");
+}
+
+#[tokio::test]
+async fn members_are_added_and_watched_at_the_transition_poll() {
+    let h = harness().await;
+    let m = mto(
+        &h,
+        "contoso-mto",
+        json!({"tenants": [{"tenantId": DEFAULT_TENANT_B, "displayName": "Fabrikam"}]}),
+    );
+
+    let action = h.reconcile(m).await.expect("the round");
+
+    assert_eq!(action, Action::requeue(TRANSITION_POLL));
+    assert_eq!(h.graph_writes(), ["create_mto", "add_mto_member"]);
+    let status = status_of(&h.stored("contoso-mto"));
+    let fabrikam = status
+        .tenants
+        .iter()
+        .find(|t| t.tenant_id == DEFAULT_TENANT_B)
+        .expect("tenant B in status");
+    assert_eq!(fabrikam.role.as_deref(), Some("member"));
+    assert_eq!(fabrikam.transition_status.as_deref(), Some("running"));
+    assert!(status.in_transition());
+    assert!(h.event_reasons().contains(&"MembersUpdated".to_string()));
+
+    // While Graph works on it, the next round doesn't add it again.
+    h.forget_traffic();
+    h.reconcile_stored::<MultiTenantOrganization>("contoso-mto")
+        .await
+        .expect("the next round");
+    assert!(h.graph_writes().is_empty(), "{:?}", h.graph_writes());
+}
+
+#[tokio::test]
+async fn without_the_permission_nothing_is_sent_to_graph() {
+    let mut config = EmulatorConfig::default_local();
+    config.apps[0].roles = BTreeMap::from([(
+        DEFAULT_TENANT_A.to_string(),
+        vec![roles::ORG_READ_WRITE.to_string()],
+    )]);
+    let h = Harness::with_config(config).await;
+    h.ready_connection("contoso", DEFAULT_TENANT_A).await;
+    let m = mto(&h, "contoso-mto", json!({}));
+
+    let action = h.reconcile(m).await.expect("the round");
+
+    assert_eq!(action, Action::await_change());
+    let (ready_status, reason, message) = verdict(&h.stored("contoso-mto"));
+    assert_eq!(
+        (ready_status.as_str(), reason.as_str()),
+        ("False", "MissingPermission")
+    );
+    assert!(
+        message.contains("MultiTenantOrganization.ReadWrite.All"),
+        "{message}"
+    );
+    assert!(h.graph_calls().is_empty(), "{:?}", h.graph_calls());
+    assert_eq!(claim_holder(&h), None, "no claim either");
+}
