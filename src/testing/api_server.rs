@@ -4,7 +4,8 @@
 //!
 //! - `GET` of one object (404 `NotFound` when absent);
 //! - `POST` to a collection (201; 409 `AlreadyExists`), `PUT` of an object (409 `Conflict` when
-//!   the body's resourceVersion isn't the stored one);
+//!   the body's resourceVersion isn't the stored one); writes to the main resource never change
+//!   the status, and an object being deleted goes when its last finalizer does;
 //! - `PATCH …/status` as server-side apply (`application/apply-patch+yaml`, `fieldManager`
 //!   required): 409 when the applied `metadata.resourceVersion` isn't the stored one, otherwise
 //!   the status is replaced (the operator is the only manager of status), the resourceVersion
@@ -14,7 +15,9 @@
 //!
 //! Every request is recorded (method, path, query, body) for tests to assert on. Anything else
 //! (lists, watches, deletes, other patch types) is answered 405 and recorded too, so a test that
-//! checks the request log notices it.
+//! checks the request log notices it. Tests seed and change objects directly ([`ApiServer::seed`]
+//! keeps a seeded status, as if written earlier; [`ApiServer::modify`], [`ApiServer::delete`]),
+//! without a request in the log.
 
 use std::{
     collections::BTreeMap,
@@ -238,6 +241,54 @@ impl State {
         }
     }
 
+    /// Store `next` as the new version of the object at `path`, written through the main
+    /// resource: the status and the fields only the server sets are kept, a changed spec is a
+    /// new generation, and an object being deleted goes once its last finalizer has.
+    fn replace(&mut self, path: &str, mut next: Value) -> Answer {
+        let Some(stored) = self.objects.get(path) else {
+            return Answer::not_found(path);
+        };
+        for k in [
+            "namespace",
+            "uid",
+            "creationTimestamp",
+            "generation",
+            "deletionTimestamp",
+        ] {
+            match stored["metadata"].get(k) {
+                Some(v) => next["metadata"][k] = v.clone(),
+                None => {
+                    if let Some(m) = next["metadata"].as_object_mut() {
+                        m.remove(k);
+                    }
+                }
+            }
+        }
+        match stored.get("status") {
+            Some(st) => next["status"] = st.clone(),
+            None => {
+                if let Some(o) = next.as_object_mut() {
+                    o.remove("status");
+                }
+            }
+        }
+        if next.get("spec") != stored.get("spec") {
+            let generation = stored["metadata"]["generation"].as_i64().unwrap_or(0);
+            next["metadata"]["generation"] = json!(generation + 1);
+        }
+        next["metadata"]["resourceVersion"] = json!(self.next_version());
+        let finalized = next["metadata"]
+            .get("finalizers")
+            .and_then(Value::as_array)
+            .is_none_or(Vec::is_empty);
+        if next["metadata"].get("deletionTimestamp").is_some() && finalized {
+            self.objects.remove(path);
+        } else {
+            self.objects.insert(path.to_string(), next.clone());
+        }
+        Answer::ok(next)
+    }
+
     fn handle(
         &mut self,
         method: &Method,
@@ -262,7 +313,12 @@ impl State {
                 None => Answer::not_found(&path),
             },
             (&Method::POST, Target::Collection { path, namespace }) => {
-                self.create(&path, &namespace, body.clone())
+                // Status is written through its subresource only.
+                let mut obj = body.clone();
+                if let Some(o) = obj.as_object_mut() {
+                    o.remove("status");
+                }
+                self.create(&path, &namespace, obj)
             }
             (&Method::PUT, Target::Object { path }) => {
                 let Some(stored) = self.objects.get(&path) else {
@@ -274,15 +330,7 @@ impl State {
                 {
                     return Answer::conflict(&path, sent, &stored_version);
                 }
-                let mut next = body.clone();
-                for k in ["namespace", "uid", "creationTimestamp", "generation"] {
-                    if let Some(v) = stored["metadata"].get(k) {
-                        next["metadata"][k] = v.clone();
-                    }
-                }
-                next["metadata"]["resourceVersion"] = json!(self.next_version());
-                self.objects.insert(path, next.clone());
-                Answer::ok(next)
+                self.replace(&path, body.clone())
             }
             (&Method::PATCH, Target::Status { object }) => {
                 if content_type != Some("application/apply-patch+yaml") {
@@ -323,8 +371,7 @@ impl State {
                         format!("the fake API server merges only (got {content_type:?})"),
                     );
                 }
-                let version = self.revision + 1;
-                let Some(stored) = self.objects.get_mut(&path) else {
+                let Some(stored) = self.objects.get(&path) else {
                     return Answer::not_found(&path);
                 };
                 let stored_version = resource_version(stored).unwrap_or_default().to_string();
@@ -333,16 +380,9 @@ impl State {
                 {
                     return Answer::conflict(&path, sent, &stored_version);
                 }
-                let spec_before = stored.get("spec").cloned();
-                merge(stored, body);
-                if stored.get("spec").cloned() != spec_before {
-                    let generation = stored["metadata"]["generation"].as_i64().unwrap_or(0);
-                    stored["metadata"]["generation"] = json!(generation + 1);
-                }
-                stored["metadata"]["resourceVersion"] = json!(version.to_string());
-                let written = stored.clone();
-                self.revision = version;
-                Answer::ok(written)
+                let mut next = stored.clone();
+                merge(&mut next, body);
+                self.replace(&path, next)
             }
             _ => not_allowed(),
         }
@@ -406,6 +446,31 @@ impl ApiServer {
         );
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
         serde_json::from_value(answer.body).expect("the stored object")
+    }
+
+    /// Delete a stored object as a user would: with finalizers it only gets a
+    /// deletionTimestamp (and a new resourceVersion) until they are removed.
+    pub(crate) fn delete<K>(&self, namespace: &str, name: &str)
+    where
+        K: Resource<DynamicType = ()>,
+    {
+        let path = object_path::<K>(namespace, name);
+        let mut state = locked(&self.state);
+        let version = state.next_version();
+        let Some(stored) = state.objects.get_mut(&path) else {
+            panic!("{path} is not stored");
+        };
+        let finalizers = stored["metadata"]
+            .get("finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty());
+        if finalizers {
+            stored["metadata"]["deletionTimestamp"] =
+                json!(jiff::Timestamp::now().round(jiff::Unit::Second).ok());
+            stored["metadata"]["resourceVersion"] = json!(version);
+        } else {
+            state.objects.remove(&path);
+        }
     }
 
     /// Every request received so far, in order.

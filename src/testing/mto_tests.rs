@@ -259,3 +259,69 @@ async fn without_the_permission_nothing_is_sent_to_graph() {
     assert!(h.graph_calls().is_empty(), "{:?}", h.graph_calls());
     assert_eq!(claim_holder(&h), None, "no claim either");
 }
+
+#[tokio::test]
+async fn deletion_policy_leave_holds_a_finalizer_and_dissolves_on_delete() {
+    let h = harness().await;
+    let m = mto(&h, "contoso-mto", json!({"deletionPolicy": "Leave"}));
+
+    // The first round only adds the finalizer, conditional on the version it read.
+    let action = h.reconcile(m.clone()).await.expect("the finalizer round");
+    assert_eq!(action, Action::await_change());
+    assert!(h.graph_calls().is_empty(), "{:?}", h.graph_calls());
+    let patches: Vec<_> = h.requests().into_iter().filter(|r| r.is_write()).collect();
+    assert_eq!(patches.len(), 1, "{patches:#?}");
+    assert_eq!(patches[0].method, "PATCH");
+    assert_eq!(
+        patches[0].body["metadata"]["resourceVersion"].as_str(),
+        m.metadata.resource_version.as_deref()
+    );
+    let stored: MultiTenantOrganization = h.stored("contoso-mto");
+    assert_eq!(stored.finalizers(), ["graphorg.io/cleanup"]);
+
+    // The patch woke it: the next round creates.
+    h.forget_traffic();
+    h.reconcile_stored::<MultiTenantOrganization>("contoso-mto")
+        .await
+        .expect("the create");
+    assert_eq!(h.graph_writes(), ["create_mto"]);
+
+    // Deleted: the owner leaves, which dissolves it; Graph takes a while.
+    h.api
+        .delete::<MultiTenantOrganization>(super::NS, "contoso-mto");
+    h.forget_traffic();
+    let action = h
+        .reconcile_stored::<MultiTenantOrganization>("contoso-mto")
+        .await
+        .expect("the first cleanup round");
+    assert_eq!(action, Action::requeue(TRANSITION_POLL));
+    assert_eq!(h.graph_writes(), ["remove_mto_member"]);
+    assert_eq!(verdict(&h.stored("contoso-mto")).1, "Leaving");
+
+    // Once Graph is done, the finalizer goes, and with it the resource.
+    h.emu.clock.advance(h.emu.options.timings.remove_secs + 1.0);
+    h.forget_traffic();
+    let action = h
+        .reconcile_stored::<MultiTenantOrganization>("contoso-mto")
+        .await
+        .expect("the last cleanup round");
+    assert_eq!(action, Action::await_change());
+    assert!(h.graph_writes().is_empty(), "{:?}", h.graph_writes());
+    assert!(
+        h.api
+            .get::<MultiTenantOrganization>(super::NS, "contoso-mto")
+            .is_none(),
+        "deleted once its finalizer went"
+    );
+    assert!(
+        !h.graph_as(DEFAULT_TENANT_A)
+            .get_mto(V)
+            .await
+            .unwrap()
+            .exists()
+    );
+    assert_eq!(
+        h.event_reasons().last().map(String::as_str),
+        Some("Deleted")
+    );
+}
