@@ -2,6 +2,7 @@
 //! to active.
 
 use graph_client::{ApiVersion, GraphApi, types::MemberState};
+use graph_emulator::FaultConfig;
 use kube::runtime::controller::Action;
 use serde_json::json;
 
@@ -146,4 +147,56 @@ async fn with_the_owners_resource_it_waits_on_graphs_clock_without_asking() {
     round(&h).await;
     assert_eq!(h.graph_writes(), ["update_join_request"]);
     assert_eq!(verdict(&h).1, "Joining");
+}
+
+#[tokio::test]
+async fn a_failed_join_stalls_until_a_reset_is_asked_for() {
+    let h = owner_added_fabrikam().await;
+    membership(&h, json!({}));
+    h.emu.clock.advance(JOIN_AFTER_CREATE_SECS);
+    h.emu.set_faults(FaultConfig {
+        fail_joins: true,
+        ..Default::default()
+    });
+    round(&h).await;
+    assert_eq!(verdict(&h).1, "Joining");
+
+    // Graph reports the join failed: stalled, and not asked again by itself.
+    h.emu.clock.advance(JOIN_SECS);
+    let action = round(&h).await;
+    assert_eq!(action, Action::await_change());
+    let (ready_status, reason, message) = verdict(&h);
+    assert_eq!(
+        (ready_status.as_str(), reason.as_str()),
+        ("False", "JoinFailed")
+    );
+    assert!(message.contains("DirectoryService Exception"), "{message}");
+    assert!(h.graph_writes().is_empty(), "{:?}", h.graph_writes());
+
+    // The user asks for a reset: the request is reset, then made again.
+    h.emu.set_faults(FaultConfig::default());
+    h.api.modify::<MultiTenantOrganizationMembership>(
+        super::NS,
+        "fabrikam-joins",
+        json!({"spec": {"resetRequestedAt": "2026-01-01T00:00:00Z"}}),
+    );
+    round(&h).await;
+    assert_eq!(
+        h.graph_writes(),
+        ["update_join_request", "update_join_request"]
+    );
+    assert_eq!(verdict(&h).1, "Joining");
+    assert!(h.event_reasons().contains(&"JoinReset".to_string()));
+    let m: MultiTenantOrganizationMembership = h.stored("fabrikam-joins");
+    assert_eq!(
+        m.status
+            .and_then(|s| s.handled_reset_requested_at)
+            .as_deref(),
+        Some("2026-01-01T00:00:00Z")
+    );
+
+    // And this time it goes through.
+    h.emu.clock.advance(JOIN_SECS);
+    round(&h).await;
+    assert_eq!(verdict(&h).1, "Joined");
 }
