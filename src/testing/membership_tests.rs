@@ -85,6 +85,12 @@ async fn a_member_tenant_asks_to_join_and_becomes_active() {
     assert_eq!(status.member_state.as_deref(), Some("pending"));
     assert_eq!(status.transition_status.as_deref(), Some("running"));
     assert!(h.event_reasons().contains(&"JoinRequested".to_string()));
+    // All of it as the member tenant: the owner's connection isn't used.
+    assert!(
+        h.graph_log().iter().all(|c| c.tenant == DEFAULT_TENANT_B),
+        "{:?}",
+        h.graph_log()
+    );
 
     // While Graph processes it, rounds only look.
     h.emu.clock.advance(JOIN_SECS / 2.0);

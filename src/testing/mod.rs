@@ -209,14 +209,17 @@ impl Harness {
             .collect()
     }
 
-    /// The Graph calls since the last [`Self::forget_traffic`], by operation name.
-    pub(crate) fn graph_calls(&self) -> Vec<&'static str> {
+    /// The Graph calls since the last [`Self::forget_traffic`], with their tenants.
+    pub(crate) fn graph_log(&self) -> Vec<GraphCall> {
         self.graph_calls
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .map(|c| c.operation)
-            .collect()
+            .clone()
+    }
+
+    /// The Graph calls since the last [`Self::forget_traffic`], by operation name.
+    pub(crate) fn graph_calls(&self) -> Vec<&'static str> {
+        self.graph_log().iter().map(|c| c.operation).collect()
     }
 
     /// How many times Graph operation `op` was called.
