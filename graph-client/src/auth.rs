@@ -26,7 +26,7 @@ use tokio::sync::Mutex;
 
 use crate::{
     GraphResult, TokenInfo,
-    error::{GraphError, TokenErrorBody, parse_retry_after},
+    error::{GraphError, TokenErrorBody, location_host, parse_retry_after},
 };
 
 /// A secret value that never prints.
@@ -254,11 +254,16 @@ impl TokenRequestor {
             .await
             .map_err(token_transport_error)?;
         let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
+        let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok());
+        let retry_after = header("retry-after").and_then(parse_retry_after);
+        if resp.status().is_redirection() {
+            // Never followed (see `build_http_client`): the form carries the credential.
+            return Err(GraphError::Redirected {
+                operation: "token request",
+                status,
+                location_host: location_host(&endpoint, header("location")),
+            });
+        }
         let body = resp.text().await.map_err(token_transport_error)?;
         if !(200..300).contains(&status) {
             let err: TokenErrorBody = serde_json::from_str(&body).unwrap_or_default();

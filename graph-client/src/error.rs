@@ -52,6 +52,19 @@ pub enum GraphError {
     /// The call is not available in this cloud (multi-tenant organizations are Global only).
     #[error("{0}")]
     Unsupported(String),
+    /// Graph or the token endpoint answered with a redirect. Redirects are never followed: the
+    /// request carried a bearer token or a credential, which must reach no other host.
+    #[error("{operation} was answered with a redirect (HTTP {status}) to {}, which is not followed", host_or_unknown(.location_host))]
+    Redirected {
+        operation: &'static str,
+        status: u16,
+        /// The host the `Location` header names; only the host, as the URL may carry anything.
+        location_host: Option<String>,
+    },
+}
+
+fn host_or_unknown(host: &Option<String>) -> &str {
+    host.as_deref().unwrap_or("an unknown host")
 }
 
 fn request_ids(request_id: &Option<String>, client_request_id: &Option<String>) -> String {
@@ -80,7 +93,7 @@ impl GraphError {
                 *status == 429 || *status >= 500 || error == "temporarily_unavailable"
             }
             Self::Transport { .. } | Self::Malformed { .. } => true,
-            Self::Credential(_) | Self::Unsupported(_) => false,
+            Self::Credential(_) | Self::Unsupported(_) | Self::Redirected { .. } => false,
         }
     }
 
@@ -102,6 +115,7 @@ impl GraphError {
             Self::Transport { .. } => "TransportError",
             Self::Malformed { .. } => "MalformedResponse",
             Self::Unsupported(_) => "UnsupportedInCloud",
+            Self::Redirected { .. } => "Redirected",
         }
     }
 
@@ -109,7 +123,8 @@ impl GraphError {
         match self {
             Self::Api { status, .. }
             | Self::Token { status, .. }
-            | Self::Malformed { status, .. } => Some(*status),
+            | Self::Malformed { status, .. }
+            | Self::Redirected { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -163,6 +178,17 @@ pub struct TokenErrorBody {
     pub correlation_id: Option<String>,
 }
 
+/// The host a `Location` header points to, resolved against the request's URL (it may be
+/// relative).
+pub(crate) fn location_host(request_url: &str, location: Option<&str>) -> Option<String> {
+    let location = location?;
+    let target = match url::Url::parse(request_url) {
+        Ok(base) => base.join(location),
+        Err(_) => url::Url::parse(location),
+    };
+    target.ok()?.host_str().map(str::to_string)
+}
+
 /// Parse a `Retry-After` header: seconds, possibly fractional (`2.128`). HTTP-date values are
 /// not used by Graph and are ignored.
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
@@ -183,6 +209,35 @@ mod tests {
         assert_eq!(parse_retry_after(" 3 "), Some(Duration::from_secs(3)));
         assert_eq!(parse_retry_after("-1"), None);
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+
+    #[test]
+    fn location_host_is_the_host_only() {
+        let base = "https://graph.microsoft.com/v1.0/organization";
+        let host = |l| location_host(base, Some(l));
+        assert_eq!(
+            host("https://evil.example:8443/steal?token=x#y").as_deref(),
+            Some("evil.example")
+        );
+        assert_eq!(
+            host("/v1.0/elsewhere").as_deref(),
+            Some("graph.microsoft.com")
+        );
+        assert_eq!(
+            host("https://graph.microsoft.com@evil.example/").as_deref(),
+            Some("evil.example")
+        );
+        assert_eq!(location_host(base, None), None);
+        let e = GraphError::Redirected {
+            operation: "token request",
+            status: 307,
+            location_host: host("https://user:pw@evil.example/path?secret=1"),
+        };
+        let s = e.to_string();
+        assert!(s.contains("evil.example") && s.contains("307"), "{s}");
+        assert!(!s.contains("secret") && !s.contains("pw"), "{s}");
+        assert!(!e.is_transient());
+        assert_eq!(e.code(), "Redirected");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use crate::{
     ApiVersion, GraphApi, GraphResult, TokenInfo,
     auth::{TokenCache, TokenRequestor},
-    error::{GraphError, GraphErrorBody, parse_retry_after},
+    error::{GraphError, GraphErrorBody, location_host, parse_retry_after},
     types::*,
 };
 
@@ -168,9 +168,14 @@ struct Response {
 
 /// The one place HTTP clients are built: rustls with the ring provider, the platform's roots plus
 /// an optional extra CA (the emulator's, or a proxy's).
+///
+/// Redirects are never followed: Graph requests carry a bearer token and token requests a
+/// credential, and neither may go to a host the `Location` header picks. A 3xx comes back as
+/// [`GraphError::Redirected`]. [`HttpGraph`] relies on this: give it only clients built here.
 pub fn build_http_client(extra_ca_pem: Option<&[u8]>) -> Result<reqwest::Client, GraphError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut b = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))
         .pool_idle_timeout(Duration::from_secs(60))
         .user_agent(concat!("graph-org-operator/", env!("CARGO_PKG_VERSION")));
@@ -395,10 +400,20 @@ impl HttpGraph {
             *self.last_date.lock().unwrap() = Some(date);
         }
         let retry_after = header("retry-after").and_then(|v| parse_retry_after(&v));
+        let location = header("location");
         let bytes = resp.bytes().await;
         self.observer
             .request(operation, Some(status.as_u16()), started.elapsed());
         let bytes = bytes.map_err(transport)?.to_vec();
+        if status.is_redirection() {
+            let err = GraphError::Redirected {
+                operation,
+                status: status.as_u16(),
+                location_host: location_host(url, location.as_deref()),
+            };
+            tracing::debug!(error = %err, request_id, client_request_id, "Graph request redirected");
+            return Err(err);
+        }
         if status.is_success() {
             tracing::debug!(
                 operation,
@@ -783,6 +798,89 @@ const MTO_PATH: &str = "tenantRelationships/multiTenantOrganization";
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{
+        auth::{Credential, Sensitive},
+        test_server::{Reply, Server},
+    };
+
+    fn requestor(authority: &str) -> TokenRequestor {
+        TokenRequestor {
+            authority: authority.into(),
+            tenant: "contoso.example".into(),
+            client_id: "11111111-2222-3333-4444-555555555555".into(),
+            scope: "https://graph.microsoft.com/.default".into(),
+            credential: Credential::ClientSecret(Sensitive("hunter2".into())),
+        }
+    }
+
+    /// A client whose Graph root and token authority are both `server`.
+    fn client(server: &Server, policy: RetryPolicy) -> HttpGraph {
+        client_at(&server.url(), &server.url(), policy)
+    }
+
+    fn client_at(graph_root: &str, authority: &str, policy: RetryPolicy) -> HttpGraph {
+        HttpGraph::new(
+            build_http_client(None).unwrap(),
+            graph_root,
+            requestor(authority),
+            Arc::new(NoObserver),
+            policy,
+            true,
+        )
+    }
+
+    #[tokio::test]
+    async fn redirects_are_refused_and_their_target_sees_nothing() {
+        let elsewhere = Server::start("127.0.0.2", |_| Some(Reply::token("stolen"))).await;
+        let target = format!("{}/collect?from=graph", elsewhere.url());
+        let redirected = |operation: &'static str, err: &GraphError| {
+            assert!(
+                matches!(
+                    err,
+                    GraphError::Redirected { operation: o, status: 307, location_host: Some(h) }
+                        if *o == operation && h == "127.0.0.2"
+                ),
+                "{err:?}"
+            );
+            assert!(!err.to_string().contains("collect"), "{err}");
+        };
+
+        // The token endpoint redirects: the form with the secret goes nowhere else.
+        let t = target.clone();
+        let login = Server::start("127.0.0.1", move |_| {
+            Some(Reply::empty(307).header("location", &t))
+        })
+        .await;
+        let graph = client(&login, RetryPolicy::default());
+        let err = graph.list_organizations(ApiVersion::V1).await.unwrap_err();
+        redirected("token request", &err);
+        assert_eq!(login.requests().len(), 1, "a redirect is not retried");
+
+        // Graph redirects: the bearer token goes nowhere else.
+        let t = target.clone();
+        let api = Server::start("127.0.0.1", move |r| {
+            Some(if r.is_token_request() {
+                Reply::token("t0")
+            } else {
+                Reply::empty(307).header("location", &t)
+            })
+        })
+        .await;
+        let graph = client(&api, RetryPolicy::default());
+        let err = graph.list_organizations(ApiVersion::V1).await.unwrap_err();
+        redirected("list organizations", &err);
+        assert_eq!(api.token_requests().len(), 1);
+        assert!(
+            api.token_requests()[0]
+                .body
+                .contains("client_secret=hunter2")
+        );
+        let gets = api.graph_requests();
+        assert_eq!(gets.len(), 1, "a redirect is not retried");
+        assert_eq!(gets[0].header("authorization"), Some("Bearer t0"));
+
+        assert_eq!(elsewhere.connections(), 0, "{:?}", elsewhere.requests());
+    }
 
     #[test]
     fn the_pacer_spaces_requests_by_the_longest_retry_after_and_forgets_later() {

@@ -13,6 +13,8 @@ pub mod auth;
 pub mod cloud;
 pub mod error;
 pub mod http;
+#[cfg(test)]
+mod test_server;
 
 pub mod types;
 
