@@ -61,6 +61,14 @@ pub enum GraphError {
         /// The host the `Location` header names; only the host, as the URL may carry anything.
         location_host: Option<String>,
     },
+    /// A page's `@odata.nextLink` points off the Graph root (another scheme, host or port, or
+    /// userinfo). It is not followed, so the bearer token never goes there.
+    #[error("Graph {operation}: @odata.nextLink points to {}, off the Graph endpoint, and is not followed", host_or_unknown(.host))]
+    ForeignNextLink {
+        operation: &'static str,
+        /// The host the link names.
+        host: Option<String>,
+    },
 }
 
 fn host_or_unknown(host: &Option<String>) -> &str {
@@ -93,7 +101,10 @@ impl GraphError {
                 *status == 429 || *status >= 500 || error == "temporarily_unavailable"
             }
             Self::Transport { .. } | Self::Malformed { .. } => true,
-            Self::Credential(_) | Self::Unsupported(_) | Self::Redirected { .. } => false,
+            Self::Credential(_)
+            | Self::Unsupported(_)
+            | Self::Redirected { .. }
+            | Self::ForeignNextLink { .. } => false,
         }
     }
 
@@ -116,6 +127,7 @@ impl GraphError {
             Self::Malformed { .. } => "MalformedResponse",
             Self::Unsupported(_) => "UnsupportedInCloud",
             Self::Redirected { .. } => "Redirected",
+            Self::ForeignNextLink { .. } => "ForeignNextLink",
         }
     }
 

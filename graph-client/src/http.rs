@@ -10,6 +10,7 @@ use futures::{FutureExt, future::BoxFuture};
 use rand::Rng;
 use reqwest::{Method, StatusCode};
 use serde::{Serialize, de::DeserializeOwned};
+use url::Url;
 
 use crate::{
     ApiVersion, GraphApi, GraphResult, TokenInfo,
@@ -149,6 +150,8 @@ pub struct ThrottleGate {
 pub struct HttpGraph {
     http: reqwest::Client,
     graph_root: String,
+    /// `graph_root` parsed; `None` if it is not a URL, and then no request is made.
+    root: Option<Url>,
     tokens: TokenCache,
     observer: Arc<dyn RequestObserver>,
     policy: RetryPolicy,
@@ -158,6 +161,22 @@ pub struct HttpGraph {
     mto_supported: bool,
     /// The `Date` header of the latest answer.
     last_date: Mutex<Option<jiff::Timestamp>>,
+}
+
+/// A URL the bearer token may be sent to: same scheme, host and port as the Graph root, and no
+/// userinfo. Only [`HttpGraph::authorize`] makes one, and [`HttpGraph::send_once`], the only
+/// place a bearer token is attached, takes nothing else.
+struct GraphUrl(Url);
+
+/// Whether `url` is on the Graph root: the parsed scheme, host and port, not a string prefix
+/// (`https://graph.microsoft.com.evil.example/` and `https://graph.microsoft.com@evil.example/`
+/// start with the root but are elsewhere).
+fn on_graph_root(root: &Url, url: &Url) -> bool {
+    url.scheme() == root.scheme()
+        && url.host() == root.host()
+        && url.port_or_known_default() == root.port_or_known_default()
+        && url.username().is_empty()
+        && url.password().is_none()
 }
 
 struct Response {
@@ -199,9 +218,11 @@ impl HttpGraph {
         policy: RetryPolicy,
         mto_supported: bool,
     ) -> Self {
+        let graph_root = graph_root.into().trim_end_matches('/').to_string();
         Self {
             http,
-            graph_root: graph_root.into().trim_end_matches('/').to_string(),
+            root: Url::parse(&graph_root).ok(),
+            graph_root,
             tokens: TokenCache::new(requestor),
             observer,
             policy,
@@ -292,19 +313,32 @@ impl HttpGraph {
         }
     }
 
+    /// The one check in front of the bearer token: a URL not on the Graph root gets no request.
+    /// Every URL built here is on it; a page's `@odata.nextLink` may not be.
+    fn authorize(&self, operation: &'static str, url: Url) -> GraphResult<GraphUrl> {
+        match &self.root {
+            Some(root) if on_graph_root(root, &url) => Ok(GraphUrl(url)),
+            _ => Err(GraphError::ForeignNextLink {
+                operation,
+                host: url.host_str().map(str::to_string),
+            }),
+        }
+    }
+
     async fn send(
         &self,
         operation: &'static str,
         method: Method,
-        url: &str,
+        url: Url,
         body: Option<serde_json::Value>,
         replay: Replay,
     ) -> GraphResult<Response> {
+        let url = self.authorize(operation, url)?;
         let mut attempt = 0;
         loop {
             self.wait_for_gate().await;
             let result = self
-                .send_once(operation, method.clone(), url, body.as_ref())
+                .send_once(operation, method.clone(), &url, body.as_ref())
                 .await;
             let err = match result {
                 Ok(r) => return Ok(r),
@@ -343,14 +377,14 @@ impl HttpGraph {
         &self,
         operation: &'static str,
         method: Method,
-        url: &str,
+        GraphUrl(url): &GraphUrl,
         body: Option<&serde_json::Value>,
     ) -> GraphResult<Response> {
         let token = self.token().await?;
         let client_request_id = uuid::Uuid::new_v4().to_string();
         let mut req = self
             .http
-            .request(method, url)
+            .request(method, url.clone())
             .bearer_auth(token)
             .header("client-request-id", &client_request_id)
             .header("return-client-request-id", "true")
@@ -409,7 +443,7 @@ impl HttpGraph {
             let err = GraphError::Redirected {
                 operation,
                 status: status.as_u16(),
-                location_host: location_host(url, location.as_deref()),
+                location_host: location_host(url.as_str(), location.as_deref()),
             };
             tracing::debug!(error = %err, request_id, client_request_id, "Graph request redirected");
             return Err(err);
@@ -450,8 +484,9 @@ impl HttpGraph {
         Err(err)
     }
 
-    fn url(&self, v: ApiVersion, path: &str) -> String {
-        format!("{}/{}/{}", self.graph_root, v.path(), path)
+    fn url(&self, v: ApiVersion, path: &str) -> GraphResult<Url> {
+        let url = format!("{}/{}/{}", self.graph_root, v.path(), path);
+        Url::parse(&url).map_err(|e| GraphError::Credential(format!("bad Graph URL {url}: {e}")))
     }
 
     fn parse<T: DeserializeOwned>(operation: &'static str, r: &Response) -> GraphResult<T> {
@@ -466,7 +501,7 @@ impl HttpGraph {
     async fn get_json<T: DeserializeOwned>(
         &self,
         operation: &'static str,
-        url: &str,
+        url: Url,
     ) -> GraphResult<T> {
         let r = self
             .send(operation, Method::GET, url, None, Replay::Safe)
@@ -474,28 +509,30 @@ impl HttpGraph {
         Self::parse(operation, &r)
     }
 
-    /// Follow `@odata.nextLink` until the last page. A next link must stay on the same Graph
-    /// host, so the token is never sent elsewhere.
+    /// Follow `@odata.nextLink` until the last page. A next link off the Graph root is refused
+    /// by `send` ([`GraphError::ForeignNextLink`]), so the token is never sent elsewhere.
     async fn get_all<T: DeserializeOwned>(
         &self,
         operation: &'static str,
-        first: String,
+        first: Url,
     ) -> GraphResult<Vec<T>> {
         let mut out = Vec::new();
         let mut next = Some(first);
         let mut pages = 0;
         while let Some(url) = next.take() {
-            if !url.starts_with(&self.graph_root) {
-                return Err(GraphError::Malformed {
-                    operation,
-                    status: 200,
-                    message: format!("@odata.nextLink points outside {}", self.graph_root),
-                    request_id: None,
-                });
-            }
-            let page: Page<T> = self.get_json(operation, &url).await?;
+            let page: Page<T> = self.get_json(operation, url).await?;
             out.extend(page.value);
-            next = page.next_link;
+            next = page
+                .next_link
+                .map(|link| {
+                    Url::parse(&link).map_err(|e| GraphError::Malformed {
+                        operation,
+                        status: 200,
+                        message: format!("@odata.nextLink is not a URL: {e}"),
+                        request_id: None,
+                    })
+                })
+                .transpose()?;
             pages += 1;
             if pages > 1000 {
                 return Err(GraphError::Malformed {
@@ -513,12 +550,12 @@ impl HttpGraph {
         &self,
         operation: &'static str,
         method: Method,
-        url: String,
+        url: Url,
         body: Option<&B>,
         replay: Replay,
     ) -> GraphResult<Response> {
         let body = body.map(|b| serde_json::to_value(b).expect("Graph bodies serialize"));
-        self.send(operation, method, &url, body, replay).await
+        self.send(operation, method, url, body, replay).await
     }
 }
 
@@ -535,8 +572,11 @@ impl GraphApi for HttpGraph {
     }
 
     fn list_organizations(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<Vec<Organization>>> {
-        self.get_all("list organizations", self.url(v, "organization"))
-            .boxed()
+        async move {
+            self.get_all("list organizations", self.url(v, "organization")?)
+                .await
+        }
+        .boxed()
     }
 
     fn find_organizations<'a>(
@@ -547,11 +587,10 @@ impl GraphApi for HttpGraph {
         async move {
             // One page instead of the whole tenant. OData doubles a quote inside a literal.
             let filter = format!("displayName eq '{}'", display_name.replace('\'', "''"));
-            let mut url = url::Url::parse(&self.url(v, "organization"))
-                .map_err(|e| GraphError::Credential(format!("bad Graph URL: {e}")))?;
+            let mut url = self.url(v, "organization")?;
             url.query_pairs_mut().append_pair("$filter", &filter);
             let found = match self
-                .get_all::<Organization>("find organizations", url.to_string())
+                .get_all::<Organization>("find organizations", url)
                 .await
             {
                 // A service that refuses the filter still answers the plain list.
@@ -575,7 +614,7 @@ impl GraphApi for HttpGraph {
         async move {
             self.get_json(
                 "get organization",
-                &self.url(v, &format!("organization/{id}")),
+                self.url(v, &format!("organization/{id}"))?,
             )
             .await
         }
@@ -592,7 +631,7 @@ impl GraphApi for HttpGraph {
                 .write(
                     "create organization",
                     Method::POST,
-                    self.url(v, "organization"),
+                    self.url(v, "organization")?,
                     Some(body),
                     Replay::OnlyIfThrottled,
                 )
@@ -610,7 +649,7 @@ impl GraphApi for HttpGraph {
         patch: &'a OrganizationPatch,
     ) -> BoxFuture<'a, GraphResult<()>> {
         async move {
-            let url = self.url(v, &format!("organization/{id}"));
+            let url = self.url(v, &format!("organization/{id}"))?;
             self.write(
                 "update organization",
                 Method::PATCH,
@@ -627,7 +666,7 @@ impl GraphApi for HttpGraph {
     fn get_mto(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<MultiTenantOrganization>> {
         async move {
             self.require_mto()?;
-            self.get_json("get multiTenantOrganization", &self.url(v, MTO_PATH))
+            self.get_json("get multiTenantOrganization", self.url(v, MTO_PATH)?)
                 .await
         }
         .boxed()
@@ -644,7 +683,7 @@ impl GraphApi for HttpGraph {
                 .write(
                     "create multiTenantOrganization",
                     Method::PUT,
-                    self.url(v, MTO_PATH),
+                    self.url(v, MTO_PATH)?,
                     Some(body),
                     Replay::OnlyIfThrottled,
                 )
@@ -664,7 +703,7 @@ impl GraphApi for HttpGraph {
             self.write(
                 "update multiTenantOrganization",
                 Method::PATCH,
-                self.url(v, MTO_PATH),
+                self.url(v, MTO_PATH)?,
                 Some(body),
                 Replay::Safe,
             )
@@ -679,7 +718,7 @@ impl GraphApi for HttpGraph {
             self.require_mto()?;
             self.get_all(
                 "list multiTenantOrganization tenants",
-                self.url(v, &format!("{MTO_PATH}/tenants")),
+                self.url(v, &format!("{MTO_PATH}/tenants"))?,
             )
             .await
         }
@@ -693,7 +732,7 @@ impl GraphApi for HttpGraph {
     ) -> BoxFuture<'a, GraphResult<MtoMember>> {
         async move {
             self.require_mto()?;
-            let url = self.url(v, &format!("{MTO_PATH}/tenants"));
+            let url = self.url(v, &format!("{MTO_PATH}/tenants"))?;
             // Replaying an add is harmless: Graph answers "already being added", which the
             // reconciler counts as success.
             let r = self
@@ -718,7 +757,7 @@ impl GraphApi for HttpGraph {
     ) -> BoxFuture<'a, GraphResult<()>> {
         async move {
             self.require_mto()?;
-            let url = self.url(v, &format!("{MTO_PATH}/tenants/{tenant_id}"));
+            let url = self.url(v, &format!("{MTO_PATH}/tenants/{tenant_id}"))?;
             let body = serde_json::json!({ "role": role });
             self.write(
                 "update multiTenantOrganization tenant",
@@ -740,7 +779,7 @@ impl GraphApi for HttpGraph {
     ) -> BoxFuture<'a, GraphResult<()>> {
         async move {
             self.require_mto()?;
-            let url = self.url(v, &format!("{MTO_PATH}/tenants/{tenant_id}"));
+            let url = self.url(v, &format!("{MTO_PATH}/tenants/{tenant_id}"))?;
             self.write::<()>(
                 "remove multiTenantOrganization tenant",
                 Method::DELETE,
@@ -759,7 +798,7 @@ impl GraphApi for HttpGraph {
             self.require_mto()?;
             self.get_json(
                 "get joinRequest",
-                &self.url(v, &format!("{MTO_PATH}/joinRequest")),
+                self.url(v, &format!("{MTO_PATH}/joinRequest"))?,
             )
             .await
         }
@@ -773,7 +812,7 @@ impl GraphApi for HttpGraph {
     ) -> BoxFuture<'a, GraphResult<()>> {
         async move {
             self.require_mto()?;
-            let url = self.url(v, &format!("{MTO_PATH}/joinRequest"));
+            let url = self.url(v, &format!("{MTO_PATH}/joinRequest"))?;
             let body = serde_json::json!({ "addedByTenantId": added_by_tenant_id });
             self.write(
                 "update joinRequest",
@@ -880,6 +919,168 @@ mod tests {
         assert_eq!(gets[0].header("authorization"), Some("Bearer t0"));
 
         assert_eq!(elsewhere.connections(), 0, "{:?}", elsewhere.requests());
+    }
+
+    #[test]
+    fn only_urls_on_the_graph_root_are_authorized() {
+        let graph = client_at(
+            "https://graph.microsoft.com/",
+            "https://login.example",
+            RetryPolicy::default(),
+        );
+        let check = |link: &str| {
+            graph
+                .authorize("list organizations", Url::parse(link).unwrap())
+                .map(|GraphUrl(u)| u)
+        };
+        for on_root in [
+            "https://graph.microsoft.com/v1.0/organization?$skiptoken=X",
+            "https://GRAPH.Microsoft.com:443/beta/organization",
+        ] {
+            assert!(check(on_root).is_ok(), "{on_root}");
+        }
+        for (link, host) in [
+            // Userinfo: the host is evil.example.
+            (
+                "https://graph.microsoft.com@evil.example/v1.0/organization",
+                "evil.example",
+            ),
+            (
+                "https://graph.microsoft.com:443@evil.example/v1.0/organization",
+                "evil.example",
+            ),
+            // A suffix look-alike.
+            (
+                "https://graph.microsoft.com.evil.example/v1.0/organization",
+                "graph.microsoft.com.evil.example",
+            ),
+            (
+                "https://graph.microsoft.com./v1.0/x",
+                "graph.microsoft.com.",
+            ),
+            // Another port, another scheme.
+            (
+                "https://graph.microsoft.com:8443/v1.0/organization",
+                "graph.microsoft.com",
+            ),
+            (
+                "http://graph.microsoft.com/v1.0/organization",
+                "graph.microsoft.com",
+            ),
+            (
+                "wss://graph.microsoft.com/v1.0/organization",
+                "graph.microsoft.com",
+            ),
+            // The right host, but with credentials of its own.
+            (
+                "https://user:pw@graph.microsoft.com/v1.0/organization",
+                "graph.microsoft.com",
+            ),
+        ] {
+            match check(link) {
+                Err(GraphError::ForeignNextLink {
+                    operation: "list organizations",
+                    host: Some(h),
+                }) => assert_eq!(h, host, "{link}"),
+                other => panic!("{link}: {other:?}"),
+            }
+        }
+    }
+
+    /// A Graph server whose first page of organizations links to `next(own URL)`, and whose
+    /// `?page=2` is the last page.
+    async fn paged(next: impl Fn(&str) -> String + Send + Sync + 'static) -> Server {
+        let own = Arc::new(std::sync::OnceLock::<String>::new());
+        let own2 = own.clone();
+        let server = Server::start("127.0.0.1", move |r| {
+            Some(match r.target.as_str() {
+                _ if r.is_token_request() => Reply::token("t0"),
+                "/v1.0/organization" => Reply::json(
+                    200,
+                    serde_json::json!({
+                        "value": [{"id": "1"}],
+                        "@odata.nextLink": next(own2.get().map_or("", String::as_str)),
+                    }),
+                ),
+                "/v1.0/organization?page=2" => {
+                    Reply::json(200, serde_json::json!({"value": [{"id": "2"}]}))
+                }
+                _ => Reply::empty(404),
+            })
+        })
+        .await;
+        own.set(server.url()).unwrap();
+        server
+    }
+
+    #[tokio::test]
+    async fn next_links_off_the_graph_root_are_refused_and_see_no_token() {
+        // Same-root links are followed, with the token.
+        let api = paged(|own| format!("{own}/v1.0/organization?page=2")).await;
+        let orgs = client(&api, RetryPolicy::default())
+            .list_organizations(ApiVersion::V1)
+            .await
+            .unwrap();
+        assert_eq!(
+            orgs.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(),
+            ["1", "2"]
+        );
+        let gets = api.graph_requests();
+        assert_eq!(gets.len(), 2);
+        assert!(
+            gets.iter()
+                .all(|r| r.header("authorization") == Some("Bearer t0"))
+        );
+
+        let elsewhere = Server::start("127.0.0.2", |_| {
+            Some(Reply::json(200, serde_json::json!({"value": []})))
+        })
+        .await;
+        let other_port = Server::start("127.0.0.1", |_| {
+            Some(Reply::json(200, serde_json::json!({"value": []})))
+        })
+        .await;
+        let (e, p) = (elsewhere.addr, other_port.addr);
+        type Link = Box<dyn Fn(&str) -> String + Send + Sync>;
+        let cases: [(Link, &str); 4] = [
+            // `http://127.0.0.1:PORT@…` starts with the root, but its host is 127.0.0.2.
+            (
+                Box::new(move |own| format!("{own}@{e}/v1.0/organization?page=2")),
+                "127.0.0.2",
+            ),
+            (
+                Box::new(move |_| format!("http://{e}/v1.0/organization?page=2")),
+                "127.0.0.2",
+            ),
+            (
+                Box::new(move |_| format!("http://{p}/v1.0/organization?page=2")),
+                "127.0.0.1",
+            ),
+            (
+                Box::new(|own| {
+                    format!(
+                        "{}/v1.0/organization?page=2",
+                        own.replace("http:", "https:")
+                    )
+                }),
+                "127.0.0.1",
+            ),
+        ];
+        for (link, host) in cases {
+            let api = paged(link).await;
+            let err = client(&api, RetryPolicy::default())
+                .list_organizations(ApiVersion::V1)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&err, GraphError::ForeignNextLink { operation: "list organizations", host: Some(h) } if h == host),
+                "{err:?}"
+            );
+            assert!(!err.is_transient());
+            assert_eq!(api.graph_requests().len(), 1, "the first page only");
+        }
+        assert_eq!(elsewhere.connections(), 0, "{:?}", elsewhere.requests());
+        assert_eq!(other_port.connections(), 0, "{:?}", other_port.requests());
     }
 
     #[test]
