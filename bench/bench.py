@@ -171,6 +171,9 @@ def plane_pids(kubeconfig):
     return out
 
 
+EMULATOR_URLS = []
+
+
 def start_emulator(emulator_binary, workdir, extra=()):
     cfg = os.path.join(workdir, "emulator.yaml")
     with open(cfg, "w") as f:
@@ -182,6 +185,8 @@ def start_emulator(emulator_binary, workdir, extra=()):
     ready = json.loads(p.stdout.readline())
     proc = Proc.__new__(Proc)
     proc.p = p
+    # The operator honours spec.endpoints only for origins its administrator allows.
+    EMULATOR_URLS.append(ready["http"])
     return proc, ready["http"]
 
 
@@ -313,7 +318,8 @@ def percentile(values, p):
 
 
 def start_operator(binary, kubeconfig, ns, workdir, name, extra=()):
-    env = dict(os.environ, KUBECONFIG=kubeconfig, RUST_LOG=os.environ.get("BENCH_RUST_LOG", "warn,graph_org_operator::operator::run=info"))
+    env = dict(os.environ, KUBECONFIG=kubeconfig, ALLOWED_ENDPOINTS=",".join(EMULATOR_URLS),
+               RUST_LOG=os.environ.get("BENCH_RUST_LOG", "warn,graph_org_operator::run=info"))
     return Proc([binary, "run", "--watch-namespaces", ns, "--claims-namespace", ns, "--http-listen", "127.0.0.1:0",
                  "--concurrency", str(CONCURRENCY), *extra],
                 env=env, stderr=open(os.path.join(workdir, f"{name}.log"), "w"))

@@ -49,6 +49,35 @@ pub enum Error {
         granted: String,
     },
 
+    #[error(
+        "{field} {endpoint} is not an endpoint the operator's administrator allows (--allowed-endpoints); nothing was sent to it"
+    )]
+    EndpointNotAllowed {
+        field: &'static str,
+        endpoint: String,
+    },
+
+    #[error(
+        "workloadIdentity without serviceAccountName uses the operator's own identity, which the administrator lends only to the namespaces in --operator-identity-namespaces, not to {namespace:?}; name a ServiceAccount of this namespace instead"
+    )]
+    IdentityNotAllowed { namespace: String },
+
+    #[error(
+        "ServiceAccount {account:?} has not opted in: it needs the annotation {annotation}: {client_id} (found: {})",
+        found.as_deref().unwrap_or("none")
+    )]
+    ServiceAccountNotOptedIn {
+        account: String,
+        annotation: &'static str,
+        client_id: String,
+        found: Option<String>,
+    },
+
+    #[error(
+        "the token is for tenant {token}, not the tenant {spec} the connection names; nothing was sent to Graph with it"
+    )]
+    TenantMismatch { spec: String, token: String },
+
     /// The reconcile started from a version of the resource that is no longer the newest (the
     /// watch cache lags); nothing was written, and the next round starts from the newer one.
     #[error(
@@ -73,6 +102,7 @@ impl Error {
             Self::Graph(GraphError::Transport { timeout: true, .. }) => Reason::GraphTimeout,
             Self::Graph(GraphError::Transport { .. }) => Reason::GraphUnreachable,
             Self::Graph(GraphError::Malformed { .. }) => Reason::GraphMalformedResponse,
+            Self::Graph(GraphError::Redirected { .. }) => Reason::RedirectRefused,
             Self::Graph(GraphError::Unsupported(_)) | Self::UnsupportedCloud { .. } => {
                 Reason::UnsupportedCloud
             }
@@ -82,6 +112,10 @@ impl Error {
             Self::SecretKeyMissing { .. } => Reason::SecretKeyMissing,
             Self::InvalidSpec(_) => Reason::InvalidSpec,
             Self::MissingPermission { .. } => Reason::MissingPermission,
+            Self::EndpointNotAllowed { .. } => Reason::EndpointNotAllowed,
+            Self::IdentityNotAllowed { .. } => Reason::IdentityNotAllowed,
+            Self::ServiceAccountNotOptedIn { .. } => Reason::ServiceAccountNotOptedIn,
+            Self::TenantMismatch { .. } => Reason::TenantMismatch,
             Self::Stale { .. } => Reason::StaleRead,
         }
     }
@@ -98,6 +132,10 @@ impl Error {
             Self::InvalidSpec(_)
             | Self::UnsupportedCloud { .. }
             | Self::MissingPermission { .. } => true,
+            Self::EndpointNotAllowed { .. }
+            | Self::IdentityNotAllowed { .. }
+            | Self::ServiceAccountNotOptedIn { .. }
+            | Self::TenantMismatch { .. } => true,
         }
     }
 

@@ -229,6 +229,7 @@ async fn the_chart_rbac_is_enough_and_no_more() {
                 "--leader-elect",
             ])
             .env("KUBECONFIG", &kubeconfig)
+            .env("ALLOWED_ENDPOINTS", &emulator.url)
             .env("RUST_LOG", "info,graph_org_operator=debug")
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -509,6 +510,7 @@ async fn without_watching_secrets_get_is_enough() {
                 "false",
             ])
             .env("KUBECONFIG", &kubeconfig)
+            .env("ALLOWED_ENDPOINTS", &emulator.url)
             // A Secret watch refused by RBAC would show here as a controller event at debug.
             .env("RUST_LOG", "info,graph_org_operator=debug")
             .stderr(std::fs::File::create(&log).unwrap())

@@ -126,3 +126,33 @@ async fn immutable_fields_cannot_change_after_creation() {
         );
     }
 }
+
+/// A connection's tenant and cloud never change under the resources that depend on it; its
+/// endpoints may (the operator checks them against the administrator's policy).
+#[tokio::test]
+async fn a_connections_tenant_and_cloud_cannot_change() {
+    let client = common::client().await;
+    common::install_crds();
+    let ns = common::namespace(&client, "immutable-conn").await;
+    let v1 = format!(
+        "{CONN}{GOOD_CONN}  clientSecret: {{secretRef: {{name: s, key: k}}}}\n  cloud: Global\n"
+    );
+    let (ok, out, err) = common::kubectl_run(&["apply", "-n", &ns, "-f", "-"], Some(&v1));
+    assert!(ok, "{out}{err}");
+    for (changed, field) in [
+        (
+            v1.replace(
+                "11111111-1111-4111-8111-111111111111",
+                "44444444-4444-4444-8444-444444444444",
+            ),
+            "tenantId",
+        ),
+        (v1.replace("cloud: Global", "cloud: China"), "cloud"),
+    ] {
+        let (ok, _, err) = common::kubectl_run(&["apply", "-n", &ns, "-f", "-"], Some(&changed));
+        assert!(
+            !ok && err.contains(&format!("{field} cannot be changed after creation")),
+            "{field}: {err}"
+        );
+    }
+}

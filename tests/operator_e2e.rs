@@ -429,7 +429,7 @@ async fn a_reconcile_from_a_stale_cache_neither_creates_again_nor_erases_the_id(
         error::Error,
         kinds::{
             self, Organization,
-            tenant_connection::{Connections, HttpGraphFactory},
+            tenant_connection::{AccessPolicy, Connections, HttpGraphFactory},
         },
         reconciler::{self, Metrics, Settings},
     };
@@ -463,7 +463,8 @@ async fn a_reconcile_from_a_stale_cache_neither_creates_again_nor_erases_the_id(
         metrics.clone(),
         RetryPolicy::default(),
     );
-    let connections = Connections::new(client.clone(), Arc::new(factory), None);
+    let connections = Connections::new(client.clone(), Arc::new(factory), None)
+        .with_policy(AccessPolicy::new(std::slice::from_ref(&emulator.url), &[], None).unwrap());
     let reporter = Reporter {
         controller: "stale-test".into(),
         instance: None,

@@ -87,6 +87,18 @@ reasons! {
     CredentialInvalid,
     /// The token endpoint refused the credential.
     AuthenticationFailed,
+    /// spec.endpoints names a host the administrator doesn't allow.
+    EndpointNotAllowed,
+    /// The operator's own identity isn't lent to this namespace.
+    IdentityNotAllowed,
+    /// The named ServiceAccount lacks the workload-identity opt-in for this application.
+    ServiceAccountNotOptedIn,
+    /// The token is for another tenant than the connection names.
+    TenantMismatch,
+    /// Graph or the token endpoint answered with a redirect, which is never followed.
+    RedirectRefused,
+    /// A page of results pointed its next link at another host, which is never followed.
+    NextLinkRefused,
     /// Graph answered 403.
     Forbidden,
     /// Graph refused the request (4xx).

@@ -61,6 +61,19 @@ pub struct RunArgs {
     /// Secrets). Off: Secrets are only read by name, and a rotation is seen at the next resync.
     #[arg(long, env = "WATCH_SECRETS", default_value_t = true, action = clap::ArgAction::Set)]
     pub(crate) watch_secrets: bool,
+    /// Origins (`scheme://host[:port]`) that a TenantConnection's spec.endpoints may name, for
+    /// an emulator or a proxy; the clouds' official Graph and login hosts are always allowed.
+    /// Anything else stalls the connection (EndpointNotAllowed) before any request is made.
+    #[arg(long, env = "ALLOWED_ENDPOINTS", value_delimiter = ',')]
+    pub(crate) allowed_endpoints: Vec<String>,
+    /// Namespaces whose connections may use the operator's own workload identity
+    /// (`workloadIdentity: {}`). Default: none.
+    #[arg(long, env = "OPERATOR_IDENTITY_NAMESPACES", value_delimiter = ',')]
+    pub(crate) operator_identity_namespaces: Vec<String>,
+    /// Audience of the tokens minted for a namespace's ServiceAccount. Default: the federation
+    /// audience of the connection's cloud (api://AzureADTokenExchange for Global).
+    #[arg(long, env = "FEDERATED_TOKEN_AUDIENCE")]
+    pub(crate) federated_token_audience: Option<String>,
     /// Log format: plain or json.
     #[arg(long, env = "LOG_FORMAT", default_value = "plain")]
     pub(crate) log_format: String,

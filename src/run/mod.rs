@@ -28,7 +28,7 @@ use crate::{
     kinds::{
         self, MultiTenantOrganization, MultiTenantOrganizationMembership, Organization,
         TenantConnection,
-        tenant_connection::{Connections, HttpGraphFactory},
+        tenant_connection::{AccessPolicy, Connections, HttpGraphFactory},
     },
     reconciler::{self, Metrics, Settings},
 };
@@ -180,11 +180,17 @@ fn context(
         metrics.clone(),
         policy,
     );
+    let policy = AccessPolicy::new(
+        &args.allowed_endpoints,
+        &args.operator_identity_namespaces,
+        args.federated_token_audience.clone(),
+    )?;
     let connections = Connections::new(
         client.clone(),
         Arc::new(factory),
         args.federated_token_file.clone(),
-    );
+    )
+    .with_policy(policy);
     let reporter = Reporter {
         controller: "graph-org-operator".into(),
         instance: Some(identity.to_string()),

@@ -254,6 +254,16 @@ pub struct Emulator {
 
 impl Emulator {
     pub fn start(extra_args: &[&str]) -> Self {
+        let emulator = Self::start_unlisted(extra_args);
+        started_emulators()
+            .lock()
+            .unwrap()
+            .push(emulator.url.clone());
+        emulator
+    }
+
+    /// [`Emulator::start`] without adding it to the endpoints operators started here allow.
+    pub fn start_unlisted(extra_args: &[&str]) -> Self {
         use std::io::BufRead;
         let dir = tempfile::tempdir().unwrap().keep();
         let config = dir.join("emulator.yaml");
@@ -385,6 +395,18 @@ impl Emulator {
     }
 }
 
+/// The origins of the emulators this test process started: every operator it starts allows
+/// them as endpoints (the operator allows only the clouds' official hosts by default).
+fn started_emulators() -> &'static std::sync::Mutex<Vec<String>> {
+    static URLS: OnceLock<std::sync::Mutex<Vec<String>>> = OnceLock::new();
+    URLS.get_or_init(Default::default)
+}
+
+/// `--allowed-endpoints` for an operator started by this test process.
+pub fn allowed_endpoints() -> String {
+    started_emulators().lock().unwrap().join(",")
+}
+
 /// The operator binary, watching one namespace, logging JSON to a file.
 pub fn start_operator(namespace: &str, extra_args: &[&str]) -> Proc {
     start_operator_with_env(namespace, extra_args, &[])
@@ -409,6 +431,10 @@ pub fn start_operator_with_env(namespace: &str, extra_args: &[&str], env: &[(&st
         if !extra_args.contains(&flag) {
             args.extend([flag, value]);
         }
+    }
+    let allowed = allowed_endpoints();
+    if !extra_args.contains(&"--allowed-endpoints") && !allowed.is_empty() {
+        args.extend(["--allowed-endpoints", allowed.as_str()]);
     }
     let child = Command::new(env!("CARGO_BIN_EXE_graph-org-operator"))
         .args(&args)

@@ -44,6 +44,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   resources: [events]
   verbs: [create, patch]
 {{- if .Values.workloadIdentity.perNamespaceServiceAccounts }}
+# Read a ServiceAccount's opt-in annotation, then mint its token.
+- apiGroups: [""]
+  resources: [serviceaccounts]
+  verbs: [get]
 - apiGroups: [""]
   resources: [serviceaccounts/token]
   verbs: [create]

@@ -19,7 +19,10 @@ use kube::{
     runtime::reflector::{ObjectRef, Store},
 };
 
-use super::TenantConnection;
+use super::{
+    TenantConnection,
+    policy::{self, AccessPolicy},
+};
 use crate::{
     error::{Error, Result},
     reconciler::{READY, find, is_true},
@@ -29,8 +32,6 @@ use graph_client::{
     auth::{Credential, Sensitive, TokenRequestor},
     http::{HttpGraph, RequestObserver, RetryPolicy, ThrottleGate},
 };
-
-pub(crate) const DEFAULT_FEDERATED_AUDIENCE: &str = "api://AzureADTokenExchange";
 
 /// Builds the Graph client of a connection: the seam between the operator and Graph.
 pub trait GraphFactory: Send + Sync {
@@ -122,6 +123,8 @@ pub struct Connections {
     cache: Mutex<HashMap<String, Entry>>,
     /// The TenantConnection controllers' caches (one per watched namespace set).
     stores: Mutex<Vec<Store<TenantConnection>>>,
+    /// What the administrator allows connections to use.
+    policy: AccessPolicy,
 }
 
 fn cache_key(conn: &TenantConnection) -> String {
@@ -144,7 +147,15 @@ impl Connections {
             federated_token_file,
             cache: Mutex::default(),
             stores: Mutex::default(),
+            policy: AccessPolicy::default(),
         }
+    }
+
+    /// The administrator's rules (the default allows only the clouds' official hosts and
+    /// lends the operator's identity to no namespace).
+    pub fn with_policy(mut self, policy: AccessPolicy) -> Self {
+        self.policy = policy;
+        self
     }
 
     pub(crate) fn add_store(&self, store: Store<TenantConnection>) {
@@ -176,6 +187,9 @@ impl Connections {
 
     /// Re-read the credential and rebuild the client if anything changed.
     pub(crate) async fn refresh(&self, conn: &TenantConnection) -> Result<Arc<dyn GraphApi>> {
+        // Before anything is read or sent: a credential never goes to a host the admin didn't
+        // allow.
+        self.policy.check_endpoints(&conn.spec)?;
         let (credential, secret_version) = self.credential(conn).await?;
         let fingerprint = format!(
             "{}/{}/{}",
@@ -225,21 +239,35 @@ impl Connections {
             return Ok((credential, version));
         }
         if let Some(w) = &spec.workload_identity {
-            let audience = w
-                .audience
-                .clone()
-                .unwrap_or_else(|| DEFAULT_FEDERATED_AUDIENCE.to_string());
-            return match &w.service_account_name {
-                Some(sa) => Ok((self.service_account_assertion(&ns, sa, audience), format!("sa:{sa}"))),
-                None => match &self.federated_token_file {
+            let Some(sa) = &w.service_account_name else {
+                self.policy.check_operator_identity(&ns)?;
+                return match &self.federated_token_file {
                     Some(path) => Ok((Credential::federated_file(path.clone()), "file".into())),
                     None => Err(Error::InvalidSpec(
                         "workloadIdentity without serviceAccountName needs the operator's projected token \
                          (AZURE_FEDERATED_TOKEN_FILE), which is not set"
                             .into(),
                     )),
-                },
+                };
             };
+            // Opted in the way Azure Workload Identity expects, for this application; the
+            // account's version is part of the fingerprint, so withdrawing the opt-in is seen
+            // at the connection's next round.
+            let account = Api::<ServiceAccount>::namespaced(self.kube.clone(), &ns)
+                .get_opt(sa)
+                .await?;
+            let annotations = account
+                .as_ref()
+                .and_then(|a| a.metadata.annotations.as_ref());
+            policy::check_opt_in(sa, annotations, &spec.client_id)?;
+            let version = account
+                .and_then(|a| a.metadata.resource_version)
+                .unwrap_or_default();
+            let audience = self.policy.federation_audience(spec.cloud);
+            return Ok((
+                self.service_account_assertion(&ns, sa, audience),
+                format!("sa:{sa}:{version}"),
+            ));
         }
         Err(Error::InvalidSpec(
             "exactly one of clientSecret, clientCertificate or workloadIdentity must be set".into(),
@@ -405,10 +433,15 @@ pub(crate) async fn ready_global_connection(
         });
     }
     let (conn, graph) = ready_connection(ctx, namespace, name, role).await?;
+    // The tenant the connection is bound to: the spec's GUID, or for a domain the tenant of a
+    // token from an allowed authority (its round refuses a token for another GUID).
     let tenant_id = conn
-        .status
-        .as_ref()
-        .and_then(|s| s.tenant_id.clone())
-        .unwrap_or_else(|| conn.spec.tenant_id.clone());
+        .spec
+        .tenant_guid()
+        .or_else(|| conn.status.as_ref().and_then(|s| s.tenant_id.clone()))
+        .ok_or_else(|| Error::ConnectionNotReady {
+            name: name.to_string(),
+            reason: "the tenant it belongs to is not known yet".into(),
+        })?;
     Ok((conn, graph, tenant_id))
 }

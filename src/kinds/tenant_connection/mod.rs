@@ -2,10 +2,12 @@
 
 mod clients;
 mod plan;
+mod policy;
 mod reconcile;
 
 pub use clients::{Connections, GraphFactory, HttpGraphFactory};
 pub(crate) use clients::{ready_connection, ready_global_connection};
+pub use policy::AccessPolicy;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::CustomResource;
@@ -47,13 +49,7 @@ use graph_client::{auth::AssertionAlgorithm, cloud::Cloud};
         json_path = ".metadata.creationTimestamp"
     )
 )]
-#[schemars(extend("x-kubernetes-validations" = [
-    {
-        "rule": "[has(self.clientSecret), has(self.clientCertificate), has(self.workloadIdentity)].filter(x, x).size() == 1",
-        "message": "exactly one of clientSecret, clientCertificate or workloadIdentity must be set",
-        "reason": "FieldValueInvalid"
-    }
-]))]
+#[schemars(transform = connection_rules)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantConnectionSpec {
     /// The tenant: its GUID or one of its verified domains (e.g. contoso.onmicrosoft.com).
@@ -66,8 +62,9 @@ pub struct TenantConnectionSpec {
     /// Graph root and the login authority.
     #[serde(default)]
     pub cloud: Cloud,
-    /// Explicit endpoints, for the emulator or a proxy. Plain http is accepted only for
-    /// loopback addresses.
+    /// Explicit endpoints, for the emulator or a proxy: honoured only for origins the operator's
+    /// administrator allows (--allowed-endpoints). Plain http is accepted only for loopback
+    /// addresses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoints: Option<Endpoints>,
     /// Authenticate with a client secret kept in a Secret in this namespace.
@@ -80,6 +77,29 @@ pub struct TenantConnectionSpec {
     /// Authenticate with a federated Kubernetes service-account token (Azure workload identity).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload_identity: Option<WorkloadIdentityAuth>,
+}
+
+/// Exactly one way to authenticate; the tenant and the cloud never change, so resources that
+/// depend on a connection can't be pointed at another tenant under their feet.
+fn connection_rules(schema: &mut schemars::Schema) {
+    add_validations(
+        schema,
+        vec![
+            serde_json::json!({
+                "rule": "[has(self.clientSecret), has(self.clientCertificate), has(self.workloadIdentity)].filter(x, x).size() == 1",
+                "message": "exactly one of clientSecret, clientCertificate or workloadIdentity must be set",
+                "reason": "FieldValueInvalid"
+            }),
+            immutable(
+                "tenantId",
+                "resources that depend on the connection belong to that tenant; create another connection",
+            ),
+            immutable(
+                "cloud",
+                "a connection's tokens are for one cloud; create another connection",
+            ),
+        ],
+    );
 }
 
 /// Endpoint overrides.
@@ -149,15 +169,14 @@ pub struct ClientCertificateAuth {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkloadIdentityAuth {
-    /// A ServiceAccount in this connection's namespace to request a token for. Unset: the
-    /// operator's own projected token file (AZURE_FEDERATED_TOKEN_FILE).
+    /// A ServiceAccount in this connection's namespace to request a token for; it must be
+    /// annotated `azure.workload.identity/client-id` with this connection's clientId, and the
+    /// token's audience is the cloud's federation audience. Unset: the operator's own projected
+    /// token (AZURE_FEDERATED_TOKEN_FILE), which the administrator lends only to the namespaces
+    /// listed in --operator-identity-namespaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = NAME_PATTERN), length(max = 253))]
     pub service_account_name: Option<String>,
-    /// Audience of the requested token. Default `api://AzureADTokenExchange`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 1024))]
-    pub audience: Option<String>,
 }
 
 /// What the operator last observed of the connection.
@@ -180,3 +199,16 @@ pub struct TenantConnectionStatus {
 }
 
 crate::reconciler::kind_status!(TenantConnectionStatus);
+
+impl TenantConnectionSpec {
+    /// The tenant GUID the spec names, if it names one (rather than a domain).
+    pub(crate) fn tenant_guid(&self) -> Option<String> {
+        let t = self.tenant_id.trim();
+        let guid = t.len() == 36
+            && t.chars().enumerate().all(|(i, c)| match i {
+                8 | 13 | 18 | 23 => c == '-',
+                _ => c.is_ascii_hexdigit(),
+            });
+        guid.then(|| t.to_ascii_lowercase())
+    }
+}

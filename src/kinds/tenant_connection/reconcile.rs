@@ -1,7 +1,7 @@
 //! TenantConnection: read the credential, get a token, report what it grants.
 
 use crate::{
-    error::Result,
+    error::{Error, Result},
     kinds::Context,
     reconciler::{Health, Kind, Round},
 };
@@ -26,6 +26,15 @@ impl Kind for TenantConnection {
     async fn apply(round: &mut Round<Self>, ctx: &Context) -> Result<Health> {
         let graph = ctx.connections.refresh(&round.obj).await?;
         let token = graph.token_info().await?;
+        // A token for another tenant is never used, whatever it grants.
+        if let Some(spec) = round.obj.spec.tenant_guid()
+            && !token.tenant_id.eq_ignore_ascii_case(&spec)
+        {
+            return Err(Error::TenantMismatch {
+                spec,
+                token: token.tenant_id,
+            });
+        }
         round.status.tenant_id = Some(token.tenant_id.clone());
         round.status.granted_roles = token.roles.clone();
         Ok(plan(&token))
