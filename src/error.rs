@@ -103,6 +103,7 @@ impl Error {
             Self::Graph(GraphError::Transport { .. }) => Reason::GraphUnreachable,
             Self::Graph(GraphError::Malformed { .. }) => Reason::GraphMalformedResponse,
             Self::Graph(GraphError::Redirected { .. }) => Reason::RedirectRefused,
+            Self::Graph(GraphError::ForeignNextLink { .. }) => Reason::NextLinkRefused,
             Self::Graph(GraphError::Unsupported(_)) | Self::UnsupportedCloud { .. } => {
                 Reason::UnsupportedCloud
             }
