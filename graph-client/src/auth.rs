@@ -10,19 +10,21 @@
 
 use std::{
     fmt,
-    sync::Arc,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use futures::future::BoxFuture;
+use futures::{
+    FutureExt,
+    future::{BoxFuture, Shared},
+};
 use ring::{
     digest::{SHA1_FOR_LEGACY_USE_ONLY, SHA256, digest},
     rand::SystemRandom,
     signature::{RSA_PKCS1_SHA256, RSA_PSS_SHA256, RsaEncoding, RsaKeyPair},
 };
 use serde::Deserialize;
-use tokio::sync::Mutex;
 
 use crate::{
     GraphResult, TokenInfo,
@@ -388,40 +390,123 @@ fn decode_claims(token: &str) -> AccessTokenClaims {
         .unwrap_or_default()
 }
 
-/// One token at a time per connection: concurrent callers wait for the same refresh.
+/// How long a token request may take, unless the cache is told otherwise.
+pub const DEFAULT_TOKEN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The token request in flight, shared by every caller that needs a token meanwhile.
+type Flight = Shared<BoxFuture<'static, GraphResult<AccessToken>>>;
+
+struct InFlight {
+    id: u64,
+    deadline: Instant,
+    result: Flight,
+}
+
+#[derive(Default)]
+struct CacheState {
+    token: Option<AccessToken>,
+    flight: Option<InFlight>,
+    flights: u64,
+}
+
+/// One token request at a time per connection (single flight): concurrent callers wait for the
+/// same request's result, and all of them at most until that request's deadline. The state lock
+/// is never held across I/O; the request runs in a shared future.
 pub struct TokenCache {
-    requestor: TokenRequestor,
-    current: Mutex<Option<AccessToken>>,
+    requestor: Arc<TokenRequestor>,
+    timeout: Duration,
+    state: Arc<Mutex<CacheState>>,
+}
+
+fn locked(state: &Mutex<CacheState>) -> MutexGuard<'_, CacheState> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl TokenCache {
+    /// A cache whose token requests time out after [`DEFAULT_TOKEN_TIMEOUT`].
     pub fn new(requestor: TokenRequestor) -> Self {
+        Self::with_timeout(requestor, DEFAULT_TOKEN_TIMEOUT)
+    }
+
+    /// A cache whose token requests (the credential's assertion included) time out after
+    /// `timeout`; every caller waiting for one gets the timeout error then.
+    pub fn with_timeout(requestor: TokenRequestor, timeout: Duration) -> Self {
         Self {
-            requestor,
-            current: Mutex::new(None),
+            requestor: Arc::new(requestor),
+            timeout,
+            state: Arc::default(),
         }
     }
 
-    /// A valid token, refreshed if it is close to expiry. Returns whether it was refreshed.
+    /// A valid token, refreshed if it is close to expiry. Returns whether this call started
+    /// the refresh that produced it (callers that joined it get `false`).
     pub async fn get(&self, http: &reqwest::Client) -> GraphResult<(AccessToken, bool)> {
-        let mut guard = self.current.lock().await;
-        if let Some(t) = guard.as_ref().filter(|t| Instant::now() < t.refresh_at) {
-            return Ok((t.clone(), false));
+        let (flight, started) = {
+            let mut state = locked(&self.state);
+            let now = Instant::now();
+            if let Some(t) = state.token.as_ref().filter(|t| now < t.refresh_at) {
+                return Ok((t.clone(), false));
+            }
+            match &state.flight {
+                // A flight past its deadline has already failed (or was abandoned by every
+                // caller before it finished): start afresh rather than report a stale timeout.
+                Some(f) if now < f.deadline => (f.result.clone(), false),
+                _ => (self.start_flight(&mut state, http, now), true),
+            }
+        };
+        flight.await.map(|t| (t, started))
+    }
+
+    fn start_flight(&self, state: &mut CacheState, http: &reqwest::Client, now: Instant) -> Flight {
+        state.flights += 1;
+        let id = state.flights;
+        let deadline = now + self.timeout;
+        let (requestor, http, timeout) = (self.requestor.clone(), http.clone(), self.timeout);
+        // Weak: the state holds this future, which must not keep the state alive.
+        let shared_state = Arc::downgrade(&self.state);
+        let result = async move {
+            let result =
+                match tokio::time::timeout_at(deadline.into(), requestor.request(&http)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(GraphError::Transport {
+                        operation: "token request",
+                        message: format!("no answer within {timeout:?}"),
+                        timeout: true,
+                    }),
+                };
+            // Publish before any caller sees the result, so that the next caller finds the
+            // token (or, after a failure, no flight) rather than this finished flight.
+            if let Some(shared_state) = shared_state.upgrade() {
+                let mut state = locked(&shared_state);
+                if state.flight.as_ref().is_some_and(|f| f.id == id) {
+                    state.flight = None;
+                    if let Ok(t) = &result {
+                        state.token = Some(t.clone());
+                    }
+                }
+            }
+            result
         }
-        let fresh = self.requestor.request(http).await?;
-        *guard = Some(fresh.clone());
-        Ok((fresh, true))
+        .boxed()
+        .shared();
+        state.flight = Some(InFlight {
+            id,
+            deadline,
+            result: result.clone(),
+        });
+        result
     }
 
     /// Forget the token (Graph said 401: it was revoked or the grants changed).
     pub async fn invalidate(&self) {
-        *self.current.lock().await = None;
+        locked(&self.state).token = None;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_server::{Reply, Server};
     use sha1::Sha1;
     use sha2::{Digest, Sha256};
     use std::sync::OnceLock;
@@ -692,6 +777,78 @@ mod tests {
         assert_eq!(c.tid.as_deref(), Some("t1"));
         assert_eq!(c.roles, vec!["B", "A"]);
         assert!(decode_claims("opaque").roles.is_empty());
+    }
+
+    fn cache_for(authority: &str, timeout: Duration) -> (TokenCache, reqwest::Client) {
+        let r = TokenRequestor {
+            authority: authority.into(),
+            ..requestor(Credential::ClientSecret(Sensitive("hunter2".into())))
+        };
+        let http = crate::http::build_http_client(None).unwrap();
+        (TokenCache::with_timeout(r, timeout), http)
+    }
+
+    #[tokio::test]
+    async fn callers_share_one_token_request_and_its_deadline() {
+        let login = Server::start("127.0.0.1", |_| None).await;
+        let deadline = Duration::from_millis(500);
+        let (cache, http) = cache_for(&login.url(), deadline);
+        let started = Instant::now();
+        // Eight callers, the later ones joining while the first request is under way.
+        let callers = (0..8u32).map(|i| {
+            let (cache, http) = (&cache, &http);
+            async move {
+                tokio::time::sleep(Duration::from_millis(40) * i).await;
+                let r = cache.get(http).await;
+                (r, started.elapsed())
+            }
+        });
+        let results =
+            tokio::time::timeout(Duration::from_secs(5), futures::future::join_all(callers))
+                .await
+                .expect("every caller gets an answer by the deadline");
+        for (r, at) in results {
+            assert!(
+                matches!(&r, Err(GraphError::Transport { timeout: true, .. })),
+                "{:?}",
+                r.map(|(t, _)| t.info)
+            );
+            assert!(
+                at >= deadline && at < deadline + Duration::from_millis(250),
+                "answered after {at:?}: the first request's deadline binds every caller"
+            );
+        }
+        assert_eq!(login.connections(), 1, "one token request in flight");
+        assert_eq!(login.requests().len(), 1);
+
+        // After the timeout the next caller asks again.
+        let again = tokio::time::timeout(Duration::from_secs(5), cache.get(&http))
+            .await
+            .unwrap();
+        assert!(again.is_err());
+        assert_eq!(login.connections(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_refresh_is_made_once_for_all_who_wait_for_it() {
+        let login = Server::start("127.0.0.1", |_| Some(Reply::token("t1"))).await;
+        let (cache, http) = cache_for(&login.url(), Duration::from_secs(5));
+        let results = futures::future::join_all((0..8).map(|_| cache.get(&http))).await;
+        let started: Vec<bool> = results
+            .into_iter()
+            .map(|r| {
+                let (t, started) = r.unwrap();
+                assert_eq!(t.bearer.0, "t1");
+                started
+            })
+            .collect();
+        assert_eq!(started.iter().filter(|s| **s).count(), 1, "{started:?}");
+        assert_eq!(login.requests().len(), 1);
+        // Cached now; a 401 makes the next caller ask again.
+        assert!(!cache.get(&http).await.unwrap().1);
+        cache.invalidate().await;
+        assert!(cache.get(&http).await.unwrap().1);
+        assert_eq!(login.requests().len(), 2);
     }
 
     #[test]

@@ -223,7 +223,7 @@ impl HttpGraph {
             http,
             root: Url::parse(&graph_root).ok(),
             graph_root,
-            tokens: TokenCache::new(requestor),
+            tokens: TokenCache::with_timeout(requestor, policy.timeout),
             observer,
             policy,
             throttle: Arc::default(),
