@@ -108,6 +108,18 @@ impl GraphError {
         }
     }
 
+    /// The server is throttling or unavailable (429, 503, 504, or the token endpoint's
+    /// `temporarily_unavailable`): without a `Retry-After`, back off exponentially from a second.
+    pub fn is_throttled_or_unavailable(&self) -> bool {
+        match self {
+            Self::Api { status, .. } => matches!(status, 429 | 503 | 504),
+            Self::Token { status, error, .. } => {
+                matches!(status, 429 | 503 | 504) || error == "temporarily_unavailable"
+            }
+            _ => false,
+        }
+    }
+
     /// How long the server asked us to wait, if it said.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {

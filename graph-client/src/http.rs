@@ -8,7 +8,7 @@ use std::{
 
 use futures::{FutureExt, future::BoxFuture};
 use rand::Rng;
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde::{Serialize, de::DeserializeOwned};
 use url::Url;
 
@@ -38,9 +38,16 @@ impl RequestObserver for NoObserver {
 #[derive(Clone, Debug)]
 pub struct RetryPolicy {
     pub attempts: u32,
+    /// The first backoff after a failure that is not throttling (a 500, a broken connection),
+    /// doubled per attempt up to `cap`, with full jitter.
     pub base: Duration,
     pub cap: Duration,
+    /// The deadline of one Graph request, and of one token request with everyone waiting for it.
     pub timeout: Duration,
+    /// The first backoff after a 429, 503 or 504 that says no `Retry-After` (graph-api §3:
+    /// back off exponentially), doubled per attempt up to `throttled_cap`; never less than this.
+    pub throttled_base: Duration,
+    pub throttled_cap: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -50,12 +57,43 @@ impl Default for RetryPolicy {
             base: Duration::from_millis(250),
             cap: Duration::from_secs(20),
             timeout: Duration::from_secs(30),
+            throttled_base: Duration::from_secs(1),
+            throttled_cap: Duration::from_secs(30),
         }
     }
 }
 
 impl RetryPolicy {
+    /// How long to wait before sending again after `err`: the server's `Retry-After` if it gave
+    /// one (never less), the throttled backoff for a 429/503/504 without one, the ordinary
+    /// backoff otherwise.
+    pub fn delay_for(&self, attempt: u32, err: &GraphError) -> Duration {
+        match err.retry_after() {
+            Some(ra) => self.delay(attempt, Some(ra)),
+            None if err.is_throttled_or_unavailable() => self.throttled_delay(attempt),
+            None => self.delay(attempt, None),
+        }
+    }
+
+    /// Backoff after a 429/503/504 without `Retry-After`: `throttled_base` doubled per attempt,
+    /// up to `throttled_cap`, plus up to a quarter of jitter (at the cap, up to a fifth less
+    /// instead). Never below `throttled_base`.
+    pub fn throttled_delay(&self, attempt: u32) -> Duration {
+        let floor = self.throttled_base;
+        let cap = self.throttled_cap.max(floor);
+        let exp = floor.saturating_mul(1u32 << attempt.min(16)).min(cap);
+        let mut rng = rand::thread_rng();
+        let jittered = exp.saturating_add(exp.mul_f64(rng.gen_range(0.0..0.25)));
+        if jittered <= cap {
+            jittered
+        } else {
+            cap.saturating_sub(cap.mul_f64(rng.gen_range(0.0..0.2)))
+                .max(floor)
+        }
+    }
+
     /// Exponential backoff with full jitter; a server's `Retry-After` is a floor, never cut.
+    /// For an error, prefer [`RetryPolicy::delay_for`], which knows throttling from failure.
     pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
         let exp = self
             .base
@@ -293,11 +331,14 @@ impl HttpGraph {
                 }
                 Err(e) => {
                     self.observer.token_refreshed(false);
-                    attempt += 1;
-                    if !e.is_transient() || attempt >= self.policy.attempts {
+                    if !e.is_transient() || attempt + 1 >= self.policy.attempts {
                         return Err(e);
                     }
-                    tokio::time::sleep(self.policy.delay(attempt, e.retry_after())).await;
+                    // The token endpoint's Retry-After (possibly fractional) is a floor too.
+                    let delay = self.policy.delay_for(attempt, &e);
+                    tracing::debug!(attempt, ?delay, error = %e, "retrying the token request");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
                 }
             }
         }
@@ -344,6 +385,7 @@ impl HttpGraph {
                 Ok(r) => return Ok(r),
                 Err(e) => e,
             };
+            let delay = self.policy.delay_for(attempt, &err);
             // Graph's Retry-After binds every request of this app in this tenant, whether or not
             // this one is sent again, so the gate closes before anything else is decided.
             if let Some(ra) = err.retry_after() {
@@ -355,6 +397,10 @@ impl HttpGraph {
                         .unwrap()
                         .throttled(ra, Instant::now());
                 }
+            } else if matches!(err, GraphError::Api { status: 429, .. }) {
+                // A 429 without Retry-After throttles the app+tenant just the same: everyone
+                // waits out this backoff. There is no refill interval to pace by.
+                self.close_gate_for(delay);
             }
             if matches!(err, GraphError::Api { status: 401, .. }) && attempt == 0 {
                 // A revoked token or changed grants: one fresh token, then report.
@@ -366,7 +412,6 @@ impl HttpGraph {
                     return Err(err);
                 }
             }
-            let delay = self.policy.delay(attempt, err.retry_after());
             tracing::debug!(operation, attempt, ?delay, error = %err, "retrying Graph request");
             tokio::time::sleep(delay).await;
             attempt += 1;
@@ -477,8 +522,9 @@ impl HttpGraph {
             message: detail.message.unwrap_or_else(|| "no error message".into()),
             request_id: request_id.or(inner.request_id),
             client_request_id: Some(client_request_id),
-            retry_after: retry_after
-                .or((status == StatusCode::TOO_MANY_REQUESTS).then_some(Duration::ZERO)),
+            // Only what the server said: a 429 or 503 without the header is backed off
+            // exponentially (`RetryPolicy::delay_for`), not retried at once.
+            retry_after,
         };
         tracing::debug!(error = %err, "Graph request failed");
         Err(err)
@@ -1081,6 +1127,144 @@ mod tests {
         }
         assert_eq!(elsewhere.connections(), 0, "{:?}", elsewhere.requests());
         assert_eq!(other_port.connections(), 0, "{:?}", other_port.requests());
+    }
+
+    fn api_error(status: u16, retry_after: Option<Duration>) -> GraphError {
+        GraphError::Api {
+            operation: "list organizations",
+            status,
+            code: "X".into(),
+            message: "m".into(),
+            request_id: None,
+            client_request_id: None,
+            retry_after,
+        }
+    }
+
+    #[test]
+    fn throttling_without_retry_after_backs_off_from_a_second() {
+        let p = RetryPolicy::default();
+        let second = Duration::from_secs(1);
+        let token_unavailable = GraphError::Token {
+            authority: "https://login.example".into(),
+            status: 400,
+            error: "temporarily_unavailable".into(),
+            description: "AADSTS...".into(),
+            trace_id: None,
+            retry_after: None,
+        };
+        for attempt in 0..20 {
+            for err in [
+                api_error(429, None),
+                api_error(503, None),
+                api_error(504, None),
+                token_unavailable.clone(),
+            ] {
+                let d = p.delay_for(attempt, &err);
+                assert!(d >= second, "{attempt}: {d:?} after {err}");
+                assert!(d <= p.throttled_cap, "{attempt}: {d:?}");
+            }
+        }
+        for _ in 0..50 {
+            let first = p.delay_for(0, &api_error(429, None));
+            assert!(first < Duration::from_millis(1250), "{first:?}");
+            assert!(p.delay_for(3, &api_error(503, None)) >= Duration::from_secs(8));
+            assert!(p.delay_for(10, &api_error(429, None)) >= Duration::from_secs(24));
+        }
+        // A Retry-After is what the server asked for, shorter than a second or not.
+        let ra = Duration::from_millis(800);
+        let d = p.delay_for(0, &api_error(429, Some(ra)));
+        assert!(d >= ra && d < Duration::from_millis(900), "{d:?}");
+        // Other failures keep the short backoff.
+        assert!(p.delay_for(0, &api_error(500, None)) <= p.base.max(Duration::from_millis(50)));
+    }
+
+    /// Fast ordinary backoff, and a throttled backoff a test can measure.
+    fn measurable_policy() -> RetryPolicy {
+        RetryPolicy {
+            attempts: 3,
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(1),
+            timeout: Duration::from_secs(5),
+            throttled_base: Duration::from_millis(300),
+            throttled_cap: Duration::from_secs(1),
+        }
+    }
+
+    /// The time between the two requests.
+    fn gap(requests: Vec<crate::test_server::Request>) -> Duration {
+        assert_eq!(requests.len(), 2, "{requests:?}");
+        requests[1].at - requests[0].at
+    }
+
+    #[tokio::test]
+    async fn a_429_or_503_without_retry_after_is_retried_after_the_throttled_backoff() {
+        for status in [429, 503] {
+            let gets = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let api = Server::start("127.0.0.1", move |r| {
+                Some(if r.is_token_request() {
+                    Reply::token("t0")
+                } else if gets.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                    Reply::json(
+                        status,
+                        serde_json::json!({"error": {"code": "TooManyRequests", "message": "m"}}),
+                    )
+                } else {
+                    Reply::json(200, serde_json::json!({"value": []}))
+                })
+            })
+            .await;
+            client(&api, measurable_policy())
+                .list_organizations(ApiVersion::V1)
+                .await
+                .unwrap();
+            let gap = gap(api.graph_requests());
+            assert!(
+                gap >= Duration::from_millis(300) && gap < Duration::from_millis(900),
+                "HTTP {status}: retried after {gap:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_token_endpoint_is_backed_off_like_graph() {
+        // A fractional Retry-After is a floor; without one, the throttled backoff.
+        for (status, retry_after, at_least) in [
+            (503, Some("0.8"), Duration::from_millis(800)),
+            (429, None, Duration::from_millis(300)),
+        ] {
+            let posts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let api = Server::start("127.0.0.1", move |r| {
+                Some(if !r.is_token_request() {
+                    Reply::json(200, serde_json::json!({"value": []}))
+                } else if posts.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                    let refused = Reply::json(
+                        status,
+                        serde_json::json!({
+                            "error": "temporarily_unavailable",
+                            "error_description": "AADSTS50196: try again later",
+                        }),
+                    );
+                    match retry_after {
+                        Some(ra) => refused.header("retry-after", ra),
+                        None => refused,
+                    }
+                } else {
+                    Reply::token("t0")
+                })
+            })
+            .await;
+            client(&api, measurable_policy())
+                .list_organizations(ApiVersion::V1)
+                .await
+                .unwrap();
+            let gap = gap(api.token_requests());
+            assert!(
+                gap >= at_least && gap < at_least + Duration::from_millis(500),
+                "HTTP {status} {retry_after:?}: asked again after {gap:?}"
+            );
+            assert_eq!(api.graph_requests().len(), 1);
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
+    time::Instant,
 };
 
 use tokio::{
@@ -17,6 +18,8 @@ use tokio::{
 /// One request as it arrived.
 #[derive(Clone, Debug)]
 pub(crate) struct Request {
+    /// When the request had arrived in full.
+    pub(crate) at: Instant,
     pub(crate) method: String,
     /// The request target: path and query.
     pub(crate) target: String,
@@ -176,6 +179,7 @@ async fn serve(mut stream: TcpStream, handler: Handler, requests: Arc<Mutex<Vec<
         }
     }
     let request = Request {
+        at: Instant::now(),
         method,
         target,
         headers,
