@@ -78,6 +78,10 @@ pub enum Error {
     )]
     TenantMismatch { spec: String, token: String },
 
+    /// A bug: the round panicked. Caught so that one resource can't take the process down.
+    #[error("the reconcile panicked ({0}); retried with backoff")]
+    Panicked(String),
+
     /// The reconcile started from a version of the resource that is no longer the newest (the
     /// watch cache lags); nothing was written, and the next round starts from the newer one.
     #[error(
@@ -118,6 +122,7 @@ impl Error {
             Self::ServiceAccountNotOptedIn { .. } => Reason::ServiceAccountNotOptedIn,
             Self::TenantMismatch { .. } => Reason::TenantMismatch,
             Self::Stale { .. } => Reason::StaleRead,
+            Self::Panicked(_) => Reason::Panicked,
         }
     }
 
@@ -125,7 +130,7 @@ impl Error {
     /// Terminal errors stop retries; the watches bring the resource back when something changes.
     pub(crate) fn is_terminal(&self) -> bool {
         match self {
-            Self::Kube(_) | Self::Stale { .. } => false,
+            Self::Kube(_) | Self::Stale { .. } | Self::Panicked(_) => false,
             Self::Graph(e) => !e.is_transient(),
             // These resolve when another object changes, which the watches see.
             Self::ConnectionNotFound { .. } | Self::ConnectionNotReady { .. } => true,

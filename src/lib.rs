@@ -9,6 +9,11 @@
 // Error carries graph_client's GraphError (code, message, request ids, Retry-After) by design,
 // as graph-client's own results do; boxing it would only add an allocation per failed call.
 #![allow(clippy::result_large_err)]
+// Nothing from a resource or from Graph may panic the process that serves every namespace.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)
+)]
 
 pub mod error;
 pub mod kinds;

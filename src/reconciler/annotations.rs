@@ -26,6 +26,8 @@ pub(crate) struct Asked {
     pub(crate) resync: Option<Duration>,
     /// Changes when an annotation that asks for action changes (reconcile-now, resync, pause).
     pub(crate) fingerprint: i64,
+    /// Annotations whose value was ignored, and why; the resource is reconciled with the default.
+    pub(crate) problems: Vec<String>,
 }
 
 pub(crate) fn read(annotations: &BTreeMap<String, String>) -> Asked {
@@ -33,16 +35,45 @@ pub(crate) fn read(annotations: &BTreeMap<String, String>) -> Asked {
     for k in [RECONCILE_REQUESTED_AT, RESYNC_INTERVAL, PAUSED] {
         annotations.get(k).hash(&mut h);
     }
+    let mut problems = vec![];
+    let paused = match annotations
+        .get(PAUSED)
+        .map(|v| v.trim().to_ascii_lowercase())
+    {
+        None => false,
+        Some(v) if v == "true" => true,
+        Some(v) if v == "false" || v.is_empty() => false,
+        Some(_) => {
+            problems.push(ignored(PAUSED, annotations, "use \"true\" or \"false\""));
+            false
+        }
+    };
+    let resync = annotations.get(RESYNC_INTERVAL).and_then(|v| {
+        let d = parse_duration(v).filter(|d| (MIN_RESYNC..=MAX_RESYNC).contains(d));
+        if d.is_none() {
+            problems.push(ignored(
+                RESYNC_INTERVAL,
+                annotations,
+                "not a duration like 90s, 10m, 2h or 1d between 10s and 7d; the default applies",
+            ));
+        }
+        d
+    });
     Asked {
-        paused: annotations
-            .get(PAUSED)
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
-        resync: annotations
-            .get(RESYNC_INTERVAL)
-            .and_then(|v| parse_duration(v))
-            .filter(|d| (MIN_RESYNC..=MAX_RESYNC).contains(d)),
+        paused,
+        resync,
         fingerprint: (h.finish() >> 1) as i64,
+        problems,
     }
+}
+
+/// "annotation K "V" ignored: why", the value cut short and quoted so that any text is safe.
+fn ignored(key: &str, annotations: &BTreeMap<String, String>, why: &str) -> String {
+    let value: String = annotations
+        .get(key)
+        .map(|v| v.chars().take(64).collect())
+        .unwrap_or_default();
+    format!("annotation {key} {value:?} ignored: {why}")
 }
 
 /// `90s`, `10m`, `2h`, `1d`, or plain seconds. `None` for anything else, including values too
@@ -98,9 +129,40 @@ mod tests {
         );
         assert!(asked(PAUSED, "True").paused);
         assert!(!asked(PAUSED, "yes").paused);
+        assert!(asked(PAUSED, "false").problems.is_empty());
         assert_ne!(
             asked(RECONCILE_REQUESTED_AT, "a").fingerprint,
             asked(RECONCILE_REQUESTED_AT, "b").fingerprint
         );
+    }
+}
+
+#[cfg(test)]
+mod problems {
+    use super::*;
+
+    #[test]
+    fn absurd_values_are_named_and_ignored() {
+        for value in [
+            "18446744073709551615",
+            "-1s",
+            "1s",
+            "ten minutes",
+            "１０m",
+            "⚠️",
+        ] {
+            let a = read(&BTreeMap::from([(
+                RESYNC_INTERVAL.to_string(),
+                value.to_string(),
+            )]));
+            assert_eq!(a.resync, None, "{value}");
+            assert_eq!(a.problems.len(), 1, "{value}");
+            assert!(a.problems[0].contains(RESYNC_INTERVAL), "{}", a.problems[0]);
+        }
+        let a = read(&BTreeMap::from([(PAUSED.to_string(), "yes".to_string())]));
+        assert!(!a.paused && a.problems[0].contains(PAUSED));
+        let long = "x".repeat(10_000);
+        let a = read(&BTreeMap::from([(RESYNC_INTERVAL.to_string(), long)]));
+        assert!(a.problems[0].len() < 300, "the value is cut short");
     }
 }

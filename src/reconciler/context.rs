@@ -98,7 +98,7 @@ impl Context {
         scaled(base, rand::thread_rng().gen_range(0.9..1.1))
     }
 
-    /// The next wait after a transient failure: exponential from 0.5 s to 5 min, jittered, and
+    /// The next wait after a transient failure: exponential from 1 s to 5 min, jittered, and
     /// never sooner than a server's Retry-After.
     pub(crate) fn backoff(&self, key: &str, retry_after: Option<Duration>) -> Duration {
         let n = {
@@ -107,10 +107,11 @@ impl Context {
             *n = n.saturating_add(1);
             *n
         };
-        let exp = Duration::from_millis(500)
+        let exp = Duration::from_secs(1)
             .saturating_mul(1 << n.saturating_sub(1).min(10))
             .min(Duration::from_secs(300));
-        let jittered = exp.mul_f64(rand::thread_rng().gen_range(0.5..1.0));
+        // Jitter above the floor: never sooner than 1 s after a failure.
+        let jittered = exp.mul_f64(rand::thread_rng().gen_range(1.0..1.5));
         match retry_after {
             Some(ra) => ra.max(jittered.min(ra.saturating_mul(2))) + Duration::from_millis(10),
             None => jittered,

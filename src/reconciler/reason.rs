@@ -118,7 +118,12 @@ reasons! {
     /// The Kubernetes API failed.
     KubernetesError,
 
+    /// A reconcile panicked; it was caught, counted and is retried with backoff.
+    Panicked,
+
     // Events only.
+    /// An annotation's value was ignored (the condition's message says which and why).
+    InvalidAnnotation,
     /// A join request was sent.
     JoinRequested,
     /// A failed join request was reset as asked.

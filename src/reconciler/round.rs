@@ -7,9 +7,12 @@
 
 use std::{
     future::Future,
+    panic::AssertUnwindSafe,
     sync::Arc,
     time::{Duration, Instant},
 };
+
+use futures::FutureExt;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{
@@ -122,6 +125,11 @@ pub(crate) struct Round<K: Kind> {
     resync: Option<Duration>,
     fingerprint: i64,
     started: Instant,
+    /// Annotations whose value was ignored: said in the condition and an Event.
+    annotation_problems: Vec<String>,
+    /// The status holds something Graph just returned (a new id) that must not be lost to a
+    /// write conflict.
+    holds_new_graph_state: bool,
 }
 
 /// How soon a reconcile that started from a stale version looks again if no watch event comes.
@@ -181,6 +189,12 @@ impl<K: Kind> Round<K> {
             .await;
     }
 
+    /// The status now holds what Graph just created (an id): a conflicting write must re-read
+    /// the resource and write it anyway, never drop it.
+    pub(crate) fn holds_new_graph_state(&mut self) {
+        self.holds_new_graph_state = true;
+    }
+
     /// Write `health` into the status now, before a slow or risky step (a create), so that a
     /// crash during that step leaves a visible trace.
     pub(crate) async fn checkpoint(&mut self, health: &Health, action: &str) -> Result<()> {
@@ -196,7 +210,11 @@ impl<K: Kind> Round<K> {
             generation,
             conditions_for(health, generation, &previous, Time(jiff::Timestamp::now())),
         );
-        if self.obj.status() == Some(&self.status) {
+        if self
+            .obj
+            .status()
+            .is_some_and(|s| same_but_request_ids(s, &self.status))
+        {
             return Ok(false);
         }
         let before = self
@@ -206,7 +224,17 @@ impl<K: Kind> Round<K> {
             .map(|c| c.reason.clone());
         let replaced = self.obj.meta().resource_version.clone();
         let api = self.api();
-        status::apply(&api, &mut self.obj, &self.status).await?;
+        match status::apply(&api, &mut self.obj, &self.status).await {
+            Err(Error::Stale { .. }) if self.holds_new_graph_state => {
+                // Something changed the resource while Graph was creating (a label, an
+                // annotation). What Graph returned is the truth and must not be dropped: write
+                // it onto the newest version instead.
+                let fresh = api.get(&self.obj.name_any()).await?;
+                self.obj = fresh;
+                status::apply(&api, &mut self.obj, &self.status).await?;
+            }
+            other => other?,
+        }
         self.base().mark_superseded(&self.key, replaced.as_deref());
         self.base()
             .metrics
@@ -241,15 +269,21 @@ impl<K: Kind> Round<K> {
         }
     }
 
-    /// When to look again: after the resync when Ready, at `recheck` while Graph works, with
-    /// backoff (honouring Retry-After) after a transient failure, and not until something
-    /// changes when stalled.
+    /// When to look again: after the resync when Ready or stalled (or at `recheck`), with
+    /// backoff (honouring Retry-After) after a transient failure.
     fn next(&self, health: &Health, failure: Option<&Error>) -> Action {
         let base = self.base();
         match (health.state, failure) {
+            // Stalled is not forever: what it waits on may change without a watch event (a
+            // permission granted, an object appearing in Graph), so it is looked at again at
+            // the resync, and sooner if the kind knows when.
             (State::Stalled, _) => {
                 base.succeeded(&self.key);
-                Action::await_change()
+                Action::requeue(
+                    health
+                        .recheck
+                        .unwrap_or_else(|| base.resync_after(self.resync)),
+                )
             }
             (_, Some(e)) => Action::requeue(base.backoff(&self.key, e.retry_after())),
             (_, None) => {
@@ -265,7 +299,7 @@ impl<K: Kind> Round<K> {
 
     /// The end of the round: publish, count, and choose the requeue.
     async fn finish(mut self, outcome: Result<Health>, action: &str) -> Result<Action> {
-        let (health, failure) = match outcome {
+        let (mut health, failure) = match outcome {
             Ok(h) => (h, None),
             // Nothing may be written from a stale version, a condition included.
             Err(e @ Error::Stale { .. }) => return Err(e),
@@ -274,6 +308,19 @@ impl<K: Kind> Round<K> {
                 (Self::health_of(&e), Some(e))
             }
         };
+        if !self.annotation_problems.is_empty() {
+            let problems = self.annotation_problems.join("; ");
+            let said = self
+                .obj
+                .status()
+                .and_then(|s| conditions::find(s.conditions(), conditions::READY))
+                .is_some_and(|c| c.message.contains(&problems));
+            if !said {
+                self.warning(Reason::InvalidAnnotation, action, problems.clone())
+                    .await;
+            }
+            health.message = format!("{}; {problems}", health.message);
+        }
         self.publish(&health, action).await?;
         if health.is_ready() {
             self.base().mark_synced(&self.key, self.fingerprint);
@@ -346,6 +393,8 @@ fn begin<K: Kind>(ctx: &Arc<K::Ctx>, obj: Arc<K>, check_settled: bool) -> Begin<
         resync: asked.resync,
         fingerprint,
         started: Instant::now(),
+        annotation_problems: asked.problems,
+        holds_new_graph_state: false,
     })
 }
 
@@ -358,7 +407,7 @@ pub(crate) async fn reconcile<K: Kind>(obj: Arc<K>, ctx: Arc<K::Ctx>) -> Result<
         return match begin(&ctx, obj, false) {
             Begin::Skip(action) => Ok(action),
             Begin::Proceed(mut round) => {
-                let outcome = K::cleanup(&mut round, &ctx).await;
+                let outcome = caught(K::KIND, K::cleanup(&mut round, &ctx)).await;
                 round.finish_cleanup(outcome).await
             }
         };
@@ -375,10 +424,51 @@ pub(crate) async fn reconcile<K: Kind>(obj: Arc<K>, ctx: Arc<K::Ctx>) -> Result<
     match begin(&ctx, obj, true) {
         Begin::Skip(action) => Ok(action),
         Begin::Proceed(mut round) => {
-            let outcome = K::apply(&mut round, &ctx).await;
+            let outcome = caught(K::KIND, K::apply(&mut round, &ctx)).await;
             round.finish(outcome, "Reconcile").await
         }
     }
+}
+
+/// A panic inside a kind's work becomes an error of this round (logged, counted, retried with
+/// backoff), never the end of the process that serves every namespace.
+async fn caught<T>(kind: &'static str, work: impl Future<Output = Result<T>>) -> Result<T> {
+    match AssertUnwindSafe(work).catch_unwind().await {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            tracing::error!(kind, panic = %message, "a reconcile panicked; caught");
+            Err(Error::Panicked(message))
+        }
+    }
+}
+
+/// Two statuses that differ only in the per-request ids inside condition messages (Graph's
+/// request ids, Entra's trace and correlation ids and timestamp): every failed call carries new
+/// ones, and writing them would make a quiet failure loud — and wake the resource again.
+fn same_but_request_ids<S: KindStatus>(a: &S, b: &S) -> bool {
+    if a == b {
+        return true;
+    }
+    let (mut a, mut b) = (a.clone(), b.clone());
+    for s in [&mut a, &mut b] {
+        let generation = s.observed_generation();
+        let conditions = s
+            .conditions()
+            .iter()
+            .cloned()
+            .map(|mut c| {
+                c.message = without_request_ids(&c.message);
+                c
+            })
+            .collect();
+        s.set_kstatus(generation, conditions);
+    }
+    a == b
 }
 
 /// Errors that escaped a round (a status write itself failed): log, count, back off.
@@ -395,4 +485,123 @@ pub(crate) fn error_policy<K: Kind>(obj: Arc<K>, err: &Error, ctx: Arc<K::Ctx>) 
     }
     tracing::warn!(kind = K::KIND, %key, error = %err, "reconcile failed");
     Action::requeue(base.backoff(&key, err.retry_after()))
+}
+
+/// `message` without the ids and timestamps that change on every request.
+fn without_request_ids(message: &str) -> String {
+    // Parenthesised ids the Graph client appends.
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(i) = [" (request-id ", " (client-request-id ", " (trace-id "]
+        .iter()
+        .filter_map(|p| rest.find(p))
+        .min()
+    {
+        out.push_str(&rest[..i]);
+        rest = rest[i..].find(')').map_or("", |j| &rest[i + j + 1..]);
+    }
+    out.push_str(rest);
+    // Entra's "Trace ID: x Correlation ID: y Timestamp: date time" inside a description.
+    let mut words: Vec<&str> = vec![];
+    let mut skip = 0;
+    let tokens: Vec<&str> = out.split(' ').collect();
+    for (n, word) in tokens.iter().enumerate() {
+        if skip > 0 {
+            skip -= 1;
+            continue;
+        }
+        let next = tokens.get(n + 1).copied().unwrap_or_default();
+        match (*word, next) {
+            ("Trace", "ID:") | ("Correlation", "ID:") => skip = 2,
+            ("Timestamp:", _) => {
+                let time_follows = tokens
+                    .get(n + 2)
+                    .is_some_and(|t| t.starts_with(|c: char| c.is_ascii_digit()));
+                skip = if time_follows { 2 } else { 1 };
+            }
+            _ => words.push(word),
+        }
+    }
+    words.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reconciler::conditions::conditions_for;
+
+    #[test]
+    fn entra_trace_ids_and_timestamps_are_per_request_too() {
+        let a = "token request to http://x failed: HTTP 401 invalid_client: AADSTS7000215: Invalid client secret provided. Trace ID: 1a Correlation ID: 2b Timestamp: 2026-12-02 11:50:00Z (trace-id 1a)";
+        let b = "token request to http://x failed: HTTP 401 invalid_client: AADSTS7000215: Invalid client secret provided. Trace ID: 3c Correlation ID: 4d Timestamp: 2026-12-02 11:51:07Z (trace-id 3c)";
+        assert_eq!(without_request_ids(a), without_request_ids(b));
+        assert!(without_request_ids(a).contains("AADSTS7000215: Invalid client secret"));
+        assert_ne!(
+            without_request_ids(a),
+            without_request_ids(&a.replace("7000215", "700016"))
+        );
+    }
+
+    #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+    struct TestStatus {
+        observed_generation: Option<i64>,
+        conditions: Vec<Condition>,
+        id: Option<String>,
+    }
+    kind_status!(TestStatus);
+
+    fn status(message: &str, id: Option<&str>) -> TestStatus {
+        let health = Health::progressing(Reason::GraphUnavailable, message);
+        let now = Time("2026-01-01T00:00:00Z".parse().unwrap());
+        TestStatus {
+            observed_generation: Some(1),
+            conditions: conditions_for(&health, Some(1), &[], now),
+            id: id.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_new_request_id_alone_is_not_worth_a_write() {
+        let a = status(
+            "Graph get organization returned HTTP 503 X: busy (request-id r1, client-request-id c1); retrying",
+            Some("o1"),
+        );
+        let b = status(
+            "Graph get organization returned HTTP 503 X: busy (request-id r2, client-request-id c2); retrying",
+            Some("o1"),
+        );
+        assert!(same_but_request_ids(&a, &b));
+        let other_code = status(
+            "Graph get organization returned HTTP 500 X: busy (request-id r2); retrying",
+            Some("o1"),
+        );
+        assert!(!same_but_request_ids(&a, &other_code));
+        let other_id = status(
+            "Graph get organization returned HTTP 503 X: busy (request-id r2, client-request-id c2); retrying",
+            Some("o2"),
+        );
+        assert!(
+            !same_but_request_ids(&a, &other_id),
+            "an id change is written"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_a_round_becomes_an_error() {
+        async fn boom() -> Result<()> {
+            let v: Vec<u8> = vec![];
+            if v.is_empty() {
+                panic!("index out of bounds in a kind's work");
+            }
+            Ok(())
+        }
+        match caught("Test", boom()).await {
+            Err(e @ Error::Panicked(_)) => {
+                assert_eq!(e.reason(), Reason::Panicked);
+                assert!(!e.is_terminal(), "retried with backoff");
+                assert!(e.to_string().contains("index out of bounds"), "{e}");
+            }
+            other => panic!("expected Panicked, got {other:?}"),
+        }
+    }
 }

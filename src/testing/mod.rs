@@ -317,3 +317,29 @@ pub(crate) fn ready(conditions: Option<&[Condition]>) -> (String, String, String
         .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
         .unwrap_or_default()
 }
+
+/// When `action` asks to look again (kube's Action keeps it private; its Debug shows it).
+pub(crate) fn requeue_after(action: &Action) -> Option<Duration> {
+    let text = format!("{action:?}");
+    let inner = text.split("Some(").nth(1)?.split(')').next()?;
+    if let Some(ms) = inner.strip_suffix("ms") {
+        return ms
+            .parse::<f64>()
+            .ok()
+            .map(|v| Duration::from_secs_f64(v / 1000.0));
+    }
+    inner
+        .strip_suffix('s')
+        .and_then(|s| s.parse::<f64>().ok())
+        .map(Duration::from_secs_f64)
+}
+
+/// A stalled round is looked at again at the resync (300 s here, jittered ±10%), not never.
+#[track_caller]
+pub(crate) fn assert_stalled_until_resync(action: &Action) {
+    let after = requeue_after(action).unwrap_or_else(|| panic!("no requeue in {action:?}"));
+    assert!(
+        (Duration::from_secs(270)..=Duration::from_secs(330)).contains(&after),
+        "expected a requeue at the resync, got {action:?}"
+    );
+}

@@ -76,6 +76,7 @@ impl Kind for MultiTenantOrganization {
                     Err(e) => return Err(recover_create(&*graph, v, &mut round.status, e).await),
                 };
                 record(&mut round.status, &created);
+                round.holds_new_graph_state();
                 let message = format!(
                     "created multi-tenant organization {}",
                     created.id.clone().unwrap_or_default()

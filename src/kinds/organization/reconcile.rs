@@ -168,6 +168,7 @@ async fn create(
         }));
     }
     record(&mut round.status, &created);
+    round.holds_new_graph_state();
     let message = format!("created organization {}", created.id);
     round
         .event(Reason::Created, "Create", message.clone())
