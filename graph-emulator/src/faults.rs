@@ -1,5 +1,6 @@
-//! Faults on demand: latency, 5xx, 429, connection resets, malformed bodies, stalls, a
-//! national-cloud mode, failing joins and a token endpoint that is down for a while.
+//! Faults on demand: latency, 5xx, 429, connection resets, malformed bodies, stalls, writes
+//! that commit but never answer in time, lists that lag behind creates, a national-cloud mode,
+//! failing joins and a token endpoint that is down for a while.
 //!
 //! Rules match by method and path prefix; rates are probabilities drawn from the emulator's
 //! seedable RNG, so a seeded run injects the same faults in the same order. Control endpoints
@@ -28,6 +29,29 @@ pub struct FaultConfig {
     pub throttle_budget: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub throttle_window_secs: Option<f64>,
+    /// Emulated seconds after its creation before an organization made by `POST /organization`
+    /// shows in `GET /organization` lists (filtered or not); `GET /organization/{id}` finds it
+    /// at once. The lag in force when the organization is created is the one it gets: changing
+    /// this later does not move organizations already created. 0 (the default) means none.
+    pub list_lag_secs: f64,
+}
+
+/// The largest `listLagSecs` accepted: about 31 years, far beyond any test and far within
+/// what a timestamp can hold.
+pub const MAX_LIST_LAG_SECS: f64 = 1e9;
+
+impl FaultConfig {
+    /// What `PUT /_emulator/faults` and the flags refuse.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.list_lag_secs.is_finite()
+            && (0.0..=MAX_LIST_LAG_SECS).contains(&self.list_lag_secs))
+        {
+            return Err(format!(
+                "listLagSecs must be between 0 and {MAX_LIST_LAG_SECS} seconds"
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -52,7 +76,12 @@ pub struct FaultRule {
     pub malformed_rate: f64,
     /// Probability of holding the request for `stallMs` before answering.
     pub stall_rate: f64,
+    /// How long a stall, or a commit-then-timeout, holds the answer.
     pub stall_ms: u64,
+    /// Probability of performing the call (a `POST /organization` creates and journals the
+    /// organization) and then holding the answer for `stallMs`, so that a client with a shorter
+    /// timeout gives up although the write happened.
+    pub commit_then_timeout_rate: f64,
     /// Fire at most this many times, then stay inert (any when absent).
     pub times: Option<u32>,
 }
@@ -71,6 +100,7 @@ impl Default for FaultRule {
             malformed_rate: 0.0,
             stall_rate: 0.0,
             stall_ms: 120_000,
+            commit_then_timeout_rate: 0.0,
             times: None,
         }
     }
@@ -136,6 +166,9 @@ pub enum Action {
     Reset,
     /// Wait this long, then answer normally.
     Stall(Duration),
+    /// Call the handler (its effects commit and it is journaled at once), then wait this long
+    /// before sending its answer.
+    CommitThenTimeout(Duration),
     /// Answer with this status (and `Retry-After`) instead of calling the handler.
     Respond {
         status: u16,
@@ -161,6 +194,9 @@ impl Decision {
         match &self.action {
             Some(Action::Reset) => parts.push("reset".into()),
             Some(Action::Stall(d)) => parts.push(format!("stall {}ms", d.as_millis())),
+            Some(Action::CommitThenTimeout(d)) => {
+                parts.push(format!("commit then timeout {}ms", d.as_millis()))
+            }
             Some(Action::Respond { status, .. }) => parts.push(format!("injected {status}")),
             Some(Action::Malformed) => parts.push("malformed".into()),
             None => {}
@@ -232,6 +268,10 @@ impl Faults {
                     Some(Action::Reset)
                 } else if roll(rng, rule.stall_rate) {
                     Some(Action::Stall(Duration::from_millis(rule.stall_ms)))
+                } else if roll(rng, rule.commit_then_timeout_rate) {
+                    Some(Action::CommitThenTimeout(Duration::from_millis(
+                        rule.stall_ms,
+                    )))
                 } else if roll(rng, rule.throttle_rate) {
                     Some(Action::Respond {
                         status: 429,
@@ -304,6 +344,47 @@ mod tests {
             f.decide("POST", "/v1.0/organization", &mut rng).action,
             None
         );
+    }
+
+    #[test]
+    fn commit_then_timeout_holds_for_stall_ms_and_runs_out() {
+        let config: FaultConfig = serde_json::from_value(serde_json::json!({
+            "rules": [{"method": "POST", "pathPrefix": "/v1.0/organization",
+                       "commitThenTimeoutRate": 1.0, "stallMs": 5000, "times": 1}],
+            "listLagSecs": 5.0,
+        }))
+        .unwrap();
+        assert_eq!(config.list_lag_secs, 5.0);
+        config.validate().unwrap();
+        let mut f = Faults::new(config);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        assert_eq!(f.decide("GET", "/v1.0/organization", &mut rng).action, None);
+        let d = f.decide("POST", "/v1.0/organization", &mut rng);
+        assert_eq!(
+            d.action,
+            Some(Action::CommitThenTimeout(Duration::from_millis(5000)))
+        );
+        assert_eq!(d.label().as_deref(), Some("commit then timeout 5000ms"));
+        assert_eq!(
+            f.decide("POST", "/v1.0/organization", &mut rng).action,
+            None
+        );
+        // The names on the wire, both ways.
+        let v = serde_json::to_value(f.get()).unwrap();
+        assert_eq!(v["listLagSecs"], 5.0);
+        assert_eq!(v["rules"][0]["commitThenTimeoutRate"], 1.0);
+    }
+
+    #[test]
+    fn list_lag_must_be_a_sane_number_of_seconds() {
+        for bad in [-1.0, 2e9] {
+            let c = FaultConfig {
+                list_lag_secs: bad,
+                ..Default::default()
+            };
+            assert!(c.validate().is_err(), "{bad}");
+        }
+        assert!(FaultConfig::default().validate().is_ok());
     }
 
     #[test]

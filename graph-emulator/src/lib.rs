@@ -14,6 +14,21 @@
 //!   `POST /_emulator/clock/advance`). `createdDateTime`, MTO transitions, error `date`s and
 //!   the `Date` response header use it; token lifetimes, assertion windows and throttling use
 //!   real time.
+//! - **Eventual consistency, on demand.** Two faults model a directory that lags and answers
+//!   that get lost. `listLagSecs` (`PUT /_emulator/faults`, `--list-lag-secs`): an
+//!   organization created by `POST /organization` is missing from `GET /organization` lists,
+//!   `$filter=displayName eq '…'` included, until that many *emulated* seconds after its
+//!   creation, so `POST /_emulator/clock/advance` or `--time-scale` ends the wait; the lag in
+//!   force at the create is the one it gets (clearing the fault later does not list it
+//!   sooner). `GET`/`PATCH /organization/{id}` find it at once: that reads by id are
+//!   immediately consistent is this emulator's choice. `GET /_emulator/state` shows it all
+//!   along, with a tenant's `unlistedUntil` (`{id: time}`) while any is hidden.
+//!   `commitThenTimeoutRate` (a rule field, like `stallRate`; `--commit-then-timeout-rate`
+//!   adds it for `POST /v1.0/organization` and `POST /beta/organization`): the call runs (the
+//!   organization is created, and journaled with its 201 and the fault
+//!   `commit then timeout <stallMs>ms`), then the answer is held for the rule's `stallMs`
+//!   (`--stall-ms`, 120 s by default), so a client with a shorter timeout gives up although
+//!   the object exists.
 //! - **Choices where Graph is undocumented.** A join earlier than 2 h (emulated) after the
 //!   MTO's creation is refused with 400 `Request_BadRequest`; a join whose tenant was not added
 //!   by that owner is accepted and then fails (`transitionDetails.status: failed`). Without an
@@ -181,6 +196,7 @@ impl Emu {
         let Core { dir, faults, .. } = &mut *core;
         dir.fail_joins = faults.config.fail_joins;
         dir.national_cloud = faults.config.national_cloud;
+        dir.list_lag_secs = faults.config.list_lag_secs;
         f(dir, now)
     }
 
@@ -535,6 +551,7 @@ pub struct EmulatorArgs {
     /// Probability of stalling a request for --stall-ms.
     #[arg(long, default_value_t = 0.0)]
     pub stall_rate: f64,
+    /// How long a stall, or a commit-then-timeout, holds the answer (milliseconds).
     #[arg(long, default_value_t = 120_000)]
     pub stall_ms: u64,
     /// Behave like a national cloud: the multi-tenant organization API does not exist.
@@ -543,6 +560,14 @@ pub struct EmulatorArgs {
     /// Make every join fail ("DirectoryService Exception").
     #[arg(long)]
     pub fail_joins: bool,
+    /// Emulated seconds before an organization created by `POST /organization` shows in
+    /// `GET /organization` lists (filtered or not); reads by id find it at once.
+    #[arg(long, default_value_t = 0.0)]
+    pub list_lag_secs: f64,
+    /// Probability that a `POST …/organization` creates the organization and then holds the
+    /// answer for --stall-ms, so the client times out although the create happened.
+    #[arg(long, default_value_t = 0.0)]
+    pub commit_then_timeout_rate: f64,
 }
 
 impl EmulatorArgs {
@@ -562,6 +587,7 @@ impl EmulatorArgs {
             ("--reset-rate", self.reset_rate),
             ("--malformed-rate", self.malformed_rate),
             ("--stall-rate", self.stall_rate),
+            ("--commit-then-timeout-rate", self.commit_then_timeout_rate),
         ] {
             if !(0.0..=1.0).contains(&r) {
                 return Err(format!("{name} must be between 0 and 1"));
@@ -575,6 +601,29 @@ impl EmulatorArgs {
                 stall_ms: self.stall_ms,
                 ..Default::default()
             };
+        let mut rules = if any { vec![rule] } else { vec![] };
+        // Creates only (the other rates apply to every request): one rule per API version.
+        if self.commit_then_timeout_rate > 0.0 {
+            for version in [wire::ApiVersion::V1, wire::ApiVersion::Beta] {
+                rules.push(FaultRule {
+                    method: Some("POST".into()),
+                    path_prefix: Some(format!("/{}/organization", version.path())),
+                    commit_then_timeout_rate: self.commit_then_timeout_rate,
+                    stall_ms: self.stall_ms,
+                    ..Default::default()
+                });
+            }
+        }
+        let faults = FaultConfig {
+            rules,
+            national_cloud: self.national_cloud,
+            fail_joins: self.fail_joins,
+            list_lag_secs: self.list_lag_secs,
+            ..Default::default()
+        };
+        faults
+            .validate()
+            .map_err(|e| e.replace("listLagSecs", "--list-lag-secs"))?;
         Ok(EmulatorOptions {
             listen: self.listen,
             tls_listen: self.tls_listen,
@@ -590,12 +639,7 @@ impl EmulatorArgs {
                 join_after_create_secs: self.mto_join_after_create_secs,
                 ..Default::default()
             },
-            faults: FaultConfig {
-                rules: if any { vec![rule] } else { vec![] },
-                national_cloud: self.national_cloud,
-                fail_joins: self.fail_joins,
-                ..Default::default()
-            },
+            faults,
             seed: self.seed,
         })
     }
@@ -650,4 +694,72 @@ async fn wait_for_signal() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: EmulatorArgs,
+    }
+
+    fn options(flags: &[&str]) -> Result<EmulatorOptions, String> {
+        let argv = std::iter::once("graph-emulator").chain(flags.iter().copied());
+        Cli::try_parse_from(argv)
+            .map_err(|e| e.to_string())?
+            .args
+            .options()
+    }
+
+    #[test]
+    fn consistency_flags_become_faults() {
+        let o = options(&[]).unwrap();
+        assert_eq!(o.faults, FaultConfig::default());
+
+        let o = options(&[
+            "--list-lag-secs",
+            "5",
+            "--commit-then-timeout-rate",
+            "0.5",
+            "--stall-ms",
+            "3000",
+        ])
+        .unwrap();
+        assert_eq!(o.faults.list_lag_secs, 5.0);
+        let creates: Vec<_> = o
+            .faults
+            .rules
+            .iter()
+            .map(|r| {
+                (
+                    r.method.as_deref(),
+                    r.path_prefix.as_deref(),
+                    r.commit_then_timeout_rate,
+                    r.stall_ms,
+                )
+            })
+            .collect();
+        assert_eq!(
+            creates,
+            [
+                (Some("POST"), Some("/v1.0/organization"), 0.5, 3000),
+                (Some("POST"), Some("/beta/organization"), 0.5, 3000),
+            ]
+        );
+
+        assert!(
+            options(&["--list-lag-secs=-1"])
+                .unwrap_err()
+                .contains("--list-lag-secs")
+        );
+        assert!(
+            options(&["--commit-then-timeout-rate", "2"])
+                .unwrap_err()
+                .contains("--commit-then-timeout-rate")
+        );
+    }
 }

@@ -617,7 +617,10 @@ async fn get_faults(State(emu): State<AppState>) -> Response<Body> {
 }
 
 async fn put_faults(State(emu): State<AppState>, body: Bytes) -> Response<Body> {
-    match serde_json::from_slice::<FaultConfig>(&body) {
+    match serde_json::from_slice::<FaultConfig>(&body)
+        .map_err(|e| e.to_string())
+        .and_then(|f| f.validate().map(|()| f))
+    {
         Ok(f) => {
             emu.set_faults(f);
             json_response(
@@ -799,6 +802,7 @@ async fn handle(
     };
 
     let mut malformed = false;
+    let mut hold_answer = None;
     match decision.action {
         Some(Action::Reset) => {
             journal(0, None);
@@ -815,6 +819,7 @@ async fn handle(
             return Ok(resp);
         }
         Some(Action::Malformed) => malformed = true,
+        Some(Action::CommitThenTimeout(d)) => hold_answer = Some(d),
         None => {}
     }
 
@@ -862,6 +867,11 @@ async fn handle(
     }
     let resp = stamp(&emu, &ctx, resp);
     journal(resp.status().as_u16(), Some(&resp));
+    // Commit-then-timeout: the call happened and is journaled; the client waits for an answer
+    // that comes only after it has (most likely) given up.
+    if let Some(d) = hold_answer {
+        tokio::time::sleep(d).await;
+    }
     Ok(resp)
 }
 

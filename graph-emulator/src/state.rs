@@ -10,6 +10,12 @@
 //! Asynchronous MTO transitions (joins, removals) carry a due instant in emulated time and are
 //! applied lazily by [`Directory::settle`], which every operation calls first; there are no
 //! background tasks, so jumping the clock forward is enough to complete them.
+//!
+//! Graph's directory is eventually consistent; with [`Directory::list_lag_secs`] (the
+//! `listLagSecs` fault) an organization created through `POST /organization` shows in lists
+//! only that many emulated seconds after its creation, while a read by id finds it at once.
+//! Reads by id being immediately consistent is this emulator's choice: Graph documents no
+//! guarantee either way.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -220,6 +226,15 @@ fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// When an organization created at `created` shows in lists, `lag_secs` later (saturating:
+/// an absurd lag hides it for good rather than showing it at once).
+fn listed_from(created: Timestamp, lag_secs: f64) -> Timestamp {
+    SignedDuration::try_from_secs_f64(lag_secs.max(0.0))
+        .ok()
+        .and_then(|d| created.checked_add(d).ok())
+        .unwrap_or(Timestamp::MAX)
+}
+
 fn after(t: Timestamp, secs: f64) -> Timestamp {
     t.saturating_add(SignedDuration::from_secs_f64(secs.max(0.0)))
         .unwrap_or(t)
@@ -235,6 +250,8 @@ pub struct Directory {
     pub fail_joins: bool,
     /// Pretend to be a national cloud: the MTO API does not exist (a fault, for tests).
     pub national_cloud: bool,
+    /// Emulated seconds before a created organization shows in lists (a fault, for tests).
+    pub list_lag_secs: f64,
 }
 
 impl Directory {
@@ -245,6 +262,7 @@ impl Directory {
             timings,
             fail_joins: false,
             national_cloud: false,
+            list_lag_secs: 0.0,
         };
         d.apply_config(config, now);
         d
@@ -333,7 +351,7 @@ impl Directory {
         let orgs = &self.tenant(&c.tenant_id)?.orgs;
         let found: Vec<&Map<String, Value>> = match display_name {
             Some(n) => orgs.named(n),
-            None => orgs.all.iter().collect(),
+            None => orgs.listed(),
         };
         Ok(found.into_iter().cloned().map(Value::Object).collect())
     }
@@ -361,9 +379,13 @@ impl Directory {
         {
             fields = inner.clone();
         }
+        let lag = self.list_lag_secs;
         let t = self.tenant_mut(&c.tenant_id)?;
         let org = build_org(t, new_id(), now, fields);
         t.orgs.push(org.clone());
+        if lag > 0.0 {
+            t.orgs.unlist_until(o_id(&org), listed_from(now, lag));
+        }
         Ok(Value::Object(org))
     }
 
@@ -911,10 +933,13 @@ impl Directory {
                 }
             }
             match next {
-                None => return,
+                None => break,
                 Some((_, Event::Remove(k, tk))) => self.complete_removal(&k, &tk),
                 Some((at, Event::Join(tk))) => self.complete_join(&tk, at),
             }
+        }
+        for t in self.tenants.values_mut() {
+            t.orgs.list_due(now);
         }
     }
 
@@ -1014,7 +1039,7 @@ impl Directory {
             .tenants
             .values()
             .map(|t| {
-                json!({
+                let mut v = json!({
                     "id": t.id,
                     "displayName": t.display_name,
                     "domains": t.domains,
@@ -1022,7 +1047,12 @@ impl Directory {
                     "organizations": t.orgs.all,
                     "multiTenantOrganization": t.membership.as_ref().map(|m| mto_json(&self.mtos[&m.mto], m)),
                     "joinRequest": join_json(&t.join),
-                })
+                });
+                // Only while some organization is still missing from lists (`listLagSecs`).
+                if !t.orgs.unlisted.is_empty() {
+                    v["unlistedUntil"] = t.orgs.unlisted_json();
+                }
+                v
             })
             .collect();
         let mtos: Vec<Value> = self
@@ -1075,6 +1105,9 @@ struct Orgs {
     by_id: HashMap<String, usize>,
     /// displayName → positions (ascending; may include organizations renamed since).
     by_name: HashMap<String, Vec<usize>>,
+    /// Position → the emulated instant from which lists show it (`listLagSecs`); only for
+    /// organizations not listed yet, as of the last [`Directory::settle`].
+    unlisted: HashMap<usize, Timestamp>,
 }
 
 impl Orgs {
@@ -1101,15 +1134,58 @@ impl Orgs {
             .map(|&at| &self.all[at])
     }
 
-    /// Those named `name` now, in creation order.
+    /// Those lists show and named `name` now, in creation order.
     fn named(&self, name: &str) -> Vec<&Map<String, Value>> {
         self.by_name
             .get(name)
             .into_iter()
             .flatten()
+            .filter(|at| !self.unlisted.contains_key(at))
             .map(|&at| &self.all[at])
             .filter(|o| o.get("displayName").and_then(Value::as_str) == Some(name))
             .collect()
+    }
+
+    /// Those lists show, in creation order.
+    fn listed(&self) -> Vec<&Map<String, Value>> {
+        if self.unlisted.is_empty() {
+            return self.all.iter().collect();
+        }
+        self.all
+            .iter()
+            .enumerate()
+            .filter(|(at, _)| !self.unlisted.contains_key(at))
+            .map(|(_, o)| o)
+            .collect()
+    }
+
+    /// Keep the organization `id` out of lists until `from`.
+    fn unlist_until(&mut self, id: &str, from: Timestamp) {
+        if let Some(&at) = self.by_id.get(&id.to_ascii_lowercase()) {
+            self.unlisted.insert(at, from);
+        }
+    }
+
+    /// Let lists show every organization whose lag is over at `now`.
+    fn list_due(&mut self, now: Timestamp) {
+        if !self.unlisted.is_empty() {
+            self.unlisted.retain(|_, from| *from > now);
+        }
+    }
+
+    /// `{id: listedFrom}` of the organizations lists do not show yet.
+    fn unlisted_json(&self) -> Value {
+        let m: Map<String, Value> = self
+            .unlisted
+            .iter()
+            .map(|(&at, &from)| {
+                (
+                    o_id(&self.all[at]).to_string(),
+                    Value::String(graph_time(from)),
+                )
+            })
+            .collect();
+        Value::Object(m)
     }
 
     fn update(&mut self, id: &str, fields: Map<String, Value>) -> Option<&Map<String, Value>> {
@@ -1280,4 +1356,65 @@ fn join_json(j: &JoinRecord) -> Value {
         "role": j.role,
         "transitionDetails": transition,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{DEFAULT_CLIENT_ID, DEFAULT_TENANT_A};
+
+    fn caller() -> Caller {
+        Caller {
+            tenant_id: DEFAULT_TENANT_A.into(),
+            client_id: DEFAULT_CLIENT_ID.into(),
+            roles: vec![roles::ORG_READ_WRITE.into()],
+        }
+    }
+
+    fn names(d: &mut Directory, now: Timestamp, filter: Option<&str>) -> Vec<String> {
+        d.list_orgs(&caller(), now, filter)
+            .unwrap()
+            .iter()
+            .map(|o| o["displayName"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn list_lag_hides_a_created_organization_from_lists_but_not_from_reads_by_id() {
+        let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let mut d = Directory::new(&EmulatorConfig::default_local(), MtoTimings::default(), t0);
+        d.list_lag_secs = 5.0;
+        let org = d
+            .create_org(&caller(), json!({"displayName": "Lagged"}), t0)
+            .unwrap();
+        let id = org["id"].as_str().unwrap();
+        // Changing the fault afterwards does not move it: the lag is fixed at the create.
+        d.list_lag_secs = 0.0;
+        let at = |s: f64| after(t0, s);
+        assert!(names(&mut d, at(4.9), Some("Lagged")).is_empty());
+        assert_eq!(
+            names(&mut d, at(4.9), None).len(),
+            1,
+            "only the tenant's own"
+        );
+        assert_eq!(d.get_org(&caller(), id, t0).unwrap()["id"], id);
+        assert_eq!(
+            d.snapshot()["tenants"][0]["unlistedUntil"][id],
+            "2026-01-01T00:00:05Z"
+        );
+        assert_eq!(names(&mut d, at(5.0), Some("Lagged")), ["Lagged"]);
+        assert_eq!(names(&mut d, at(5.0), None).len(), 2);
+        assert!(d.snapshot()["tenants"][0].get("unlistedUntil").is_none());
+        // Without a lag, a create lists at once.
+        d.create_org(&caller(), json!({"displayName": "Prompt"}), at(6.0))
+            .unwrap();
+        assert_eq!(names(&mut d, at(6.0), Some("Prompt")), ["Prompt"]);
+    }
+
+    #[test]
+    fn an_absurd_lag_hides_for_good_instead_of_panicking() {
+        let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        assert_eq!(listed_from(t0, f64::MAX), Timestamp::MAX);
+        assert_eq!(listed_from(t0, -3.0), t0);
+    }
 }
