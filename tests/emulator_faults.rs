@@ -1,5 +1,6 @@
-//! Faults on demand (latency, 5xx, 429, resets, malformed bodies, stalls), the throttling
-//! bucket, seeded reproducibility, the journal and reset.
+//! Faults on demand (latency, 5xx, 429, resets, malformed bodies, stalls, lists that lag
+//! behind creates, creates whose answer never comes in time), the throttling bucket, seeded
+//! reproducibility, the journal and reset.
 
 mod emulator_support;
 
@@ -339,4 +340,211 @@ async fn journal_records_calls_and_reset_restores_everything() {
     assert_eq!(e.get("/beta/organization", &t).await.status, 429);
     let f = e.control(Method::GET, "/faults", None).await;
     assert_eq!(f.json["rules"][0]["pathPrefix"], "/beta/");
+}
+
+/// `GET /v1.0/organization?$filter=displayName eq '<name>'` (names without quotes or spaces).
+fn by_name(name: &str) -> String {
+    format!("/v1.0/organization?%24filter=displayName+eq+%27{name}%27")
+}
+
+fn count(r: &Resp) -> usize {
+    r.json["value"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a collection: {}", r.text))
+        .len()
+}
+
+/// How many organizations named `name` the directory holds, listed or not.
+async fn in_state(e: &Env, name: &str) -> usize {
+    let s = e.control(Method::GET, "/state", None).await;
+    s.json["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t["organizations"].as_array().unwrap())
+        .filter(|o| o["displayName"] == name)
+        .count()
+}
+
+/// An emulator whose clock moves only when told to (`POST /_emulator/clock/advance`).
+async fn start_frozen() -> Env {
+    start_with(
+        EmulatorConfig::default_local(),
+        EmulatorOptions {
+            time_scale: 1e-9,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn list_lag_hides_a_create_from_lists_until_the_emulated_clock_passes_it() {
+    let e = start_frozen().await;
+    let t = e.token(TA).await;
+    e.set_faults(json!({"listLagSecs": 5})).await;
+    assert_eq!(
+        e.control(Method::GET, "/faults", None).await.json["listLagSecs"],
+        5.0
+    );
+    let r = e
+        .send(
+            Method::POST,
+            "/v1.0/organization",
+            Some(&t),
+            Some(&json!({"displayName": "Lagged"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.json["id"].as_str().unwrap().to_string();
+
+    // Not in lists, filtered or not; found by id at once; in the state, marked.
+    assert_eq!(count(&e.get(&by_name("Lagged"), &t).await), 0);
+    assert_eq!(count(&e.get("/v1.0/organization", &t).await), 1);
+    let r = e.get(&format!("/v1.0/organization/{id}"), &t).await;
+    assert_eq!(
+        (r.status, r.json["displayName"].as_str()),
+        (200, Some("Lagged"))
+    );
+    let s = e.control(Method::GET, "/state", None).await;
+    assert!(
+        s.json["tenants"][0]["unlistedUntil"][&id].is_string(),
+        "{}",
+        s.text
+    );
+    assert_eq!(in_state(&e, "Lagged").await, 1);
+    // Clearing the fault does not list it sooner: its lag was set when it was created.
+    e.set_faults(json!({})).await;
+
+    e.advance(4.9).await;
+    assert_eq!(count(&e.get(&by_name("Lagged"), &t).await), 0);
+    e.advance(0.2).await;
+    let r = e.get(&by_name("Lagged"), &t).await;
+    assert_eq!(count(&r), 1, "{}", r.text);
+    assert_eq!(r.json["value"][0]["id"], id.as_str());
+    assert_eq!(count(&e.get("/v1.0/organization", &t).await), 2);
+    let s = e.control(Method::GET, "/state", None).await;
+    assert!(s.json["tenants"][0].get("unlistedUntil").is_none());
+}
+
+#[tokio::test]
+async fn list_lag_runs_on_the_scaled_clock() {
+    let e = start_with(
+        EmulatorConfig::default_local(),
+        EmulatorOptions {
+            time_scale: 5.0,
+            ..Default::default()
+        },
+    )
+    .await;
+    let t = e.token(TA).await;
+    e.set_faults(json!({"listLagSecs": 5})).await;
+    // 5 emulated seconds are 1 real second.
+    let s = Instant::now();
+    let r = e
+        .send(
+            Method::POST,
+            "/v1.0/organization",
+            Some(&t),
+            Some(&json!({"displayName": "Scaled"})),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    assert_eq!(count(&e.get(&by_name("Scaled"), &t).await), 0);
+    while count(&e.get(&by_name("Scaled"), &t).await) == 0 {
+        assert!(s.elapsed() < Duration::from_secs(10), "never listed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        s.elapsed() >= Duration::from_millis(950),
+        "listed after {:?}",
+        s.elapsed()
+    );
+    assert_eq!(count(&e.get(&by_name("Scaled"), &t).await), 1);
+}
+
+#[tokio::test]
+async fn list_lag_must_be_a_sane_number_of_seconds() {
+    let e = start().await;
+    for bad in [json!({"listLagSecs": -1}), json!({"listLagSecs": 1e12})] {
+        let r = e.control(Method::PUT, "/faults", Some(&bad)).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text);
+        assert!(r.text.contains("listLagSecs"), "{}", r.text);
+    }
+}
+
+#[tokio::test]
+async fn commit_then_timeout_creates_once_though_the_client_times_out() {
+    let e = start().await;
+    let t = e.token(TA).await;
+    e.set_faults(json!({"rules": [{"method": "POST", "pathPrefix": "/v1.0/organization", "commitThenTimeoutRate": 1.0, "stallMs": 5000, "times": 1}]})).await;
+    let s = Instant::now();
+    let err = e
+        .http
+        .post(e.url("/v1.0/organization"))
+        .bearer_auth(&t)
+        .timeout(Duration::from_millis(300))
+        .json(&json!({"displayName": "Committed"}))
+        .send()
+        .await
+        .expect_err("the answer is withheld");
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(s.elapsed() < Duration::from_secs(2));
+
+    // It was created all the same: once, in the list and in the state.
+    let r = e.get(&by_name("Committed"), &t).await;
+    assert_eq!(count(&r), 1, "{}", r.text);
+    assert_eq!(in_state(&e, "Committed").await, 1);
+    // Journaled as the create it was, with the fault named.
+    let j = e.journal().await;
+    let posts: Vec<_> = j
+        .iter()
+        .filter(|x| x["method"] == "POST" && x["path"] == "/v1.0/organization")
+        .collect();
+    assert_eq!(posts.len(), 1, "{j:?}");
+    assert_eq!(posts[0]["status"], 201);
+    assert_eq!(posts[0]["fault"], "commit then timeout 5000ms");
+    assert_eq!(posts[0]["body"]["displayName"], "Committed");
+
+    // A client that waits long enough gets the answer, late.
+    e.set_faults(json!({"rules": [{"method": "POST", "pathPrefix": "/v1.0/organization", "commitThenTimeoutRate": 1.0, "stallMs": 400}]})).await;
+    let s = Instant::now();
+    let r = e
+        .send(
+            Method::POST,
+            "/v1.0/organization",
+            Some(&t),
+            Some(&json!({"displayName": "Late"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(s.elapsed() >= Duration::from_millis(400));
+    assert_eq!(in_state(&e, "Late").await, 1);
+    // Reads are not held by a rule for POST.
+    let s = Instant::now();
+    assert_eq!(e.get("/v1.0/organization", &t).await.status, 200);
+    assert!(s.elapsed() < Duration::from_millis(300));
+}
+
+/// Both together are the duplicate-create hazard: the answer is lost, and a lookup by name
+/// right after finds nothing although the organization exists.
+#[tokio::test]
+async fn a_lost_answer_and_a_lagging_list_hide_a_committed_create() {
+    let e = start_frozen().await;
+    let t = e.token(TA).await;
+    e.set_faults(json!({"listLagSecs": 30, "rules": [{"method": "POST", "pathPrefix": "/v1.0/organization", "commitThenTimeoutRate": 1.0, "stallMs": 5000}]})).await;
+    let err = e
+        .http
+        .post(e.url("/v1.0/organization"))
+        .bearer_auth(&t)
+        .timeout(Duration::from_millis(300))
+        .json(&json!({"displayName": "Hidden"}))
+        .send()
+        .await
+        .expect_err("the answer is withheld");
+    assert!(err.is_timeout(), "{err:?}");
+    assert_eq!(count(&e.get(&by_name("Hidden"), &t).await), 0);
+    assert_eq!(in_state(&e, "Hidden").await, 1);
+    e.advance(30.0).await;
+    assert_eq!(count(&e.get(&by_name("Hidden"), &t).await), 1);
 }
