@@ -78,6 +78,10 @@ pub enum Error {
     )]
     TenantMismatch { spec: String, token: String },
 
+    /// This replica lost leadership while the round ran; the new leader takes over.
+    #[error("this replica is no longer the leader; the new leader reconciles it")]
+    NotLeader,
+
     /// A bug: the round panicked. Caught so that one resource can't take the process down.
     #[error("the reconcile panicked ({0}); retried with backoff")]
     Panicked(String),
@@ -123,6 +127,7 @@ impl Error {
             Self::TenantMismatch { .. } => Reason::TenantMismatch,
             Self::Stale { .. } => Reason::StaleRead,
             Self::Panicked(_) => Reason::Panicked,
+            Self::NotLeader => Reason::NotLeader,
         }
     }
 
@@ -130,7 +135,7 @@ impl Error {
     /// Terminal errors stop retries; the watches bring the resource back when something changes.
     pub(crate) fn is_terminal(&self) -> bool {
         match self {
-            Self::Kube(_) | Self::Stale { .. } | Self::Panicked(_) => false,
+            Self::Kube(_) | Self::Stale { .. } | Self::Panicked(_) | Self::NotLeader => false,
             Self::Graph(e) => !e.is_transient(),
             // These resolve when another object changes, which the watches see.
             Self::ConnectionNotFound { .. } | Self::ConnectionNotReady { .. } => true,

@@ -476,6 +476,7 @@ async fn a_reconcile_from_a_stale_cache_neither_creates_again_nor_erases_the_id(
         Settings {
             resync: Duration::from_secs(3600),
             transition_poll: Duration::from_secs(1),
+            consistency_window: Duration::from_secs(60),
         },
     );
     let ctx = Arc::new(kinds::Context::new(base, connections, ns.clone()));

@@ -3,7 +3,10 @@
 
 use std::{
     collections::HashMap,
-    sync::{Mutex, MutexGuard},
+    sync::{
+        Mutex, MutexGuard,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -21,6 +24,9 @@ pub struct Settings {
     /// How often to look at Graph while one of its asynchronous steps runs (a member being
     /// added, joining or leaving; a join waiting for its time), instead of the resync.
     pub transition_poll: Duration,
+    /// How long Graph's directory may take to show a create in its lists: an interrupted
+    /// create is sent again only after this long with no sign of it.
+    pub consistency_window: Duration,
 }
 
 /// The key an object's backoff, sync and write notes are kept under: `kind/namespace/name`.
@@ -37,9 +43,12 @@ pub struct Context {
     /// When each object was last compared with Graph, so that wake-ups between resyncs (our own
     /// status writes, a restart of a watch) cost no Graph call.
     last_sync: Mutex<HashMap<ObjectKey, (Instant, i64)>>,
-    /// Per object, the resourceVersion that our last status write replaced: until the cache
-    /// moves past it, the cached object is known to be older than what we wrote.
-    superseded: Mutex<HashMap<ObjectKey, String>>,
+    /// Per object, the resourceVersions that our status writes replaced (a round may write
+    /// twice: the intent, then the result): until the cache moves past them, a cached object at
+    /// one of them is known to be older than what we wrote.
+    superseded: Mutex<HashMap<ObjectKey, Vec<String>>>,
+    /// False once this replica lost leadership: rounds still running must not write to Graph.
+    leading: AtomicBool,
 }
 
 /// A poisoned lock only means another round panicked while holding it; the maps stay usable.
@@ -62,7 +71,17 @@ impl Context {
             failures: Mutex::default(),
             last_sync: Mutex::default(),
             superseded: Mutex::default(),
+            leading: AtomicBool::new(true),
         }
+    }
+
+    /// Leadership was lost: no round may start a Graph write from now on.
+    pub fn stop_writes(&self) {
+        self.leading.store(false, Ordering::SeqCst);
+    }
+
+    pub(crate) fn may_write(&self) -> bool {
+        self.leading.load(Ordering::SeqCst)
     }
 
     /// Publish an Event; a failure to record one is logged, never fatal.
@@ -142,22 +161,29 @@ impl Context {
 
     /// Remember that our status write replaced `resource_version` of `key`.
     pub(crate) fn mark_superseded(&self, key: &str, resource_version: Option<&str>) {
+        /// Writes of one round, and a few more: enough, and bounded.
+        const KEPT: usize = 8;
         if let Some(rv) = resource_version {
-            locked(&self.superseded).insert(key.to_string(), rv.to_string());
+            let mut m = locked(&self.superseded);
+            let versions = m.entry(key.to_string()).or_default();
+            if versions.len() >= KEPT {
+                versions.remove(0);
+            }
+            versions.push(rv.to_string());
         }
     }
 
-    /// True if the cached object at `resource_version` is one our own write already replaced.
+    /// True if the cached object at `resource_version` is one our own writes already replaced.
     /// Any other version means the cache has moved on, and the note is dropped.
     pub(crate) fn is_superseded(&self, key: &str, resource_version: Option<&str>) -> bool {
         let mut m = locked(&self.superseded);
-        match m.get(key) {
-            Some(rv) if Some(rv.as_str()) == resource_version => true,
-            Some(_) => {
+        match (m.get(key), resource_version) {
+            (Some(versions), Some(rv)) if versions.iter().any(|v| v == rv) => true,
+            (Some(_), _) => {
                 m.remove(key);
                 false
             }
-            None => false,
+            (None, _) => false,
         }
     }
 

@@ -59,6 +59,10 @@ reasons! {
     Leaving,
     /// The resource changed while it was being reconciled; it is looked at again.
     StaleRead,
+    /// An interrupted create may still show up in Graph's lists; waiting before creating again.
+    WaitingForGraph,
+    /// This replica lost leadership mid-round; nothing more was written.
+    NotLeader,
 
     // Stalled: a person has to act.
     /// Several Graph objects match and the operator won't guess.

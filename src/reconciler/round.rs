@@ -189,6 +189,16 @@ impl<K: Kind> Round<K> {
             .await;
     }
 
+    /// Checked before every Graph write: a round still running after this replica lost
+    /// leadership must leave the writing to the new leader.
+    pub(crate) fn may_write(&self) -> Result<()> {
+        if self.base().may_write() {
+            Ok(())
+        } else {
+            Err(Error::NotLeader)
+        }
+    }
+
     /// The status now holds what Graph just created (an id): a conflicting write must re-read
     /// the resource and write it anyway, never drop it.
     pub(crate) fn holds_new_graph_state(&mut self) {
@@ -197,13 +207,16 @@ impl<K: Kind> Round<K> {
 
     /// Write `health` into the status now, before a slow or risky step (a create), so that a
     /// crash during that step leaves a visible trace.
-    pub(crate) async fn checkpoint(&mut self, health: &Health, action: &str) -> Result<()> {
-        self.publish(health, action).await.map(drop)
+    /// No Event for it: the step's own result gets one (a create costs two status writes and
+    /// one Event, not two).
+    pub(crate) async fn checkpoint(&mut self, health: &Health) -> Result<()> {
+        self.publish(health, None).await.map(drop)
     }
 
     /// Conditions from `health`, then the status, written only if it changed, conditional on the
-    /// version it was decided from; an Event when the reason changes to one that isn't Ready.
-    async fn publish(&mut self, health: &Health, action: &str) -> Result<bool> {
+    /// version it was decided from; an Event (for `action`, if given) when the reason changes to
+    /// one that isn't Ready.
+    async fn publish(&mut self, health: &Health, action: Option<&str>) -> Result<bool> {
         let generation = self.obj.meta().generation;
         let previous = self.status.conditions().to_vec();
         self.status.set_kstatus(
@@ -241,7 +254,10 @@ impl<K: Kind> Round<K> {
             .status_writes
             .get_or_create(&metrics::KindLabels { kind: K::KIND })
             .inc();
-        if before.as_deref() != Some(health.reason.as_str()) && !health.is_ready() {
+        if let Some(action) = action
+            && before.as_deref() != Some(health.reason.as_str())
+            && !health.is_ready()
+        {
             let type_ = if health.state == State::Stalled {
                 EventType::Warning
             } else {
@@ -321,7 +337,7 @@ impl<K: Kind> Round<K> {
             }
             health.message = format!("{}; {problems}", health.message);
         }
-        self.publish(&health, action).await?;
+        self.publish(&health, Some(action)).await?;
         if health.is_ready() {
             self.base().mark_synced(&self.key, self.fingerprint);
         }

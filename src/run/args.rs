@@ -32,6 +32,11 @@ pub struct RunArgs {
     /// Timeout of one Graph request.
     #[arg(long, env = "GRAPH_TIMEOUT", default_value = "30s", value_parser = parse_duration_arg)]
     pub(crate) graph_timeout: Duration,
+    /// How long Graph's directory may take to show a created organization in its lists: a create
+    /// interrupted before its answer was recorded is sent again only after this long with no
+    /// sign of it.
+    #[arg(long, env = "CREATE_CONSISTENCY_WINDOW", default_value = "60s", value_parser = parse_duration_arg)]
+    pub(crate) create_consistency_window: Duration,
     /// Attempts per Graph call before the reconcile gives up and requeues.
     #[arg(long, env = "GRAPH_ATTEMPTS", default_value_t = 4)]
     pub(crate) graph_attempts: u32,

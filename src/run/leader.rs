@@ -59,11 +59,17 @@ pub(super) async fn acquire(
 }
 
 impl Leadership {
-    /// Resolves when the Lease is lost, after setting `lost`.
-    pub(super) fn lost(&self, lost: Arc<AtomicBool>) -> BoxFuture<'static, ()> {
+    /// Resolves when the Lease is lost, after setting `lost` and calling `on_lost` (which stops
+    /// rounds still running from writing to Graph).
+    pub(super) fn lost(
+        &self,
+        lost: Arc<AtomicBool>,
+        on_lost: impl FnOnce() + Send + 'static,
+    ) -> BoxFuture<'static, ()> {
         let mut rx = self.is_leader.clone();
         async move {
             let _ = rx.wait_for(|leader| !*leader).await;
+            on_lost();
             lost.store(true, Ordering::SeqCst);
             tracing::error!("lost the leader Lease; stopping controllers");
         }

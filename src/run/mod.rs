@@ -62,7 +62,10 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
     };
     let lost = Arc::new(AtomicBool::new(false));
     let stop = match &leadership {
-        Some(l) => l.lost(lost.clone()),
+        Some(l) => {
+            let ctx = ctx.clone();
+            l.lost(lost.clone(), move || ctx.base.stop_writes())
+        }
         None => futures::future::pending::<()>().boxed(),
     }
     .shared();
@@ -202,6 +205,7 @@ fn context(
         Settings {
             resync: args.resync,
             transition_poll: args.transition_poll.max(Duration::from_secs(1)),
+            consistency_window: args.create_consistency_window,
         },
     );
     Ok(kinds::Context::new(

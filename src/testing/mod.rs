@@ -299,6 +299,7 @@ fn context(
         Settings {
             resync: Duration::from_secs(300),
             transition_poll: TRANSITION_POLL,
+            consistency_window: Duration::from_secs(60),
         },
     );
     let graphs = EmulatorGraphs::new(emu.clone(), graph_calls.clone());

@@ -104,7 +104,11 @@ async fn creates_the_tenants_multi_tenant_organization_after_claiming_the_tenant
         "Creating"
     );
     assert!(writes[0].body["status"]["pendingCreate"].is_string());
-    assert_eq!(h.event_reasons(), ["Creating", "Created"]);
+    assert_eq!(
+        h.event_reasons(),
+        ["Created"],
+        "the intent is in status; one Event for the result"
+    );
 }
 
 #[tokio::test]

@@ -66,7 +66,7 @@ fn status_of(o: &Organization) -> OrganizationStatus {
 }
 
 #[tokio::test]
-async fn creates_the_organization_and_records_its_id_in_one_status_write() {
+async fn creates_the_organization_recording_the_intent_then_the_id() {
     let h = harness().await;
     let org = organization(&h, "northwind", "Northwind", json!({}));
     let seeded_version = org.metadata.resource_version.clone();
@@ -87,10 +87,16 @@ async fn creates_the_organization_and_records_its_id_in_one_status_write() {
     assert_eq!(status.observed_generation, Some(1));
     assert_eq!(h.graph_count("create_organization"), 1);
 
-    // One status write, applied as the operator's field manager, conditional on the version
-    // the round started from.
+    // Two status writes, applied as the operator's field manager, each conditional on the
+    // version before it: the intent (so that a crash or a lagging list can't cause a second
+    // create), then the id.
     let writes = h.status_writes();
-    assert_eq!(writes.len(), 1, "{writes:#?}");
+    assert_eq!(writes.len(), 2, "{writes:#?}");
+    assert!(
+        writes[0].body["status"]["pendingCreate"]["startedAt"].is_string(),
+        "{:#?}",
+        writes[0].body
+    );
     assert_eq!(
         writes[0].content_type.as_deref(),
         Some("application/apply-patch+yaml")
@@ -101,6 +107,11 @@ async fn creates_the_organization_and_records_its_id_in_one_status_write() {
     assert_eq!(
         writes[0].body["metadata"]["resourceVersion"].as_str(),
         seeded_version.as_deref()
+    );
+    assert_ne!(
+        writes[1].body["metadata"]["resourceVersion"],
+        writes[0].body["metadata"]["resourceVersion"],
+        "the second write is conditional on the first one's result"
     );
     assert_eq!(h.event_reasons(), ["Created"]);
 

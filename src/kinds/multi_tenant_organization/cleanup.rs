@@ -77,6 +77,7 @@ pub(super) async fn leave(
         .collect();
     if !others.is_empty() {
         for m in others.iter().filter(|m| !leaving(m)) {
+            round.may_write()?;
             match graph.remove_mto_member(v, &m.tenant_id).await {
                 Err(e) if e.is_not_found() => {}
                 other => other?,
@@ -98,6 +99,7 @@ pub(super) async fn leave(
         return Ok(gone());
     }
     if !me.is_some_and(leaving) {
+        round.may_write()?;
         match graph.remove_mto_member(v, &tenant_id).await {
             Err(e) if e.is_not_found() => return Ok(gone()),
             other => other?,

@@ -67,10 +67,11 @@ impl Kind for MultiTenantOrganization {
                 // PUT fails on an existing one, so the singleton itself guards against a
                 // duplicate; the pending record tells a person what the operator was doing if it
                 // dies here.
+                round.may_write()?;
                 round.status.pending_create = Some(jiff::Timestamp::now().to_string());
                 let creating =
                     Health::progressing(Reason::Creating, "creating the multi-tenant organization");
-                round.checkpoint(&creating, "Create").await?;
+                round.checkpoint(&creating).await?;
                 let created = match graph.create_mto(v, &body).await {
                     Ok(c) => c,
                     Err(e) => return Err(recover_create(&*graph, v, &mut round.status, e).await),
@@ -87,6 +88,7 @@ impl Kind for MultiTenantOrganization {
                 Health::ready(Reason::Created, message)
             }
             MtoPlan::Update(changed) => {
+                round.may_write()?;
                 record(&mut round.status, &current);
                 graph.update_mto(v, &changed).await?;
                 let message = format!(
@@ -120,6 +122,7 @@ impl Kind for MultiTenantOrganization {
             let members = graph.list_mto_members(v).await?;
             let ops = members_plan(&tenants, &members, &tenant_id);
             for op in &ops {
+                round.may_write()?;
                 apply_member_op(&*graph, v, op).await?;
             }
             let members = if ops.is_empty() {

@@ -46,6 +46,7 @@ pub(super) async fn leave(
         return Ok(done());
     }
     if join.member_state == Some(MemberState::Active) {
+        round.may_write()?;
         match graph.remove_mto_member(v, &tenant_id).await {
             Err(e) if e.is_not_found() => return Ok(done()),
             other => other?,
@@ -63,6 +64,7 @@ pub(super) async fn leave(
         Some(ProcessingStatus::Running) | Some(ProcessingStatus::Failed)
     ) {
         // A join not completed: cancel it.
+        round.may_write()?;
         graph.update_join_request(v, JOIN_RESET_TENANT_ID).await?;
     }
     Ok(done())

@@ -187,6 +187,9 @@ async fn converge(
             }
             JoinStep::Join => request_join(round, &*graph, v).await?,
             JoinStep::ResetAndJoin => {
+                if !ctx.base.may_write() {
+                    return Err(Error::NotLeader);
+                }
                 graph.update_join_request(v, JOIN_RESET_TENANT_ID).await?;
                 status.handled_reset_requested_at = reset;
                 round
@@ -225,6 +228,7 @@ async fn request_join(
     let owner = round.obj.spec.owner_tenant_id.clone();
     let owner = &owner;
     let poll = round.settings().transition_poll;
+    round.may_write()?;
     match graph.update_join_request(v, owner).await {
         Ok(()) => {}
         Err(e @ GraphError::Api { status: 400, .. }) => {

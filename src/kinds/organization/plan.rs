@@ -47,6 +47,22 @@ pub(crate) enum Plan {
         reason: Reason,
         message: String,
     },
+    /// An interrupted create may have landed without showing in Graph's lists yet: look again
+    /// after `left` before creating again.
+    AwaitConsistency {
+        left: std::time::Duration,
+    },
+}
+
+/// How much of the consistency window is left since `started_at`; `None` once it has passed
+/// (or if the record's time can't be read, which can't be waited out either).
+fn window_left(started_at: &str, clock: CreateClock) -> Option<std::time::Duration> {
+    let started: jiff::Timestamp = started_at.parse().ok()?;
+    let elapsed = std::time::Duration::try_from(clock.now.duration_since(started)).ok()?;
+    clock
+        .consistency_window
+        .checked_sub(elapsed)
+        .filter(|d| !d.is_zero())
 }
 
 /// What follows an adoption.
@@ -59,12 +75,20 @@ pub(crate) enum AfterAdopt {
     Report(Vec<String>),
 }
 
+/// When the plan is made, and how long Graph's directory may take to show a create in lists.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CreateClock {
+    pub(crate) now: jiff::Timestamp,
+    pub(crate) consistency_window: std::time::Duration,
+}
+
 pub(crate) fn plan(
     spec: &OrganizationSpec,
     status: &OrganizationStatus,
     observed: Observed,
+    clock: CreateClock,
 ) -> Plan {
-    let plan = manage(spec, status, observed);
+    let plan = manage(spec, status, observed, clock);
     if spec.management_policy != ManagementPolicy::Observe {
         return plan;
     }
@@ -94,7 +118,12 @@ pub(crate) fn plan(
     }
 }
 
-fn manage(spec: &OrganizationSpec, status: &OrganizationStatus, observed: Observed) -> Plan {
+fn manage(
+    spec: &OrganizationSpec,
+    status: &OrganizationStatus,
+    observed: Observed,
+    clock: CreateClock,
+) -> Plan {
     match observed {
         Observed::Known(Some(org)) => {
             let patch = drift(&spec.writable(), &org.fields.writable);
@@ -125,8 +154,13 @@ fn manage(spec: &OrganizationSpec, status: &OrganizationStatus, observed: Observ
                     .collect();
                 return match fresh.len() {
                     1 => adopt(spec, fresh, true),
-                    0 => Plan::Create {
-                        preexisting_ids: ids(&matches),
+                    // Graph's lists lag its writes: an interrupted create that did land may not
+                    // show yet. Create again only once the window has passed with nothing new.
+                    0 => match window_left(&pending.started_at, clock) {
+                        Some(left) => Plan::AwaitConsistency { left },
+                        None => Plan::Create {
+                            preexisting_ids: ids(&matches),
+                        },
                     },
                     n => Plan::Stall {
                         reason: Reason::Ambiguous,
@@ -218,6 +252,13 @@ mod tests {
     use super::*;
     use crate::kinds::organization::PendingCreate;
 
+    fn clock() -> CreateClock {
+        CreateClock {
+            now: "2026-01-01T00:10:00Z".parse().unwrap(),
+            consistency_window: std::time::Duration::from_secs(60),
+        }
+    }
+
     fn spec(mode: CreationMode) -> OrganizationSpec {
         serde_json::from_value(serde_json::json!({
             "connectionRef": {"name": "c"}, "displayName": "Contoso", "creationMode": format!("{mode:?}"),
@@ -240,11 +281,16 @@ mod tests {
         let s = spec(CreationMode::AdoptOrCreate);
         let st = OrganizationStatus::default();
         assert!(matches!(
-            plan(&s, &st, Observed::Candidates(vec![org("1", "Contoso"), org("2", "Fabrikam")])),
+            plan(&s, &st, Observed::Candidates(vec![org("1", "Contoso"), org("2", "Fabrikam")]), clock()),
             Plan::Adopt { ref org, recovered: false, .. } if org.id == "1"
         ));
         assert_eq!(
-            plan(&s, &st, Observed::Candidates(vec![org("2", "Fabrikam")])),
+            plan(
+                &s,
+                &st,
+                Observed::Candidates(vec![org("2", "Fabrikam")]),
+                clock()
+            ),
             Plan::Create {
                 preexisting_ids: vec![]
             }
@@ -253,7 +299,8 @@ mod tests {
             plan(
                 &s,
                 &st,
-                Observed::Candidates(vec![org("1", "Contoso"), org("3", "Contoso")])
+                Observed::Candidates(vec![org("1", "Contoso"), org("3", "Contoso")]),
+                clock()
             ),
             Plan::Stall {
                 reason: Reason::Ambiguous,
@@ -269,7 +316,8 @@ mod tests {
             plan(
                 &spec(CreationMode::Create),
                 &st,
-                Observed::Candidates(vec![org("1", "Contoso")])
+                Observed::Candidates(vec![org("1", "Contoso")]),
+                clock()
             ),
             Plan::Create {
                 preexisting_ids: vec!["1".into()]
@@ -279,7 +327,8 @@ mod tests {
             plan(
                 &spec(CreationMode::AdoptOnly),
                 &st,
-                Observed::Candidates(vec![])
+                Observed::Candidates(vec![]),
+                clock()
             ),
             Plan::Stall {
                 reason: Reason::NotFoundInGraph,
@@ -292,7 +341,7 @@ mod tests {
     fn an_interrupted_create_is_recovered_by_adoption_never_by_a_second_create() {
         let st = OrganizationStatus {
             pending_create: Some(PendingCreate {
-                started_at: "t".into(),
+                started_at: "2026-01-01T00:00:00Z".into(),
                 preexisting_ids: vec!["1".into()],
             }),
             ..Default::default()
@@ -300,20 +349,42 @@ mod tests {
         let s = spec(CreationMode::Create);
         // The call landed: exactly one new namesake.
         assert!(matches!(
-            plan(&s, &st, Observed::Candidates(vec![org("1", "Contoso"), org("9", "Contoso")])),
+            plan(&s, &st, Observed::Candidates(vec![org("1", "Contoso"), org("9", "Contoso")]), clock()),
             Plan::Adopt { ref org, recovered: true, .. } if org.id == "9"
         ));
-        // The call never landed: create again.
+        // The call never landed: create again, once Graph's lists had time to show it.
         assert!(matches!(
-            plan(&s, &st, Observed::Candidates(vec![org("1", "Contoso")])),
+            plan(
+                &s,
+                &st,
+                Observed::Candidates(vec![org("1", "Contoso")]),
+                clock()
+            ),
             Plan::Create { .. }
         ));
+        let soon = CreateClock {
+            now: "2026-01-01T00:00:20Z".parse().unwrap(),
+            ..clock()
+        };
+        assert_eq!(
+            plan(
+                &s,
+                &st,
+                Observed::Candidates(vec![org("1", "Contoso")]),
+                soon
+            ),
+            Plan::AwaitConsistency {
+                left: std::time::Duration::from_secs(40)
+            },
+            "inside the window, a missing namesake may only be lagging"
+        );
         // Two new namesakes: can't tell which is ours.
         assert!(matches!(
             plan(
                 &s,
                 &st,
-                Observed::Candidates(vec![org("8", "Contoso"), org("9", "Contoso")])
+                Observed::Candidates(vec![org("8", "Contoso"), org("9", "Contoso")]),
+                clock()
             ),
             Plan::Stall {
                 reason: Reason::Ambiguous,
@@ -328,7 +399,7 @@ mod tests {
         s.management_policy = ManagementPolicy::Observe;
         let st = OrganizationStatus::default();
         assert!(matches!(
-            plan(&s, &st, Observed::Candidates(vec![])),
+            plan(&s, &st, Observed::Candidates(vec![]), clock()),
             Plan::Stall {
                 reason: Reason::NotFoundInGraph,
                 ..
@@ -336,7 +407,7 @@ mod tests {
         ));
         let o = org("1", "Contoso");
         assert_eq!(
-            plan(&s, &st, Observed::Known(Some(o.clone()))),
+            plan(&s, &st, Observed::Known(Some(o.clone())), clock()),
             Plan::Drifted {
                 org: o,
                 fields: vec!["technicalNotificationMails".into()]
@@ -353,6 +424,7 @@ mod tests {
             &s,
             &OrganizationStatus::default(),
             Observed::Known(Some(o.clone())),
+            clock(),
         ) else {
             panic!("expected an update")
         };
@@ -366,7 +438,12 @@ mod tests {
         );
         o.fields.writable.technical_notification_mails = Some(vec!["ops@contoso.com".into()]);
         assert!(matches!(
-            plan(&s, &OrganizationStatus::default(), Observed::Known(Some(o))),
+            plan(
+                &s,
+                &OrganizationStatus::default(),
+                Observed::Known(Some(o)),
+                clock()
+            ),
             Plan::InSync { .. }
         ));
     }

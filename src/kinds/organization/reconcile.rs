@@ -4,8 +4,8 @@
 use graph_client::{GraphError, types};
 
 use super::{
-    CreationMode, Organization, OrganizationStatus, PendingCreate,
-    plan::{AfterAdopt, Observed, Plan, plan},
+    Organization, OrganizationStatus, PendingCreate,
+    plan::{AfterAdopt, CreateClock, Observed, Plan, plan},
 };
 use crate::{
     error::{Error, Result},
@@ -58,8 +58,20 @@ impl Kind for Organization {
         };
 
         // Plan, then act.
-        match plan(&round.obj.spec, &round.status, observed) {
+        let clock = CreateClock {
+            now: jiff::Timestamp::now(),
+            consistency_window: round.settings().consistency_window,
+        };
+        match plan(&round.obj.spec, &round.status, observed, clock) {
             Plan::Stall { reason, message } => Ok(Health::stalled(reason, message)),
+            Plan::AwaitConsistency { left } => Ok(Health::progressing(
+                Reason::WaitingForGraph,
+                format!(
+                    "an interrupted create may not show in Graph's lists yet; created again only if none appears within {}s",
+                    left.as_secs().max(1)
+                ),
+            )
+            .recheck_after(left)),
             Plan::InSync { org } => {
                 record(&mut round.status, &org);
                 Ok(Health::ready(
@@ -72,6 +84,7 @@ impl Kind for Organization {
                 Ok(report_drift(round, &org.id, &fields).await)
             }
             Plan::Update { org, patch } => {
+                round.may_write()?;
                 graph.update_organization(v, &org.id, &patch).await?;
                 record(&mut round.status, &org);
                 let message = format!(
@@ -111,6 +124,7 @@ impl Kind for Organization {
                 match then {
                     AfterAdopt::Nothing => {}
                     AfterAdopt::Update(patch) => {
+                        round.may_write()?;
                         graph.update_organization(v, &org.id, &patch).await?;
                     }
                     AfterAdopt::Report(fields) => {
@@ -130,19 +144,17 @@ async fn create(
     preexisting_ids: Vec<String>,
 ) -> Result<Health> {
     let v = round.obj.spec.graph_api_version;
-    // Record the intent before the call: a crash after Graph creates the object but before its
-    // id is written is then recovered by adoption, not a second create. AdoptOrCreate needs no
-    // record: with no namesake before the call, the one found after a crash is the one this
-    // call made, and the plan adopts it.
-    if round.obj.spec.creation_mode == CreationMode::Create || round.status.pending_create.is_some()
-    {
-        round.status.pending_create = Some(PendingCreate {
-            started_at: jiff::Timestamp::now().to_string(),
-            preexisting_ids,
-        });
-        let creating = Health::progressing(Reason::Creating, "creating the organization in Graph");
-        round.checkpoint(&creating, "Create").await?;
-    }
+    // Record the intent before the call, in every creation mode: a crash after Graph creates
+    // the object but before its id is written is then recovered by adoption, and a create that
+    // Graph's lists don't show yet is waited for, never repeated at once.
+    round.may_write()?;
+    round.status.pending_create = Some(PendingCreate {
+        started_at: jiff::Timestamp::now().to_string(),
+        preexisting_ids,
+    });
+    let creating = Health::progressing(Reason::Creating, "creating the organization in Graph");
+    round.checkpoint(&creating).await?;
+    round.may_write()?;
 
     let created = match graph
         .create_organization(v, &round.obj.spec.create_body())
