@@ -172,6 +172,29 @@ pub(super) fn for_scope(
         watch,
         |o| &o.spec.connection_ref.name,
     );
+    // A resource stalled on a Conflict waits for the claim's holder: when any other
+    // MultiTenantOrganization changes or goes, those in conflict look again at once.
+    let in_conflict = mtos.store();
+    let mtos = mtos.watches(
+        watch.api::<MultiTenantOrganization>(client),
+        watch.config.clone(),
+        move |changed: MultiTenantOrganization| {
+            in_conflict
+                .state()
+                .into_iter()
+                .filter(|m| m.uid() != changed.uid())
+                .filter(|m| {
+                    m.status
+                        .as_ref()
+                        .and_then(|s| {
+                            crate::reconciler::find(&s.conditions, crate::reconciler::READY)
+                        })
+                        .is_some_and(|c| c.reason == "Conflict")
+                })
+                .map(|m| ObjectRef::from(m.as_ref()))
+                .collect::<Vec<_>>()
+        },
+    );
     // A membership is also woken by the owner's MultiTenantOrganization it references, whose
     // joinableAfter says when to join.
     let memberships = woken_by_connections(

@@ -140,6 +140,13 @@ pub struct MultiTenantOrganizationMembershipStatus {
     /// The spec.resetRequestedAt value last acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handled_reset_requested_at: Option<String>,
+    /// How many join requests in a row Graph refused (400); reset once one is accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_refusals: Option<u32>,
+    /// After a refusal, the join is asked again no earlier than this (Graph's clock): the wait
+    /// doubles from --transition-poll up to an hour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_join_at: Option<String>,
 }
 
 /// A MultiTenantOrganization in the same namespace.

@@ -185,7 +185,19 @@ async fn converge(
                     Some(left),
                 )
             }
-            JoinStep::Join => request_join(round, &*graph, v).await?,
+            JoinStep::Join => match refused_until(&round.status, now) {
+                Some((refusals, at, left)) => (
+                    Health::progressing(
+                        Reason::JoinRefused,
+                        format!(
+                            "Graph refused the join request {refusals} time(s) in a row; asking again at {at} (Graph's clock)"
+                        ),
+                    ),
+                    // On Graph's clock, which may run faster than ours: look again at the poll.
+                    Some(left.clamp(Duration::from_secs(1), poll)),
+                ),
+                None => request_join(round, &*graph, v, now).await?,
+            },
             JoinStep::ResetAndJoin => {
                 if !ctx.base.may_write() {
                     return Err(Error::NotLeader);
@@ -201,7 +213,9 @@ async fn converge(
                         ),
                     )
                     .await;
-                request_join(round, &*graph, v).await?
+                round.status.join_refusals = None;
+                round.status.next_join_at = None;
+                request_join(round, &*graph, v, now).await?
             }
             JoinStep::Failed { details } => (
                 Health::stalled(
@@ -224,23 +238,34 @@ async fn request_join(
     round: &mut Round<MultiTenantOrganizationMembership>,
     graph: &dyn GraphApi,
     v: ApiVersion,
+    now: jiff::Timestamp,
 ) -> Result<(Health, Option<Duration>)> {
     let owner = round.obj.spec.owner_tenant_id.clone();
     let owner = &owner;
     let poll = round.settings().transition_poll;
     round.may_write()?;
     match graph.update_join_request(v, owner).await {
-        Ok(()) => {}
+        Ok(()) => {
+            round.status.join_refusals = None;
+            round.status.next_join_at = None;
+        }
         Err(e @ GraphError::Api { status: 400, .. }) => {
+            let refusals = round.status.join_refusals.unwrap_or(0).saturating_add(1);
+            let wait = join_backoff(poll, refusals);
+            let at = jiff::SignedDuration::try_from(wait)
+                .ok()
+                .and_then(|d| now.checked_add(d).ok())
+                .unwrap_or(now);
+            round.status.join_refusals = Some(refusals);
+            round.status.next_join_at = Some(at.to_string());
             return Ok((
                 Health::progressing(
                     Reason::JoinRefused,
                     format!(
-                        "Graph refused the join request for now (asked again every {}s): {e}",
-                        poll.as_secs()
+                        "Graph refused the join request {refusals} time(s) in a row; asking again at {at} (Graph's clock): {e}"
                     ),
                 ),
-                Some(poll),
+                Some(wait),
             ));
         }
         Err(e) => return Err(e.into()),
@@ -270,6 +295,24 @@ async fn request_join(
     Ok((health, Some(poll)))
 }
 
+/// The wait after the `refusals`-th refused join in a row: doubling from `poll`, at most an hour.
+fn join_backoff(poll: Duration, refusals: u32) -> Duration {
+    let doubled = poll.saturating_mul(1u32 << refusals.saturating_sub(1).min(20));
+    doubled
+        .min(Duration::from_secs(3600))
+        .max(poll.min(Duration::from_secs(3600)))
+}
+
+/// A refused join not to be asked again yet: (refusals, when, how long from `now`).
+fn refused_until(
+    status: &MultiTenantOrganizationMembershipStatus,
+    now: jiff::Timestamp,
+) -> Option<(u32, jiff::Timestamp, Duration)> {
+    let at: jiff::Timestamp = status.next_join_at.as_deref()?.parse().ok()?;
+    let left = Duration::try_from(at.duration_since(now)).ok()?;
+    (!left.is_zero()).then(|| (status.join_refusals.unwrap_or(1), at, left))
+}
+
 fn record(status: &mut MultiTenantOrganizationMembershipStatus, join: &JoinRequest) {
     status.member_state = join.member_state.as_ref().map(|s| s.to_string());
     status.role = join.role.as_ref().map(|r| r.to_string());
@@ -280,4 +323,29 @@ fn record(status: &mut MultiTenantOrganizationMembershipStatus, join: &JoinReque
     let t = join.transition_details.as_ref();
     status.transition_status = t.and_then(|t| t.status.as_ref()).map(|s| s.to_string());
     status.transition_details = t.and_then(|t| t.details.clone()).filter(|d| !d.is_empty());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_joins_back_off_from_the_poll_to_an_hour() {
+        let poll = Duration::from_secs(60);
+        assert_eq!(join_backoff(poll, 1), Duration::from_secs(60));
+        assert_eq!(join_backoff(poll, 2), Duration::from_secs(120));
+        assert_eq!(join_backoff(poll, 4), Duration::from_secs(480));
+        assert_eq!(join_backoff(poll, 30), Duration::from_secs(3600));
+        assert_eq!(join_backoff(poll, u32::MAX), Duration::from_secs(3600));
+        let now: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let status = MultiTenantOrganizationMembershipStatus {
+            join_refusals: Some(3),
+            next_join_at: Some("2026-01-01T00:04:00Z".into()),
+            ..Default::default()
+        };
+        let (n, _, left) = refused_until(&status, now).unwrap();
+        assert_eq!((n, left), (3, Duration::from_secs(240)));
+        let later: jiff::Timestamp = "2026-01-01T00:05:00Z".parse().unwrap();
+        assert!(refused_until(&status, later).is_none(), "time to ask again");
+    }
 }
