@@ -13,6 +13,16 @@ pub(crate) const RECONCILE_REQUESTED_AT: &str = "graphorg.io/reconcile-requested
 pub(crate) const PAUSED: &str = "graphorg.io/paused";
 /// This resource's periodic comparison with Graph (e.g. `10m`, `2h`).
 pub(crate) const RESYNC_INTERVAL: &str = "graphorg.io/resync-interval";
+/// `"true"` on a resource being deleted: finish the deletion without the cleanup its
+/// deletionPolicy asks for (the way out when the tenant can no longer be reached).
+pub(crate) const SKIP_CLEANUP: &str = "graphorg.io/skip-cleanup";
+
+/// The skip-cleanup annotation is set to "true".
+pub(crate) fn skips_cleanup(annotations: &BTreeMap<String, String>) -> bool {
+    annotations
+        .get(SKIP_CLEANUP)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
 
 /// The shortest and longest resync a resource may ask for.
 pub(crate) const MIN_RESYNC: Duration = Duration::from_secs(10);

@@ -21,5 +21,7 @@ pub(crate) use reason::Reason;
 pub(crate) use round::STALE_RETRY;
 pub(crate) use round::{Cleanup, Kind, KindStatus, Round, error_policy, kind_status, reconcile};
 
+pub(crate) use finalizer::CLEANUP as CLEANUP_FINALIZER;
+
 /// Field manager of every write the operator makes.
 pub(crate) const FIELD_MANAGER: &str = "graph-org-operator";

@@ -57,6 +57,8 @@ reasons! {
     JoinRefused,
     /// deletionPolicy Leave: Graph is removing tenants.
     Leaving,
+    /// Being deleted, but other resources still need it to finish their own cleanup.
+    InUse,
     /// The resource changed while it was being reconciled; it is looked at again.
     StaleRead,
     /// An interrupted create may still show up in Graph's lists; waiting before creating again.

@@ -66,6 +66,9 @@ pub(crate) enum Cleanup {
     Done(String),
     /// Graph is still removing something; look again at the transition poll.
     Waiting(String),
+    /// Other resources still need this one for their own cleanup (the message names them);
+    /// look again when they change, or at the transition poll.
+    InUse(String),
 }
 
 /// A custom resource kind that the reconciler drives. Its module holds the CRD types, a pure
@@ -358,6 +361,8 @@ impl<K: Kind> Round<K> {
             }
             Ok(Cleanup::Waiting(message)) => Ok(Health::progressing(Reason::Leaving, message)
                 .recheck_after(self.settings().transition_poll)),
+            Ok(Cleanup::InUse(message)) => Ok(Health::progressing(Reason::InUse, message)
+                .recheck_after(self.settings().transition_poll)),
             Err(e) => Err(e),
         };
         self.finish(health, "Delete").await
@@ -423,7 +428,14 @@ pub(crate) async fn reconcile<K: Kind>(obj: Arc<K>, ctx: Arc<K::Ctx>) -> Result<
         return match begin(&ctx, obj, false) {
             Begin::Skip(action) => Ok(action),
             Begin::Proceed(mut round) => {
-                let outcome = caught(K::KIND, K::cleanup(&mut round, &ctx)).await;
+                let outcome = if annotations::skips_cleanup(round.obj.annotations()) {
+                    Ok(Cleanup::Done(format!(
+                        "{} is set: deleted without the cleanup its deletionPolicy asks for; anything in Graph is left as it is",
+                        annotations::SKIP_CLEANUP
+                    )))
+                } else {
+                    caught(K::KIND, K::cleanup(&mut round, &ctx)).await
+                };
                 round.finish_cleanup(outcome).await
             }
         };

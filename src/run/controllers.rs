@@ -94,6 +94,21 @@ fn woken_by_connections<K: Kind>(
     )
 }
 
+/// The connection `name` in `dependent`'s namespace, if the store has it.
+fn named<D: kube::Resource>(
+    store: &Store<TenantConnection>,
+    dependent: &D,
+    name: &str,
+) -> Vec<ObjectRef<TenantConnection>> {
+    let reference = ObjectRef::<TenantConnection>::new(name)
+        .within(dependent.meta().namespace.as_deref().unwrap_or_default());
+    store
+        .get(&reference)
+        .map(|c| ObjectRef::from(c.as_ref()))
+        .into_iter()
+        .collect()
+}
+
 fn references_secret(c: &TenantConnection, name: &str) -> bool {
     let spec = &c.spec;
     spec.client_secret
@@ -158,6 +173,22 @@ pub(super) fn for_scope(
                 .collect::<Vec<_>>()
         });
     }
+    // A connection being deleted waits for the resources that leave through it: it looks again
+    // when one of them changes or goes.
+    let by_mto = connections.store();
+    let connections = connections.watches(
+        watch.api::<MultiTenantOrganization>(client),
+        watch.config.clone(),
+        move |m: MultiTenantOrganization| named(&by_mto, &m, &m.spec.connection_ref.name),
+    );
+    let by_membership = connections.store();
+    let connections = connections.watches(
+        watch.api::<MultiTenantOrganizationMembership>(client),
+        watch.config.clone(),
+        move |m: MultiTenantOrganizationMembership| {
+            named(&by_membership, &m, &m.spec.connection_ref.name)
+        },
+    );
     ctx.connections.add_store(connections.store());
 
     let organizations = woken_by_connections(

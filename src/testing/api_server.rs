@@ -2,7 +2,7 @@
 //! objects in memory and answering the requests the reconcilers make, the way the API server
 //! does where it matters to them:
 //!
-//! - `GET` of one object (404 `NotFound` when absent);
+//! - `GET` of one object (404 `NotFound` when absent), and a plain list of a namespace's objects;
 //! - `POST` to a collection (201; 409 `AlreadyExists`), `PUT` of an object (409 `Conflict` when
 //!   the body's resourceVersion isn't the stored one); writes to the main resource never change
 //!   the status, and an object being deleted goes when its last finalizer does;
@@ -14,7 +14,7 @@
 //!   resourceVersion precondition; a changed `spec` bumps `metadata.generation`.
 //!
 //! Every request is recorded (method, path, query, body) for tests to assert on. Anything else
-//! (lists, watches, deletes, other patch types) is answered 405 and recorded too, so a test that
+//! (filtered or paged lists, watches, deletes, other patch types) is answered 405 and recorded too, so a test that
 //! checks the request log notices it. Tests seed and change objects directly ([`ApiServer::seed`]
 //! keeps a seeded status, as if written earlier; [`ApiServer::modify`], [`ApiServer::delete`]),
 //! without a request in the log.
@@ -312,6 +312,22 @@ impl State {
                 Some(o) => Answer::ok(o.clone()),
                 None => Answer::not_found(&path),
             },
+            // A plain list of one namespace's objects of a kind (no selectors, no paging).
+            (&Method::GET, Target::Collection { path, .. }) => {
+                let prefix = format!("{path}/");
+                let items: Vec<Value> = self
+                    .objects
+                    .iter()
+                    .filter(|(p, _)| p.starts_with(&prefix) && !p[prefix.len()..].contains('/'))
+                    .map(|(_, o)| o.clone())
+                    .collect();
+                Answer::ok(json!({
+                    "apiVersion": "v1",
+                    "kind": "List",
+                    "metadata": {"resourceVersion": self.revision.to_string()},
+                    "items": items,
+                }))
+            }
             (&Method::POST, Target::Collection { path, namespace }) => {
                 // Status is written through its subresource only.
                 let mut obj = body.clone();

@@ -149,6 +149,8 @@ impl Harness {
             metadata: ObjectMeta {
                 name: Some(name.into()),
                 namespace: Some(NS.into()),
+                // As the operator's first round leaves it: in-use protection in place.
+                finalizers: Some(vec![crate::reconciler::CLEANUP_FINALIZER.into()]),
                 ..Default::default()
             },
             spec,

@@ -141,3 +141,40 @@ async fn a_wrong_secret_is_an_authentication_failure() {
     assert!(message.contains("invalid_client"), "{message}");
     assert!(message.contains("AADSTS7000215"), "{message}");
 }
+
+#[tokio::test]
+async fn a_connection_is_deleted_only_after_those_leaving_through_it() {
+    let h = Harness::new().await;
+    h.ready_connection("contoso", DEFAULT_TENANT_A).await;
+    let holder: crate::kinds::MultiTenantOrganization = h.seed(serde_json::json!({
+        "metadata": {"name": "mto", "finalizers": ["graphorg.io/cleanup"]},
+        "spec": {"connectionRef": {"name": "contoso"}, "displayName": "MTO", "deletionPolicy": "Leave"},
+    }));
+
+    h.api.delete::<TenantConnection>(super::NS, "contoso");
+    h.reconcile_stored::<TenantConnection>("contoso")
+        .await
+        .expect("the cleanup round");
+    let kept: TenantConnection = h.stored("contoso");
+    let (_, reason, message) = verdict(&kept);
+    assert_eq!(reason, "InUse");
+    assert!(message.contains("MultiTenantOrganization mto"), "{message}");
+    assert_eq!(kube::ResourceExt::finalizers(&kept), ["graphorg.io/cleanup"]);
+    assert!(h.event_reasons().contains(&"InUse".to_string()));
+
+    // Its holder has left and is gone: the connection goes too.
+    h.api.modify::<crate::kinds::MultiTenantOrganization>(
+        super::NS,
+        holder.metadata.name.as_deref().unwrap_or_default(),
+        serde_json::json!({"metadata": {"finalizers": []}}),
+    );
+    h.reconcile_stored::<TenantConnection>("contoso")
+        .await
+        .expect("the last cleanup round");
+    assert!(
+        h.api
+            .get::<TenantConnection>(super::NS, "contoso")
+            .is_none(),
+        "deleted once nothing holds it"
+    );
+}

@@ -35,7 +35,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   resources: [tenantconnections/status, organizations/status, multitenantorganizations/status, multitenantorganizationmemberships/status]
   verbs: [get, patch, update]
 - apiGroups: [graphorg.io]
-  resources: [multitenantorganizations/finalizers, multitenantorganizationmemberships/finalizers]
+  resources: [tenantconnections/finalizers, multitenantorganizations/finalizers, multitenantorganizationmemberships/finalizers]
   verbs: [update]
 - apiGroups: [""]
   resources: [secrets]

@@ -376,7 +376,11 @@ pub(crate) async fn ready_connection(
     let status = conn.status.clone().unwrap_or_default();
     let ready = find(&status.conditions, READY);
     let current = status.observed_generation == conn.metadata.generation;
+    // A connection being deleted stays usable, with the credential already in use, for the
+    // resources that hold it while they leave (its own condition then says InUse).
+    let held_for_cleanup = conn.metadata.deletion_timestamp.is_some() && status.tenant_id.is_some();
     match ready {
+        _ if held_for_cleanup => {}
         Some(c) if c.status == "True" && current => {}
         other => {
             return Err(Error::ConnectionNotReady {

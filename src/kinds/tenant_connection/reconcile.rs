@@ -1,10 +1,44 @@
 //! TenantConnection: read the credential, get a token, report what it grants.
 
+use kube::{Api, Resource, ResourceExt, api::ListParams};
+
 use crate::{
     error::{Error, Result},
-    kinds::Context,
-    reconciler::{Health, Kind, Round},
+    kinds::{Context, MultiTenantOrganization, MultiTenantOrganizationMembership},
+    reconciler::{Cleanup, Health, Kind, Round},
 };
+
+/// The resources of `namespace` that still need connection `name` for their own cleanup: those
+/// naming it whose deletion has work to do in Graph (they carry the cleanup finalizer).
+async fn holders(ctx: &Context, namespace: &str, name: &str) -> Result<Vec<String>> {
+    fn holds<K: Resource>(obj: &K) -> bool {
+        obj.finalizers()
+            .iter()
+            .any(|f| f == crate::reconciler::CLEANUP_FINALIZER)
+    }
+    let client = ctx.base.client.clone();
+    let mut found = vec![];
+    for m in Api::<MultiTenantOrganization>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default())
+        .await?
+    {
+        if m.spec.connection_ref.name == name && holds(&m) {
+            found.push(format!("MultiTenantOrganization {}", m.name_any()));
+        }
+    }
+    for m in Api::<MultiTenantOrganizationMembership>::namespaced(client, namespace)
+        .list(&ListParams::default())
+        .await?
+    {
+        if m.spec.connection_ref.name == name && holds(&m) {
+            found.push(format!(
+                "MultiTenantOrganizationMembership {}",
+                m.name_any()
+            ));
+        }
+    }
+    Ok(found)
+}
 
 use super::{TenantConnection, TenantConnectionStatus, plan::plan};
 
@@ -21,6 +55,25 @@ impl Kind for TenantConnection {
     /// one read of the Secret, no Graph call (the token is cached until it must be renewed).
     fn settled(&self) -> bool {
         false
+    }
+
+    /// In-use protection, always on: a connection is deleted only once no resource still needs
+    /// it for its own cleanup, so `kubectl delete namespace` can finish in any order.
+    fn needs_cleanup(&self) -> bool {
+        true
+    }
+
+    async fn cleanup(round: &mut Round<Self>, ctx: &Context) -> Result<Cleanup> {
+        let holders = holders(ctx, &round.namespace(), &round.obj.name_any()).await?;
+        if holders.is_empty() {
+            return Ok(Cleanup::Done(
+                "no resource needs the connection any more".into(),
+            ));
+        }
+        Ok(Cleanup::InUse(format!(
+            "kept until {} (deletionPolicy Leave) finish leaving through it; its credential stays in use until then",
+            holders.join(", ")
+        )))
     }
 
     async fn apply(round: &mut Round<Self>, ctx: &Context) -> Result<Health> {
