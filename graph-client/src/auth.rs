@@ -28,6 +28,7 @@ use serde::Deserialize;
 
 use crate::{
     GraphResult, TokenInfo,
+    endpoint::{EndpointGuard, Outcome, origin_of},
     error::{GraphError, TokenErrorBody, location_host, parse_retry_after},
 };
 
@@ -412,10 +413,16 @@ struct CacheState {
 /// One token request at a time per connection (single flight): concurrent callers wait for the
 /// same request's result, and all of them at most until that request's deadline. The state lock
 /// is never held across I/O; the request runs in a shared future.
+///
+/// Token requests go through an [`EndpointGuard`] for the token endpoint's origin: a private
+/// one unless [`TokenCache::with_endpoint_guard`] shares one.
 pub struct TokenCache {
     requestor: Arc<TokenRequestor>,
     timeout: Duration,
     state: Arc<Mutex<CacheState>>,
+    guard: Arc<EndpointGuard>,
+    /// The token endpoint's origin, the guard's key.
+    origin: Option<String>,
 }
 
 fn locked(state: &Mutex<CacheState>) -> MutexGuard<'_, CacheState> {
@@ -432,10 +439,24 @@ impl TokenCache {
     /// `timeout`; every caller waiting for one gets the timeout error then.
     pub fn with_timeout(requestor: TokenRequestor, timeout: Duration) -> Self {
         Self {
+            origin: origin_of(&requestor.token_endpoint()),
             requestor: Arc::new(requestor),
             timeout,
             state: Arc::default(),
+            guard: Arc::default(),
         }
+    }
+
+    /// Send token requests through `guard`, shared with other clients.
+    pub fn with_endpoint_guard(mut self, guard: Arc<EndpointGuard>) -> Self {
+        self.guard = guard;
+        self
+    }
+
+    /// Whether the guard would refuse a token request now (the token endpoint is backed off or
+    /// busy): a retry now would fail the same way.
+    pub fn endpoint_refuses(&self) -> bool {
+        self.guard.refuses(self.origin.as_deref())
     }
 
     /// A valid token, refreshed if it is close to expiry. Returns whether this call started
@@ -464,16 +485,29 @@ impl TokenCache {
         let (requestor, http, timeout) = (self.requestor.clone(), http.clone(), self.timeout);
         // Weak: the state holds this future, which must not keep the state alive.
         let shared_state = Arc::downgrade(&self.state);
+        // Asked now, so that a refusal is this flight's result at once.
+        let permit = self.guard.acquire(self.origin.as_deref(), "token request");
         let result = async move {
-            let result =
-                match tokio::time::timeout_at(deadline.into(), requestor.request(&http)).await {
-                    Ok(r) => r,
-                    Err(_) => Err(GraphError::Transport {
-                        operation: "token request",
-                        message: format!("no answer within {timeout:?}"),
-                        timeout: true,
-                    }),
-                };
+            let result = match permit {
+                Err(refused) => Err(refused),
+                Ok(permit) => {
+                    let result =
+                        match tokio::time::timeout_at(deadline.into(), requestor.request(&http))
+                            .await
+                        {
+                            Ok(r) => r,
+                            Err(_) => Err(GraphError::Transport {
+                                operation: "token request",
+                                message: format!("no answer within {timeout:?}"),
+                                timeout: true,
+                            }),
+                        };
+                    if let Some(permit) = permit {
+                        permit.finish(Outcome::of(&result));
+                    }
+                    result
+                }
+            };
             // Publish before any caller sees the result, so that the next caller finds the
             // token (or, after a failure, no flight) rather than this finished flight.
             if let Some(shared_state) = shared_state.upgrade() {
@@ -821,12 +855,19 @@ mod tests {
         assert_eq!(login.connections(), 1, "one token request in flight");
         assert_eq!(login.requests().len(), 1);
 
-        // After the timeout the next caller asks again.
+        // After the timeout the token endpoint is backed off: the next caller is refused at
+        // once, without a request (see `endpoint`), and asks again once the backoff has passed.
+        let t = Instant::now();
         let again = tokio::time::timeout(Duration::from_secs(5), cache.get(&http))
             .await
             .unwrap();
-        assert!(again.is_err());
-        assert_eq!(login.connections(), 2);
+        assert!(
+            matches!(&again, Err(e @ GraphError::Transport { timeout: false, .. }) if e.to_string().contains("backed off")),
+            "{:?}",
+            again.map(|(t, _)| t.info)
+        );
+        assert!(t.elapsed() < Duration::from_millis(100));
+        assert_eq!(login.connections(), 1);
     }
 
     #[tokio::test]

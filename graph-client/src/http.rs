@@ -15,6 +15,7 @@ use url::Url;
 use crate::{
     ApiVersion, GraphApi, GraphResult, TokenInfo,
     auth::{TokenCache, TokenRequestor},
+    endpoint::{EndpointGuard, Outcome, origin_of},
     error::{GraphError, GraphErrorBody, location_host, parse_retry_after},
     types::*,
 };
@@ -196,6 +197,11 @@ pub struct HttpGraph {
     /// No request leaves before this instant: set from `Retry-After`, shared by every caller of
     /// this app+tenant, because Graph's bucket is per app+tenant.
     throttle: Arc<ThrottleGate>,
+    /// Caps and breakers per origin, for Graph and token requests alike; shared by every client
+    /// of the process when [`HttpGraph::with_endpoint_guard`] is given one.
+    guard: Arc<EndpointGuard>,
+    /// The Graph root's origin, the guard's key.
+    graph_origin: Option<String>,
     mto_supported: bool,
     /// The `Date` header of the latest answer.
     last_date: Mutex<Option<jiff::Timestamp>>,
@@ -257,14 +263,18 @@ impl HttpGraph {
         mto_supported: bool,
     ) -> Self {
         let graph_root = graph_root.into().trim_end_matches('/').to_string();
+        let guard = Arc::new(EndpointGuard::default());
         Self {
             http,
             root: Url::parse(&graph_root).ok(),
+            graph_origin: origin_of(&graph_root),
             graph_root,
-            tokens: TokenCache::with_timeout(requestor, policy.timeout),
+            tokens: TokenCache::with_timeout(requestor, policy.timeout)
+                .with_endpoint_guard(guard.clone()),
             observer,
             policy,
             throttle: Arc::default(),
+            guard,
             mto_supported,
             last_date: Mutex::new(None),
         }
@@ -273,6 +283,14 @@ impl HttpGraph {
     /// Share throttling with the other clients of this app in this tenant.
     pub fn with_throttle(mut self, gate: Arc<ThrottleGate>) -> Self {
         self.throttle = gate;
+        self
+    }
+
+    /// Share the per-origin caps and breakers (Graph root and token endpoint) with the other
+    /// clients of the process. Without it the client has its own.
+    pub fn with_endpoint_guard(mut self, guard: Arc<EndpointGuard>) -> Self {
+        self.tokens = self.tokens.with_endpoint_guard(guard.clone());
+        self.guard = guard;
         self
     }
 
@@ -331,7 +349,12 @@ impl HttpGraph {
                 }
                 Err(e) => {
                     self.observer.token_refreshed(false);
-                    if !e.is_transient() || attempt + 1 >= self.policy.attempts {
+                    // A backed-off or busy token endpoint would refuse the retry as well: give
+                    // the caller its error now rather than hold it through the backoff.
+                    if !e.is_transient()
+                        || attempt + 1 >= self.policy.attempts
+                        || self.tokens.endpoint_refuses()
+                    {
                         return Err(e);
                     }
                     // The token endpoint's Retry-After (possibly fractional) is a floor too.
@@ -408,13 +431,34 @@ impl HttpGraph {
             } else {
                 let throttled = err.status() == Some(429);
                 let may_replay = replay == Replay::Safe || throttled;
-                if !err.is_transient() || !may_replay || attempt + 1 >= self.policy.attempts {
+                if !err.is_transient()
+                    || !may_replay
+                    || attempt + 1 >= self.policy.attempts
+                    || self.endpoint_refuses(&err)
+                {
                     return Err(err);
                 }
             }
             tracing::debug!(operation, attempt, ?delay, error = %err, "retrying Graph request");
             tokio::time::sleep(delay).await;
             attempt += 1;
+        }
+    }
+
+    /// Whether the origin `err` came from (the token endpoint or the Graph root) is backed off
+    /// or busy now, so that sending again would only be refused.
+    fn endpoint_refuses(&self, err: &GraphError) -> bool {
+        let from_token_endpoint = match err {
+            GraphError::Token { .. } => true,
+            GraphError::Transport { operation, .. }
+            | GraphError::Malformed { operation, .. }
+            | GraphError::Redirected { operation, .. } => *operation == "token request",
+            _ => false,
+        };
+        if from_token_endpoint {
+            self.tokens.endpoint_refuses()
+        } else {
+            self.guard.refuses(self.graph_origin.as_deref())
         }
     }
 
@@ -456,11 +500,21 @@ impl HttpGraph {
         if let Some(t) = held.filter(|t| *t > Instant::now()) {
             tokio::time::sleep_until(t.into()).await;
         }
+        let permit = self
+            .guard
+            .acquire(self.graph_origin.as_deref(), operation)?;
+        let finish = |outcome: Outcome| {
+            if let Some(p) = permit {
+                p.finish(outcome);
+            }
+        };
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
                 self.observer.request(operation, None, started.elapsed());
-                return Err(transport(e));
+                let err = transport(e);
+                finish(Outcome::of::<()>(&Err(err.clone())));
+                return Err(err);
             }
         };
         let status = resp.status();
@@ -480,10 +534,12 @@ impl HttpGraph {
         }
         let retry_after = header("retry-after").and_then(|v| parse_retry_after(&v));
         let location = header("location");
-        let bytes = resp.bytes().await;
+        let bytes = resp.bytes().await.map_err(transport);
         self.observer
             .request(operation, Some(status.as_u16()), started.elapsed());
-        let bytes = bytes.map_err(transport)?.to_vec();
+        // A body cut off or never finished is no answer either.
+        finish(Outcome::of(&bytes));
+        let bytes = bytes?.to_vec();
         if status.is_redirection() {
             let err = GraphError::Redirected {
                 operation,

@@ -11,6 +11,7 @@
 
 pub mod auth;
 pub mod cloud;
+pub mod endpoint;
 pub mod error;
 pub mod http;
 #[cfg(test)]

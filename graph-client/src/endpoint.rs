@@ -1,0 +1,576 @@
+//! Protection against an endpoint that accepts connections and never answers: per origin
+//! (scheme, host, port), a cap on the requests waiting for it while it has not shown that it
+//! answers, and a circuit breaker that stops sending to it for a while after a request to it
+//! got no answer (a timeout, a refused or broken connection). One [`EndpointGuard`] is meant to
+//! be shared by every client of a process, so that one unresponsive authority or Graph root can
+//! hold at most its own share of the callers, whichever connection they come from.
+//!
+//! Refused requests fail at once with a transient [`GraphError::Transport`] (`timeout: false`)
+//! whose message names the origin and says why, and for an open breaker when it will be tried
+//! again; nothing is sent.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use url::Url;
+
+use crate::error::GraphError;
+
+/// How an [`EndpointGuard`] treats each origin.
+#[derive(Clone, Debug)]
+pub struct EndpointLimits {
+    /// Requests in flight to an origin that has not answered yet (since the process started or
+    /// since its breaker last opened), or that has stopped answering (no answer for
+    /// `slow_after` while a request has been waiting longer than that). Further requests fail
+    /// at once. An origin that answers is not capped. 0: no cap.
+    pub max_in_flight: usize,
+    /// How long without an answer, with a request waiting longer than this, before an origin
+    /// that answered before is capped again.
+    pub slow_after: Duration,
+    /// How long the breaker stays open after the first failure; doubled for each further
+    /// failure in a row, up to `backoff_max`. Zero: no breaker.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for EndpointLimits {
+    fn default() -> Self {
+        Self {
+            max_in_flight: 2,
+            slow_after: Duration::from_secs(5),
+            backoff_base: Duration::from_secs(5),
+            backoff_max: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Default)]
+struct OriginState {
+    /// Start of each request in flight, by permit id.
+    in_flight: HashMap<u64, Instant>,
+    /// The latest answer (any HTTP status).
+    last_answer: Option<Instant>,
+    /// Answered since the process started or the breaker last opened.
+    proven: bool,
+    /// Failures in a row, each of which opened the breaker.
+    trips: u32,
+    open_until: Option<Instant>,
+    open_until_wall: Option<jiff::Timestamp>,
+    /// What the failure that opened the breaker was.
+    last_failure: String,
+}
+
+/// Why a request was not sent.
+enum Refusal {
+    BackedOff {
+        left: Duration,
+        at: Option<jiff::Timestamp>,
+        trips: u32,
+        failure: String,
+    },
+    Busy {
+        waiting: usize,
+        cap: usize,
+    },
+}
+
+/// What became of a request, for the guard.
+pub(crate) enum Outcome {
+    /// The origin answered (any status: it is there).
+    Answered,
+    /// No answer: a timeout, or a connection refused, reset or broken.
+    Failed { timeout: bool, message: String },
+    /// Nothing learnt about the origin (the request never left, e.g. the credential failed).
+    Neutral,
+}
+
+impl Outcome {
+    /// The outcome of a token or Graph request that ended with `result`.
+    pub(crate) fn of<T>(result: &Result<T, GraphError>) -> Self {
+        match result {
+            Ok(_) => Self::Answered,
+            Err(GraphError::Transport {
+                timeout, message, ..
+            }) => Self::Failed {
+                timeout: *timeout,
+                message: message.clone(),
+            },
+            Err(GraphError::Credential(_))
+            | Err(GraphError::Unsupported(_))
+            | Err(GraphError::ForeignNextLink { .. }) => Self::Neutral,
+            Err(
+                GraphError::Api { .. }
+                | GraphError::Token { .. }
+                | GraphError::Malformed { .. }
+                | GraphError::Redirected { .. },
+            ) => Self::Answered,
+        }
+    }
+}
+
+/// Caps and circuit breakers per origin; see the module documentation.
+pub struct EndpointGuard {
+    limits: EndpointLimits,
+    origins: Mutex<HashMap<String, OriginState>>,
+    next_id: AtomicU64,
+}
+
+impl Default for EndpointGuard {
+    fn default() -> Self {
+        Self::new(EndpointLimits::default())
+    }
+}
+
+impl std::fmt::Debug for EndpointGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndpointGuard")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `scheme://host:port` of `url`, the key of an origin; `None` if `url` is not an http(s) URL.
+pub fn origin_of(url: &str) -> Option<String> {
+    let u = Url::parse(url).ok()?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return None;
+    }
+    Some(format!(
+        "{}://{}:{}",
+        u.scheme(),
+        u.host_str()?,
+        u.port_or_known_default()?
+    ))
+}
+
+impl EndpointGuard {
+    pub fn new(limits: EndpointLimits) -> Self {
+        Self {
+            limits,
+            origins: Mutex::default(),
+            next_id: AtomicU64::new(0),
+        }
+    }
+
+    pub fn limits(&self) -> &EndpointLimits {
+        &self.limits
+    }
+
+    fn locked(&self) -> MutexGuard<'_, HashMap<String, OriginState>> {
+        self.origins.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn refusal(&self, s: &OriginState, now: Instant) -> Option<Refusal> {
+        if let Some(until) = s.open_until.filter(|t| *t > now) {
+            return Some(Refusal::BackedOff {
+                left: until - now,
+                at: s.open_until_wall,
+                trips: s.trips,
+                failure: s.last_failure.clone(),
+            });
+        }
+        let cap = self.limits.max_in_flight;
+        if cap == 0 || s.in_flight.len() < cap {
+            return None;
+        }
+        let slow = self.limits.slow_after;
+        let answering = s.proven
+            && (s
+                .last_answer
+                .is_some_and(|t| now.saturating_duration_since(t) < slow)
+                || s.in_flight
+                    .values()
+                    .all(|start| now.saturating_duration_since(*start) < slow));
+        (!answering).then_some(Refusal::Busy {
+            waiting: s.in_flight.len(),
+            cap,
+        })
+    }
+
+    fn error(origin: &str, operation: &'static str, refusal: Refusal) -> GraphError {
+        let message = match refusal {
+            Refusal::BackedOff {
+                left,
+                at,
+                trips,
+                failure,
+            } => {
+                let at = at.map(|t| format!(", at {t:.0}")).unwrap_or_default();
+                let times = if trips == 1 {
+                    "once".to_string()
+                } else {
+                    format!("{trips} times in a row")
+                };
+                format!(
+                    "not sent: {origin} is backed off after it failed to answer {times} \
+                     ({failure}); it will be tried again in {:.1} s{at}",
+                    left.as_secs_f64()
+                )
+            }
+            Refusal::Busy { waiting, cap } => format!(
+                "not sent: {origin} is busy: {waiting} requests are already waiting for its \
+                 answer (at most {cap} until it answers)"
+            ),
+        };
+        GraphError::Transport {
+            operation,
+            message,
+            timeout: false,
+        }
+    }
+
+    /// Whether a request to `origin` would be refused now.
+    pub fn refuses(&self, origin: Option<&str>) -> bool {
+        let Some(origin) = origin else { return false };
+        let now = Instant::now();
+        self.locked()
+            .get(origin)
+            .is_some_and(|s| self.refusal(s, now).is_some())
+    }
+
+    /// Room for one request to `origin`, or the error that says why not. `None` origin (not an
+    /// http(s) URL): not guarded.
+    pub(crate) fn acquire(
+        self: &Arc<Self>,
+        origin: Option<&str>,
+        operation: &'static str,
+    ) -> Result<Option<Permit>, GraphError> {
+        let Some(origin) = origin else {
+            return Ok(None);
+        };
+        let now = Instant::now();
+        let mut origins = self.locked();
+        let s = origins.entry(origin.to_string()).or_default();
+        if let Some(refusal) = self.refusal(s, now) {
+            drop(origins);
+            tracing::debug!(origin, operation, "request refused by the endpoint guard");
+            return Err(Self::error(origin, operation, refusal));
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        s.in_flight.insert(id, now);
+        Ok(Some(Permit {
+            guard: self.clone(),
+            origin: origin.to_string(),
+            id,
+            started: now,
+        }))
+    }
+
+    fn finish(&self, origin: &str, id: u64, started: Instant, outcome: Outcome) {
+        let now = Instant::now();
+        let mut origins = self.locked();
+        let Some(s) = origins.get_mut(origin) else {
+            return;
+        };
+        s.in_flight.remove(&id);
+        match outcome {
+            Outcome::Neutral => {}
+            Outcome::Answered => {
+                if s.trips > 0 {
+                    tracing::info!(origin, "endpoint answers again; its breaker is closed");
+                }
+                s.last_answer = Some(now);
+                s.proven = true;
+                s.trips = 0;
+                s.open_until = None;
+                s.open_until_wall = None;
+            }
+            Outcome::Failed { timeout, message } => {
+                let base = self.limits.backoff_base;
+                // Already open (another request's failure opened it), or the origin answered
+                // someone while this request waited: not a failure of the origin.
+                let open = s.open_until.is_some_and(|t| t > now);
+                let contradicted = s.last_answer.is_some_and(|t| t >= started);
+                if base.is_zero() || open || contradicted {
+                    return;
+                }
+                s.trips = s.trips.saturating_add(1);
+                let backoff = base
+                    .saturating_mul(1u32 << (s.trips - 1).min(16))
+                    .min(self.limits.backoff_max.max(base));
+                s.open_until = Some(now + backoff);
+                s.open_until_wall = jiff::SignedDuration::try_from(backoff)
+                    .ok()
+                    .and_then(|d| jiff::Timestamp::now().checked_add(d).ok());
+                s.proven = false;
+                s.last_failure = if timeout {
+                    "no answer in time".into()
+                } else {
+                    format!("connection failed: {message}")
+                };
+                tracing::warn!(
+                    origin,
+                    trips = s.trips,
+                    ?backoff,
+                    failure = %s.last_failure,
+                    "endpoint did not answer; backing off"
+                );
+            }
+        }
+    }
+}
+
+/// One request's place at an origin; tell the guard how it went with [`Permit::finish`].
+/// Dropped unfinished (the request was abandoned), it frees the place and teaches nothing.
+pub(crate) struct Permit {
+    guard: Arc<EndpointGuard>,
+    origin: String,
+    id: u64,
+    started: Instant,
+}
+
+impl Permit {
+    pub(crate) fn finish(self, outcome: Outcome) {
+        self.guard
+            .finish(&self.origin, self.id, self.started, outcome);
+        // Drop's removal of the id is then a no-op.
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.guard
+            .finish(&self.origin, self.id, self.started, Outcome::Neutral);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_scheme_host_and_port() {
+        assert_eq!(
+            origin_of("https://login.microsoftonline.com/t/oauth2/v2.0/token").as_deref(),
+            Some("https://login.microsoftonline.com:443")
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:8080/x").as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        assert_eq!(origin_of("not a url"), None);
+    }
+
+    #[test]
+    fn the_breaker_doubles_up_to_its_cap_and_an_answer_closes_it() {
+        let g = Arc::new(EndpointGuard::new(EndpointLimits {
+            backoff_base: Duration::from_millis(1),
+            backoff_max: Duration::from_millis(4),
+            ..EndpointLimits::default()
+        }));
+        let o = Some("http://x:1");
+        let mut lefts = vec![];
+        for _ in 0..4 {
+            while g.refuses(o) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let p = g.acquire(o, "test").unwrap().unwrap();
+            p.finish(Outcome::Failed {
+                timeout: true,
+                message: String::new(),
+            });
+            let s = &g.locked()["http://x:1"];
+            lefts.push(s.open_until.unwrap() - Instant::now());
+        }
+        assert!(lefts[0] <= Duration::from_millis(1), "{lefts:?}");
+        assert!(lefts[1] > Duration::from_millis(1), "{lefts:?}");
+        assert!(lefts[3] <= Duration::from_millis(4), "{lefts:?}");
+        assert_eq!(g.locked()["http://x:1"].trips, 4);
+        while g.refuses(o) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        g.acquire(o, "test")
+            .unwrap()
+            .unwrap()
+            .finish(Outcome::Answered);
+        assert_eq!(g.locked()["http://x:1"].trips, 0);
+        assert!(!g.refuses(o));
+    }
+
+    #[test]
+    fn an_origin_that_answers_is_not_capped_nor_tripped_by_one_failure() {
+        let g = Arc::new(EndpointGuard::default());
+        let o = Some("http://x:1");
+        g.acquire(o, "t")
+            .unwrap()
+            .unwrap()
+            .finish(Outcome::Answered);
+        // Proven and answering: many at once are fine.
+        let permits: Vec<_> = (0..10).map(|_| g.acquire(o, "t").unwrap()).collect();
+        // One of them fails after another answered meanwhile: the origin is not to blame.
+        let mut permits = permits.into_iter().flatten();
+        let first = permits.next().unwrap();
+        permits.next().unwrap().finish(Outcome::Answered);
+        first.finish(Outcome::Failed {
+            timeout: false,
+            message: "reset".into(),
+        });
+        assert!(!g.refuses(o));
+        drop(permits);
+        assert!(g.locked()["http://x:1"].in_flight.is_empty());
+    }
+
+    /// Token requests through one shared guard, each from its own cache (connection).
+    mod tarpit {
+        use super::*;
+        use crate::{
+            auth::{Credential, Sensitive, TokenCache, TokenRequestor},
+            test_server::{Reply, Server},
+        };
+        use std::sync::atomic::AtomicBool;
+
+        fn cache(authority: &str, timeout: Duration, guard: &Arc<EndpointGuard>) -> TokenCache {
+            TokenCache::with_timeout(
+                TokenRequestor {
+                    authority: authority.into(),
+                    tenant: "contoso.example".into(),
+                    client_id: "c".into(),
+                    scope: "https://graph.microsoft.com/.default".into(),
+                    credential: Credential::ClientSecret(Sensitive("s".into())),
+                },
+                timeout,
+            )
+            .with_endpoint_guard(guard.clone())
+        }
+
+        #[tokio::test]
+        async fn at_most_the_cap_reaches_a_tarpit_and_the_rest_fail_at_once() {
+            let tarpit = Server::start("127.0.0.1", |_| None).await;
+            let guard = Arc::new(EndpointGuard::new(EndpointLimits {
+                max_in_flight: 2,
+                ..EndpointLimits::default()
+            }));
+            let http = crate::http::build_http_client(None).unwrap();
+            let timeout = Duration::from_millis(1500);
+            let caches: Vec<TokenCache> = (0..10)
+                .map(|_| cache(&tarpit.url(), timeout, &guard))
+                .collect();
+            let started = Instant::now();
+            let results = futures::future::join_all(caches.iter().map(|c| async {
+                let r = c.get(&http).await.map(|_| ());
+                (r, started.elapsed())
+            }))
+            .await;
+            let (timed_out, refused): (Vec<_>, Vec<_>) = results
+                .into_iter()
+                .partition(|(r, _)| matches!(r, Err(GraphError::Transport { timeout: true, .. })));
+            assert_eq!(timed_out.len(), 2, "{timed_out:?}");
+            assert_eq!(refused.len(), 8);
+            for (r, at) in &refused {
+                let Err(e @ GraphError::Transport { timeout: false, .. }) = r else {
+                    panic!("{r:?}");
+                };
+                assert!(e.is_transient());
+                let m = e.to_string();
+                assert!(
+                    m.contains(&format!("{} is busy", tarpit.url())) && m.contains("at most 2"),
+                    "{m}"
+                );
+                assert!(*at < Duration::from_millis(100), "refused after {at:?}");
+            }
+            for (_, at) in &timed_out {
+                assert!(*at >= timeout, "{at:?}");
+            }
+            assert_eq!(tarpit.connections(), 2, "only the cap reached the tarpit");
+            // Both timed out: the breaker is open; nothing more reaches the tarpit.
+            let r = caches[0].get(&http).await.map(|_| ());
+            assert!(
+                matches!(&r, Err(e) if e.to_string().contains("backed off")),
+                "{r:?}"
+            );
+            assert_eq!(tarpit.connections(), 2);
+        }
+
+        #[tokio::test]
+        async fn after_a_timeout_requests_fail_fast_until_the_backoff_ends_then_an_answer_closes_it()
+         {
+            let answering = Arc::new(AtomicBool::new(false));
+            let switch = answering.clone();
+            let login = Server::start("127.0.0.1", move |_| {
+                switch.load(Ordering::SeqCst).then(|| Reply::token("t1"))
+            })
+            .await;
+            let base = Duration::from_millis(800);
+            let guard = Arc::new(EndpointGuard::new(EndpointLimits {
+                backoff_base: base,
+                ..EndpointLimits::default()
+            }));
+            let http = crate::http::build_http_client(None).unwrap();
+            let timeout = Duration::from_millis(300);
+            let (a, b) = (
+                cache(&login.url(), timeout, &guard),
+                cache(&login.url(), timeout, &guard),
+            );
+
+            // 1. A timeout opens the breaker for the base backoff.
+            let r = a.get(&http).await.map(|_| ());
+            assert!(
+                matches!(r, Err(GraphError::Transport { timeout: true, .. })),
+                "{r:?}"
+            );
+            let opened = Instant::now();
+            assert_eq!(login.connections(), 1);
+
+            // 2. Meanwhile every request, from any connection, fails at once, naming the origin
+            //    and when it will be tried again; nothing is sent.
+            let mut refusals = 0;
+            while opened.elapsed() < base - Duration::from_millis(150) {
+                let t = Instant::now();
+                let r = b.get(&http).await.map(|_| ());
+                assert!(t.elapsed() < Duration::from_millis(50), "{:?}", t.elapsed());
+                let Err(e @ GraphError::Transport { timeout: false, .. }) = &r else {
+                    panic!("{r:?}");
+                };
+                let m = e.to_string();
+                assert!(
+                    m.contains(&format!("{} is backed off", login.url()))
+                        && m.contains("no answer in time")
+                        && m.contains("tried again in"),
+                    "{m}"
+                );
+                assert!(b.endpoint_refuses());
+                refusals += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert!(refusals >= 5, "{refusals}");
+            assert_eq!(login.connections(), 1, "nothing sent while open");
+
+            // 3. Once the backoff has passed, a request goes out: still a tarpit, so the breaker
+            //    opens again, for twice as long.
+            tokio::time::sleep_until((opened + base + Duration::from_millis(20)).into()).await;
+            assert!(!b.endpoint_refuses());
+            let r = b.get(&http).await.map(|_| ());
+            assert!(
+                matches!(r, Err(GraphError::Transport { timeout: true, .. })),
+                "{r:?}"
+            );
+            let reopened = Instant::now();
+            assert_eq!(login.connections(), 2);
+            tokio::time::sleep(base + Duration::from_millis(100)).await;
+            assert!(
+                b.endpoint_refuses(),
+                "the second backoff is twice the first"
+            );
+            let m = b.get(&http).await.map(|_| ()).unwrap_err().to_string();
+            assert!(m.contains("failed to answer 2 times in a row"), "{m}");
+
+            // 4. The endpoint answers again: the next request after the backoff gets its token
+            //    and closes the breaker for everyone.
+            answering.store(true, Ordering::SeqCst);
+            tokio::time::sleep_until((reopened + 2 * base + Duration::from_millis(20)).into())
+                .await;
+            let (t, _) = a.get(&http).await.expect("a healthy answer");
+            assert_eq!(t.bearer.0, "t1");
+            assert!(!b.endpoint_refuses());
+            let (t, _) = b.get(&http).await.expect("closed for every connection");
+            assert_eq!(t.bearer.0, "t1");
+            assert_eq!(login.token_requests().len(), 4);
+        }
+    }
+}
