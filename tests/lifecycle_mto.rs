@@ -568,3 +568,88 @@ async fn orphan_leaves_the_organization_and_leave_dissolves_it() {
         .collect();
     assert!(writes.is_empty(), "{writes:?}");
 }
+
+/// `kubectl delete namespace` with everything in it at once — the Secret, the connections, a
+/// multi-tenant organization and a membership that must both leave Graph (deletionPolicy Leave)
+/// — finishes: the connection stays usable (InUse) until those leaving through it are done, and
+/// Graph ends with the tenants removed. Needs the plane's kube-controller-manager, which
+/// empties and removes namespaces.
+#[tokio::test]
+async fn deleting_the_namespace_finishes_and_the_tenants_leave() {
+    /// The bound the namespace must be gone within.
+    const NAMESPACE_GONE: Duration = Duration::from_secs(90);
+    let (ns, emulator, _operator) = setup("life-ns-delete").await;
+    apply(
+        &ns,
+        &mto(
+            "leaver",
+            "kept",
+            &[(TENANT_B, "Fabrikam", "member")],
+            "  deletionPolicy: Leave\n",
+        ),
+    );
+    apply(
+        &ns,
+        &membership(
+            "fabrikam",
+            "conn-b",
+            "  deletionPolicy: Leave\n  multiTenantOrganizationRef: {name: leaver}\n",
+        ),
+    );
+    wait_condition(
+        &ns,
+        "multitenantorganizationmembership",
+        "fabrikam",
+        "Ready",
+        WAIT,
+    )
+    .await;
+    wait_condition(&ns, "multitenantorganization", "leaver", "Ready", WAIT).await;
+    assert!(
+        graph_members(&emulator)
+            .await
+            .iter()
+            .any(|(t, state, _)| t == TENANT_B && state == "active"),
+        "B is an active member before the deletion"
+    );
+
+    let started = Instant::now();
+    let (ok, out, err) = kubectl_run(&["delete", "namespace", &ns, "--wait=false"], None);
+    assert!(ok, "{out}{err}");
+    let gone = eventually(NAMESPACE_GONE, "the namespace is gone", || async {
+        let (exists, _, _) = kubectl_run(&["get", "namespace", &ns], None);
+        (!exists).then(|| started.elapsed())
+    })
+    .await;
+    let state = emulator.state().await;
+    assert_eq!(
+        state["multiTenantOrganizations"].as_array().unwrap().len(),
+        0,
+        "the organization was not dissolved: {state}"
+    );
+    let journal = emulator.journal().await;
+    assert!(
+        requests(
+            &journal,
+            "DELETE",
+            &format!("/tenants/{TENANT_B}"),
+            TENANT_A
+        )
+        .next()
+        .is_some()
+            || requests(
+                &journal,
+                "DELETE",
+                &format!("/tenants/{TENANT_B}"),
+                TENANT_B
+            )
+            .next()
+            .is_some(),
+        "tenant B was never removed"
+    );
+    eprintln!(
+        "figures: namespace deletion\n  namespace gone after: {:.1} s (bound {} s)\n  multi-tenant organizations left in Graph: 0",
+        gone.as_secs_f64(),
+        NAMESPACE_GONE.as_secs()
+    );
+}
