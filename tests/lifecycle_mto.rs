@@ -653,3 +653,33 @@ async fn deleting_the_namespace_finishes_and_the_tenants_leave() {
         NAMESPACE_GONE.as_secs()
     );
 }
+
+/// A resource stalled because another one holds its tenant's claim takes over as soon as the
+/// holder is deleted, with no edit to it.
+#[tokio::test]
+async fn a_conflict_clears_when_the_claims_holder_goes() {
+    let (ns, _emulator, _operator) = setup("life-mto-claim").await;
+    apply(&ns, &mto("first", "one", &[], ""));
+    wait_condition(&ns, "multitenantorganization", "first", "Ready", WAIT).await;
+    apply(&ns, &mto("second", "one", &[], ""));
+    eventually(WAIT, "the second resource stalls on the claim", || async {
+        let o = get_json(&ns, "multitenantorganization", "second")?;
+        let stalled = condition(&o, "Stalled")?;
+        (stalled.0 == "True" && stalled.1 == "Conflict").then_some(())
+    })
+    .await;
+    let generation =
+        get_json(&ns, "multitenantorganization", "second").unwrap()["metadata"]["generation"]
+            .clone();
+    let started = Instant::now();
+    let (ok, out, err) = kubectl_run(&["delete", "-n", &ns, "mto", "first"], None);
+    assert!(ok, "{out}{err}");
+    let ready = wait_condition(&ns, "multitenantorganization", "second", "Ready", WAIT).await;
+    assert_eq!(ready["metadata"]["generation"], generation, "no edit");
+    assert_eq!(condition(&ready, "Ready").unwrap().1, "Adopted");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "taken over at once, not at a resync: {:?}",
+        started.elapsed()
+    );
+}

@@ -386,3 +386,79 @@ async fn pause_stops_graph_calls_and_observe_only_never_writes() {
         json!(["declared@contoso.com"])
     );
 }
+
+/// Stalled is not forever: an AdoptOnly resource whose organization doesn't exist yet adopts it
+/// once someone else creates it, at its resync, with no edit to the resource.
+#[tokio::test]
+async fn a_stall_clears_by_itself_when_the_organization_appears() {
+    let (ns, emulator, _operator) = setup("life-org-appears").await;
+    apply(
+        &ns,
+        &org(
+            "later",
+            "Appears-Later",
+            "graphorg.io/resync-interval: 10s",
+            "  creationMode: AdoptOnly\n",
+        ),
+    );
+    eventually(WAIT, "the AdoptOnly resource stalls", || async {
+        let o = get_json(&ns, "organization", "later")?;
+        (condition(&o, "Stalled")?.0 == "True").then_some(())
+    })
+    .await;
+    let generation =
+        get_json(&ns, "organization", "later").unwrap()["metadata"]["generation"].clone();
+
+    let id = emulator
+        .create_org_as_another_client(TENANT_A, "Appears-Later")
+        .await;
+    let ready = wait_condition(
+        &ns,
+        "organization",
+        "later",
+        "Ready",
+        Duration::from_secs(45),
+    )
+    .await;
+    assert_eq!(
+        ready["status"]["id"],
+        id.as_str(),
+        "the new organization is adopted"
+    );
+    assert_eq!(
+        ready["metadata"]["generation"], generation,
+        "nobody edited the resource"
+    );
+    assert_eq!(condition(&ready, "Ready").unwrap().1, "Adopted");
+}
+
+/// A bad annotation value never stops a resource: it is named in the condition and an Event,
+/// and the default applies.
+#[tokio::test]
+async fn an_absurd_annotation_is_named_and_ignored() {
+    let (ns, _emulator, operator) = setup("life-org-annotation").await;
+    apply(
+        &ns,
+        &org(
+            "odd",
+            "Odd-Annotation",
+            "graphorg.io/resync-interval: '18446744073709551615', graphorg.io/paused: 'maybe'",
+            "",
+        ),
+    );
+    let ready = wait_condition(&ns, "organization", "odd", "Ready", WAIT).await;
+    let (_, _, message) = condition(&ready, "Ready").unwrap();
+    assert!(
+        message.contains("graphorg.io/resync-interval") && message.contains("graphorg.io/paused"),
+        "{message}"
+    );
+    let events = events_with(&ns, "InvalidAnnotation").await;
+    assert!(
+        events.contains("InvalidAnnotation"),
+        "no InvalidAnnotation Event"
+    );
+    assert!(
+        !operator.log_text().contains("panicked"),
+        "the operator panicked"
+    );
+}

@@ -352,6 +352,39 @@ impl Emulator {
         assert!(r.status().is_success(), "clearing the journal failed");
     }
 
+    /// Create an organization as another Graph client would (a token from the emulator's token
+    /// endpoint, then `POST /v1.0/organization`); returns its id.
+    pub async fn create_org_as_another_client(&self, tenant: &str, display_name: &str) -> String {
+        let token: serde_json::Value = self
+            .http
+            .post(format!("{}/{tenant}/oauth2/v2.0/token", self.url))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", CLIENT_ID),
+                ("client_secret", CLIENT_SECRET),
+                ("scope", "https://graph.microsoft.com/.default"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let bearer = token["access_token"].as_str().expect("a token").to_string();
+        let created: serde_json::Value = self
+            .http
+            .post(format!("{}/v1.0/organization", self.url))
+            .bearer_auth(bearer)
+            .json(&serde_json::json!({"displayName": display_name}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        created["id"].as_str().expect("the created id").to_string()
+    }
+
     /// Change an organization behind the operator's back, as someone in the portal would.
     pub async fn patch_org_directly(&self, tenant: &str, id: &str, fields: serde_json::Value) {
         let r = self
