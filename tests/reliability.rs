@@ -1038,3 +1038,204 @@ async fn wait_ready_get(kube: &Kube, ns: &str, what: &str) -> serde_json::Value 
     )
     .await
 }
+
+/// A TCP listener that accepts connections and never answers: an authority that hangs.
+struct Tarpit {
+    url: String,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Tarpit {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                // Read whatever comes, answer nothing, until the client hangs up.
+                tokio::spawn(async move {
+                    use tokio::io::AsyncReadExt;
+                    let mut sink = [0; 1024];
+                    while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+                });
+            }
+        });
+        Tarpit { url, connections }
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Seconds until `what` (all of them) are Ready, polled every 100 ms.
+async fn seconds_until_ready(kube: &Kube, ns: &str, what: &[&str]) -> f64 {
+    let t = Instant::now();
+    eventually(
+        Duration::from_secs(180),
+        &format!("{what:?} Ready"),
+        || async {
+            what.iter()
+                .all(|w| kube.get_json(ns, w).is_some_and(|o| is_ready(&o)))
+                .then_some(())
+        },
+    )
+    .await;
+    t.elapsed().as_secs_f64()
+}
+
+/// Many connections in one namespace whose authority accepts connections and never answers
+/// can't hold the workers that another namespace's healthy connection needs: the endpoint guard
+/// lets at most its cap of requests wait for the tarpit and refuses the rest at once, then backs
+/// the tarpit off.
+#[tokio::test]
+async fn a_namespace_of_hanging_authorities_does_not_delay_another_namespace() {
+    let _serial = SERIAL.lock().await;
+    let kube = Kube::shared();
+    let client = client().await;
+    install_crds();
+    let tarpits = env_num("RELIABILITY_TARPITS", 50) as usize;
+    let healthy_ns = namespace(&client, "rel-healthy").await;
+    let tarpit_ns = namespace(&client, "rel-tarpit").await;
+    let emulator = Emulator::start(&[]);
+    let tarpit = Tarpit::start().await;
+    let allowed = format!("{},{}", allowed_endpoints(), tarpit.url);
+    // One controller for both namespaces, as in a cluster-wide deployment (a controller per
+    // listed namespace would give each its own workers): the whole cluster, narrowed to this
+    // test's resources by a label. Default concurrency; the tests' 5 s Graph timeout, which is
+    // also the token deadline.
+    let run = healthy_ns.clone();
+    let label = |manifest: String| {
+        manifest.replace(
+            "metadata: {name: ",
+            &format!("metadata: {{labels: {{rel-tarpit: {run}}}, name: "),
+        )
+    };
+    let log = tempfile::tempdir().unwrap().keep().join("operator.log");
+    let selector = format!("rel-tarpit={run}");
+    let operator = Proc {
+        child: Command::new(env!("CARGO_BIN_EXE_graph-org-operator"))
+            .args([
+                "run",
+                "--claims-namespace",
+                &healthy_ns,
+                "--label-selector",
+                &selector,
+                "--allowed-endpoints",
+                &allowed,
+                "--http-listen",
+                "127.0.0.1:0",
+                "--graph-timeout",
+                "5s",
+                "--log-format",
+                "json",
+            ])
+            .env("KUBECONFIG", kubeconfig_path())
+            .env("RUST_LOG", "info,graph_org_operator=debug,kube=warn")
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(log.with_extension("err")).unwrap())
+            .spawn()
+            .expect("start the operator"),
+        log: log.with_extension("err"),
+    };
+    kube.apply(&healthy_ns, &label(secret_manifest("creds", CLIENT_SECRET)));
+    kube.apply(&tarpit_ns, &label(secret_manifest("creds", CLIENT_SECRET)));
+    let healthy = |name: &str| {
+        label(format!(
+            "{}{}",
+            connection_manifest(name, TENANT_A, "creds", &emulator),
+            org(
+                &format!("{name}-org"),
+                name,
+                &format!("Tarpit-{name}"),
+                "AdoptOrCreate"
+            ),
+        ))
+    };
+    // A warm-up pair, so that the baseline doesn't include the operator's start.
+    kube.apply(&healthy_ns, &healthy("warmup"));
+    seconds_until_ready(
+        &kube,
+        &healthy_ns,
+        &["tenantconnection/warmup", "organization/warmup-org"],
+    )
+    .await;
+
+    // Baseline: a new connection and Organization, with nothing else to do.
+    kube.apply(&healthy_ns, &healthy("baseline"));
+    let baseline = seconds_until_ready(
+        &kube,
+        &healthy_ns,
+        &["tenantconnection/baseline", "organization/baseline-org"],
+    )
+    .await;
+
+    // The tarpit connections: authority the tarpit, Graph the emulator.
+    let mut m = String::new();
+    for i in 0..tarpits {
+        m.push_str(&format!(
+            "---\napiVersion: graphorg.io/v1alpha1\nkind: TenantConnection\nmetadata: {{name: hang-{i}}}\nspec:\n  \
+             tenantId: {TENANT_B}\n  clientId: {CLIENT_ID}\n  endpoints: {{graph: '{graph}', authority: '{authority}'}}\n  \
+             clientSecret: {{secretRef: {{name: creds, key: clientSecret}}}}\n",
+            graph = emulator.url,
+            authority = tarpit.url,
+        ));
+    }
+    kube.apply(&tarpit_ns, &label(m));
+    // Until the operator is busy with them: the tarpit holds requests, and a few rounds have
+    // been refused.
+    eventually(
+        Duration::from_secs(60),
+        "the tarpit to be reached",
+        || async { (tarpit.connections() > 0).then_some(()) },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    kube.apply(&healthy_ns, &healthy("during"));
+    let during = seconds_until_ready(
+        &kube,
+        &healthy_ns,
+        &["tenantconnection/during", "organization/during-org"],
+    )
+    .await;
+    let reached = tarpit.connections();
+    // What the tarpit connections say: their Ready conditions' reasons, and one message.
+    let (ok, out, err) = kube.run(
+        &["get", "tenantconnections", "-n", &tarpit_ns, "-o", "json"],
+        None,
+    );
+    assert!(ok, "{out}{err}");
+    let listed: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    let mut message = String::new();
+    for o in listed["items"].as_array().into_iter().flatten() {
+        let (status, reason, m) = condition(o, "Ready").unwrap_or_default();
+        *reasons.entry(format!("{status} {reason}")).or_default() += 1;
+        if message.is_empty() && !m.is_empty() {
+            message = m;
+        }
+    }
+    let hang_ready = format!("{reasons:?}; e.g. {message:?}");
+    let ratio = during / baseline;
+    figures(
+        "hanging authorities in another namespace",
+        &[
+            ("tarpit connections", tarpits.to_string()),
+            ("baseline s", format!("{baseline:.2}")),
+            ("with tarpits s", format!("{during:.2}")),
+            ("ratio", format!("{ratio:.2}")),
+            ("connections that reached the tarpit", reached.to_string()),
+            ("tarpit connections' Ready", hang_ready),
+        ],
+    );
+    let allowed_s = 2.0 * baseline + 2.0;
+    assert!(
+        during <= allowed_s,
+        "the healthy namespace took {during:.2} s with {tarpits} hanging connections elsewhere, \
+         {baseline:.2} s without (allowed {allowed_s:.2} s); {reached} connections reached the tarpit"
+    );
+    drop(operator);
+}

@@ -30,6 +30,7 @@ use crate::{
 use graph_client::{
     GraphApi, GraphError,
     auth::{Credential, Sensitive, TokenRequestor},
+    endpoint::EndpointGuard,
     http::{HttpGraph, RequestObserver, RetryPolicy, ThrottleGate},
 };
 
@@ -40,12 +41,15 @@ pub trait GraphFactory: Send + Sync {
 }
 
 /// The real Graph client over HTTPS, with one throttle gate per Graph root, tenant and app,
-/// shared by every connection to them (Graph's bucket is per app+tenant).
+/// shared by every connection to them (Graph's bucket is per app+tenant), and one endpoint
+/// guard for all of them, so that an unresponsive authority or Graph root holds at most its own
+/// share of the workers.
 pub struct HttpGraphFactory {
     http: reqwest::Client,
     observer: Arc<dyn RequestObserver>,
     policy: RetryPolicy,
     gates: Mutex<HashMap<(String, String, String), Arc<ThrottleGate>>>,
+    endpoints: Arc<EndpointGuard>,
 }
 
 impl HttpGraphFactory {
@@ -59,6 +63,7 @@ impl HttpGraphFactory {
             observer,
             policy,
             gates: Mutex::default(),
+            endpoints: Arc::default(),
         }
     }
 
@@ -99,7 +104,8 @@ impl GraphFactory for HttpGraphFactory {
                 self.policy.clone(),
                 spec.cloud.supports_multi_tenant_organizations(),
             )
-            .with_throttle(gate),
+            .with_throttle(gate)
+            .with_endpoint_guard(self.endpoints.clone()),
         )
     }
 }
