@@ -159,7 +159,10 @@ async fn a_connection_is_deleted_only_after_those_leaving_through_it() {
     let (_, reason, message) = verdict(&kept);
     assert_eq!(reason, "InUse");
     assert!(message.contains("MultiTenantOrganization mto"), "{message}");
-    assert_eq!(kube::ResourceExt::finalizers(&kept), ["graphorg.io/cleanup"]);
+    assert_eq!(
+        kube::ResourceExt::finalizers(&kept),
+        ["graphorg.io/cleanup"]
+    );
     assert!(h.event_reasons().contains(&"InUse".to_string()));
 
     // Its holder has left and is gone: the connection goes too.
