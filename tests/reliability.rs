@@ -1,11 +1,13 @@
-//! Reliability: kill -9 at random instants, Graph faults, API-server and etcd restarts and an
-//! expired watch, token outages and credential changes, odd but valid input, and a search for
-//! secret values in everything the operator wrote. Each test prints a "figures:" block.
+//! Reliability: kill -9 at random instants, the same with lagging Graph lists and create
+//! answers that never arrive in time, Graph faults, API-server and etcd restarts and an expired
+//! watch, token outages and credential changes, odd but valid input, and a search for secret
+//! values in everything the operator wrote. Each test prints a "figures:" block.
 //!
 //! Sizes come from the environment so `scripts/soak` can run the same code bigger:
 //! `RELIABILITY_N` (resources in the crash test, default 50), `RELIABILITY_M` (kills, default
-//! 10), `RELIABILITY_FAULT_ORGS` (organizations in the Graph-fault test, default 16),
-//! `RELIABILITY_SEED` (default 42).
+//! 10), `RELIABILITY_EC_ORGS` and `RELIABILITY_EC_KILLS` (organizations and kills in the
+//! eventual-consistency test, defaults 20 and 5), `RELIABILITY_FAULT_ORGS` (organizations in
+//! the Graph-fault test, default 16), `RELIABILITY_SEED` (default 42).
 
 mod common;
 
@@ -97,23 +99,40 @@ impl Kube {
         expected: usize,
         timeout: Duration,
     ) -> Vec<serde_json::Value> {
+        self.all_ready_watching(ns, expected, timeout, |_| {})
+            .await
+            .unwrap_or_else(|(_, last)| {
+                panic!("timed out after {timeout:?} waiting for all Ready: {last}")
+            })
+    }
+
+    /// [`Kube::all_ready`] that shows `watch` every listing on the way and, on timeout,
+    /// returns the last listing and what was not Ready instead of panicking.
+    async fn all_ready_watching(
+        &self,
+        ns: &str,
+        expected: usize,
+        timeout: Duration,
+        mut watch: impl FnMut(&[serde_json::Value]),
+    ) -> Result<Vec<serde_json::Value>, (Vec<serde_json::Value>, String)> {
         let deadline = Instant::now() + timeout;
         loop {
             let items = self.resources(ns);
+            watch(&items);
             let not_ready: Vec<String> = items
                 .iter()
                 .filter(|o| !is_ready(o))
                 .map(describe)
                 .collect();
             if items.len() == expected && not_ready.is_empty() {
-                return items;
+                return Ok(items);
             }
-            let last = format!(
-                "{} of {expected} present, not ready: {not_ready:?}",
-                items.len()
-            );
             if Instant::now() > deadline {
-                panic!("timed out after {timeout:?} waiting for all Ready: {last}");
+                let last = format!(
+                    "{} of {expected} present, not ready: {not_ready:?}",
+                    items.len()
+                );
+                return Err((items, last));
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
@@ -359,6 +378,330 @@ async fn kill9_at_random_instants_leaves_no_duplicate_and_no_lost_id() {
         emulator_orgs(&state)
             .iter()
             .filter(|(_, n, _)| n.starts_with("Crash-"))
+            .count(),
+        orgs,
+        "one organization per resource"
+    );
+}
+
+/// Emulated seconds before a created organization shows in `GET /organization` lists, in the
+/// eventual-consistency test. Longer than the operator's Graph timeout there plus the first
+/// backoff, so the round after a lost answer lists while the organization is still hidden.
+const EC_LIST_LAG_SECS: f64 = 6.0;
+/// The operator's `--create-consistency-window` there: longer than the lag, short enough that a
+/// create interrupted before it reached Graph is sent again within seconds.
+const EC_WINDOW: &str = "12s";
+
+/// The operator's `--graph-timeout` there, shorter than the 8 s a lost create answer is held.
+const EC_GRAPH_TIMEOUT_SECS: u64 = 3;
+
+fn note_waiting(items: &[serde_json::Value], waited: &mut std::collections::BTreeSet<String>) {
+    for o in items {
+        if condition(o, "Ready").is_some_and(|c| c.1 == "WaitingForGraph") {
+            waited.insert(
+                o["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+        }
+    }
+}
+
+/// Of the kills at `kills` (real time): how many found a Graph request in flight (arrived and
+/// not yet answered, from the journal's real arrival time and duration), and how many of those
+/// found a create whose answer was being held (commit then timeout) and that the client was
+/// still waiting for (less than `timeout_secs` since it was sent).
+fn kills_in_flight(
+    journal: &[serde_json::Value],
+    kills: &[jiff::Timestamp],
+    timeout_secs: u64,
+) -> (usize, usize) {
+    let real_at = |e: &serde_json::Value| -> jiff::Timestamp {
+        e["time"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("journal entry without a time: {e}"))
+    };
+    let timeout = jiff::SignedDuration::from_secs(timeout_secs as i64);
+    let held = |e: &serde_json::Value| {
+        e["fault"]
+            .as_str()
+            .is_some_and(|f| f.contains("commit then timeout"))
+    };
+    let (mut mid_call, mut awaiting_create) = (0, 0);
+    for &k in kills {
+        let in_flight = |e: &&serde_json::Value| {
+            let sent = real_at(e);
+            // A held answer is awaited until the client's timeout; any other, until it went out.
+            let until = if held(e) {
+                sent + timeout
+            } else {
+                sent + took(e)
+            };
+            sent <= k && k < until
+        };
+        let flying: Vec<&serde_json::Value> = journal.iter().filter(in_flight).collect();
+        if !flying.is_empty() {
+            mid_call += 1;
+        }
+        if flying.iter().any(|e| held(e)) {
+            awaiting_create += 1;
+        }
+    }
+    (mid_call, awaiting_create)
+}
+
+/// Journal time of an entry (emulated: the list lag is counted on the emulated clock).
+fn emulated_at(e: &serde_json::Value) -> jiff::Timestamp {
+    e["emulatedTime"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("journal entry without an emulatedTime: {e}"))
+}
+
+fn took(e: &serde_json::Value) -> jiff::SignedDuration {
+    jiff::SignedDuration::from_secs_f64(e["durationMs"].as_f64().unwrap_or(0.0) / 1000.0)
+}
+
+/// The journal path without its query, and the query.
+fn path_and_query(e: &serde_json::Value) -> (&str, &str) {
+    let p = e["path"].as_str().unwrap_or_default();
+    p.split_once('?').unwrap_or((p, ""))
+}
+
+/// Of the organizations created (201) through `POST /organization`: how many were listed again
+/// after the create had committed (a `GET /organization` naming them in `$filter`, or
+/// unfiltered), and how many of those the first such list could not have shown, because it was
+/// answered before `lag_secs` had passed since the POST arrived (the create happens after that,
+/// so this under-counts rather than over-counts). Times are the journal's emulated ones; a
+/// POST is journaled when it commits, before a commit-then-timeout holds its answer.
+fn hidden_at_first_list(journal: &[serde_json::Value], lag_secs: f64) -> (usize, usize) {
+    let is_org_path = |p: &str| p == "/v1.0/organization" || p == "/beta/organization";
+    let lag = jiff::SignedDuration::from_secs_f64(lag_secs);
+    let (mut listed, mut hidden) = (0, 0);
+    for post in journal
+        .iter()
+        .filter(|e| e["method"] == "POST" && e["status"] == 201 && is_org_path(path_and_query(e).0))
+    {
+        let name = post["body"]["displayName"].as_str().unwrap_or_default();
+        let committed = emulated_at(post) + took(post);
+        let listed_from = emulated_at(post) + lag;
+        let names_it = |q: &str| {
+            !q.contains("filter")
+                || q.contains(&format!("%27{name}%27"))
+                || q.contains(&format!("'{name}'"))
+        };
+        let first_list = journal.iter().find(|e| {
+            let (path, query) = path_and_query(e);
+            e["method"] == "GET"
+                && e["status"] == 200
+                && is_org_path(path)
+                && names_it(query)
+                && emulated_at(e) > committed
+        });
+        if let Some(list) = first_list {
+            listed += 1;
+            if emulated_at(list) + took(list) < listed_from {
+                hidden += 1;
+            }
+        }
+    }
+    (listed, hidden)
+}
+
+#[tokio::test]
+async fn kill9_with_lagging_lists_and_lost_create_answers_leaves_no_duplicate_and_no_lost_id() {
+    let _serial = SERIAL.lock().await;
+    let orgs = env_num("RELIABILITY_EC_ORGS", 20).max(2) as usize;
+    let m = env_num("RELIABILITY_EC_KILLS", 5);
+    let seed = env_num("RELIABILITY_SEED", 42);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let kube = Kube::shared();
+    let client = client().await;
+    install_crds();
+    let ns = namespace(&client, "rel-consistency").await;
+    // Lists lag creates by EC_LIST_LAG_SECS; a quarter of the creates commit and then hold
+    // their answer 8 s, past the operator's 3 s Graph timeout; some latency on every call so
+    // that kills land while calls are in flight.
+    let lag = EC_LIST_LAG_SECS.to_string();
+    let emulator = Emulator::start(&[
+        "--seed",
+        &seed.to_string(),
+        "--latency-ms",
+        "20..200",
+        "--list-lag-secs",
+        &lag,
+        "--commit-then-timeout-rate",
+        "0.25",
+        "--stall-ms",
+        "8000",
+    ]);
+    let graph_timeout = format!("{EC_GRAPH_TIMEOUT_SECS}s");
+    let operator_args = [
+        "--graph-timeout",
+        &graph_timeout,
+        "--create-consistency-window",
+        EC_WINDOW,
+    ];
+    setup_connections(&kube, &ns, &emulator, &[("conn", TENANT_A)]);
+    let mut manifest = String::new();
+    for i in 0..orgs {
+        let mode = if i % 2 == 0 {
+            "Create"
+        } else {
+            "AdoptOrCreate"
+        };
+        manifest.push_str(&org(
+            &format!("org-{i:04}"),
+            "conn",
+            &format!("Lagged-{i:04}"),
+            mode,
+        ));
+    }
+    let total = orgs + 1;
+    let mut logs = vec![];
+    let started = Instant::now();
+    let mut operator = start_operator(&ns, &operator_args);
+    kube.apply(&ns, &manifest);
+
+    // Organizations seen waiting for Graph's lists, sampled through the kills and after.
+    let mut waited = std::collections::BTreeSet::new();
+    let mut kill_times = vec![];
+    for _ in 0..m {
+        let pause = Duration::from_millis(rng.gen_range(200..2500));
+        let t = Instant::now();
+        note_waiting(&kube.resources(&ns), &mut waited);
+        tokio::time::sleep(pause.saturating_sub(t.elapsed())).await;
+        kill_times.push(jiff::Timestamp::now());
+        operator.kill9();
+        logs.push(operator.log_text());
+        operator = start_operator(&ns, &operator_args);
+    }
+    let last_restart = Instant::now();
+    let outcome = kube
+        .all_ready_watching(&ns, total, Duration::from_secs(120), |items| {
+            note_waiting(items, &mut waited)
+        })
+        .await;
+    let converge = last_restart.elapsed();
+    let (items, not_ready) = match outcome {
+        Ok(items) => (items, None),
+        Err((items, last)) => (items, Some(last)),
+    };
+    logs.push(operator.log_text());
+    assert!(
+        operator.child.try_wait().unwrap().is_none(),
+        "the operator exited"
+    );
+
+    let state = emulator.state().await;
+    let journal = emulator.journal().await;
+    let (duplicates, lost) = duplicates_and_lost(&state, &items);
+    let posts: Vec<&serde_json::Value> = journal
+        .iter()
+        .filter(|e| e["method"] == "POST" && path_and_query(e).0.ends_with("/organization"))
+        .collect();
+    let lost_answers = posts
+        .iter()
+        .filter(|e| {
+            e["fault"]
+                .as_str()
+                .is_some_and(|f| f.contains("commit then timeout"))
+        })
+        .count();
+    let (relisted, hidden) = hidden_at_first_list(&journal, EC_LIST_LAG_SECS);
+    let (kills_mid_call, kills_awaiting_create) =
+        kills_in_flight(&journal, &kill_times, EC_GRAPH_TIMEOUT_SECS);
+    let recovered = items
+        .iter()
+        .filter(|o| condition(o, "Ready").is_some_and(|c| c.1 == "Recovered"))
+        .count();
+    let leaks = secret_occurrences(&kube, &ns, &logs, &[CLIENT_SECRET]);
+    figures(
+        "eventual consistency (lagging lists, lost create answers, kill -9)",
+        &[
+            (
+                "resources",
+                format!(
+                    "{total} ({orgs} organizations in Create and AdoptOrCreate mode, 1 connection)"
+                ),
+            ),
+            (
+                "faults",
+                format!(
+                    "lists lag creates {EC_LIST_LAG_SECS} s; 25% of creates commit then hold the answer 8 s \
+                     (operator's Graph timeout {EC_GRAPH_TIMEOUT_SECS} s); 20-200 ms latency; consistency window {EC_WINDOW}"
+                ),
+            ),
+            (
+                "kills",
+                format!(
+                    "{m} (seed {seed}), {kills_mid_call} with a Graph call in flight, \
+                     {kills_awaiting_create} of them while a create's answer was awaited"
+                ),
+            ),
+            (
+                "POST /organization (201)",
+                format!(
+                    "{} ({})",
+                    posts.len(),
+                    posts.iter().filter(|e| e["status"] == 201).count()
+                ),
+            ),
+            ("commits whose answer was lost", lost_answers.to_string()),
+            (
+                "creates hidden from the first list after them",
+                format!("{hidden} of {relisted} listed again"),
+            ),
+            (
+                "organizations seen waiting (WaitingForGraph)",
+                waited.len().to_string(),
+            ),
+            (
+                "Ready with reason Recovered at the end (adopted after an interrupted create)",
+                recovered.to_string(),
+            ),
+            ("duplicates", duplicates.to_string()),
+            ("lost ids", lost.len().to_string()),
+            (
+                "all Ready after the last restart",
+                match &not_ready {
+                    None => format!(
+                        "{:.1} s (whole run {:.1} s)",
+                        converge.as_secs_f64(),
+                        started.elapsed().as_secs_f64()
+                    ),
+                    Some(_) => format!("not within {:.0} s", converge.as_secs_f64()),
+                },
+            ),
+            (
+                "secret values found in logs/Events/status",
+                leaks.to_string(),
+            ),
+        ],
+    );
+    assert_eq!(duplicates, 0, "duplicate organizations in the emulator");
+    assert!(
+        lost.is_empty(),
+        "status ids missing from the emulator: {lost:?}"
+    );
+    if let Some(last) = not_ready {
+        panic!("not all Ready after the last restart: {last}");
+    }
+    assert!(
+        lost_answers > 0,
+        "no create committed without its answer: the commit-then-timeout fault never fired"
+    );
+    assert!(
+        hidden > 0,
+        "no create was hidden from a list after it: the list lag never mattered"
+    );
+    assert_eq!(leaks, 0, "a secret value was written");
+    assert_eq!(
+        emulator_orgs(&state)
+            .iter()
+            .filter(|(_, n, _)| n.starts_with("Lagged-"))
             .count(),
         orgs,
         "one organization per resource"
