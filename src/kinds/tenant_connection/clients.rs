@@ -182,7 +182,13 @@ impl Connections {
     /// [`Self::refresh`].
     pub(crate) async fn get(&self, conn: &TenantConnection) -> Result<Arc<dyn GraphApi>> {
         let generation = conn.metadata.generation.unwrap_or_default();
-        let prefix = format!("{}/{generation}/", conn.uid().unwrap_or_default());
+        let uid = conn.uid().unwrap_or_default();
+        // Being deleted (which bumps the generation), the connection keeps the credential it
+        // was using: its Secret may already be gone while others still leave through it.
+        let prefix = match conn.metadata.deletion_timestamp {
+            Some(_) => format!("{uid}/"),
+            None => format!("{uid}/{generation}/"),
+        };
         if let Some(e) = locked(&self.cache).get(&cache_key(conn))
             && e.fingerprint.starts_with(&prefix)
         {
