@@ -215,27 +215,7 @@ async fn the_chart_rbac_is_enough_and_no_more() {
     // The operator, outside the cluster, as the chart's ServiceAccount.
     let emulator = Emulator::start(&[]);
     let kubeconfig = service_account_kubeconfig(&ns, sa_name);
-    let log = tempfile::tempdir().unwrap().keep().join("operator.log");
-    let mut operator = Proc {
-        child: Command::new(env!("CARGO_BIN_EXE_graph-org-operator"))
-            .args([
-                "run",
-                "--watch-namespaces",
-                &ns,
-                "--claims-namespace",
-                &ns,
-                "--http-listen",
-                "127.0.0.1:0",
-                "--leader-elect",
-            ])
-            .env("KUBECONFIG", &kubeconfig)
-            .env("ALLOWED_ENDPOINTS", &emulator.url)
-            .env("RUST_LOG", "info,graph_org_operator=debug")
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
-        log: log.clone(),
-    };
+    let mut operator = operator_as(&kubeconfig, &ns, &emulator, &["--leader-elect"]);
     apply(&ns, &secret_manifest("creds", CLIENT_SECRET));
     apply(
         &ns,
@@ -317,6 +297,28 @@ async fn the_chart_rbac_is_enough_and_no_more() {
             "the chart grants more than needed: {denied:?}"
         );
     }
+}
+
+/// The operator, outside the cluster, as the ServiceAccount behind `kubeconfig`, watching `ns`,
+/// allowed to reach `emulator`, logging at debug.
+fn operator_as(
+    kubeconfig: &std::path::Path,
+    ns: &str,
+    emulator: &Emulator,
+    extra: &[&str],
+) -> Proc {
+    let log = tempfile::tempdir().unwrap().keep().join("operator.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_graph-org-operator"))
+        .args(["run", "--watch-namespaces", ns, "--claims-namespace", ns])
+        .args(["--http-listen", "127.0.0.1:0"])
+        .args(extra)
+        .env("KUBECONFIG", kubeconfig)
+        .env("ALLOWED_ENDPOINTS", &emulator.url)
+        .env("RUST_LOG", "info,graph_org_operator=debug")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    Proc { child, log }
 }
 
 fn metric(url: &str, name: &str) -> f64 {
@@ -495,29 +497,8 @@ async fn without_watching_secrets_get_is_enough() {
 
     let emulator = Emulator::start(&[]);
     let kubeconfig = service_account_kubeconfig(&ns, sa_name);
-    let log = tempfile::tempdir().unwrap().keep().join("operator.log");
-    let mut operator = Proc {
-        child: Command::new(env!("CARGO_BIN_EXE_graph-org-operator"))
-            .args([
-                "run",
-                "--watch-namespaces",
-                &ns,
-                "--claims-namespace",
-                &ns,
-                "--http-listen",
-                "127.0.0.1:0",
-                "--watch-secrets",
-                "false",
-            ])
-            .env("KUBECONFIG", &kubeconfig)
-            .env("ALLOWED_ENDPOINTS", &emulator.url)
-            // A Secret watch refused by RBAC would show here as a controller event at debug.
-            .env("RUST_LOG", "info,graph_org_operator=debug")
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
-        log: log.clone(),
-    };
+    // A Secret watch refused by RBAC would show in its log as a controller event at debug.
+    let mut operator = operator_as(&kubeconfig, &ns, &emulator, &["--watch-secrets", "false"]);
     apply(&ns, &secret_manifest("creds", CLIENT_SECRET));
     apply(
         &ns,
