@@ -155,44 +155,6 @@ async fn renders_applies_server_side_and_installs() {
     );
 }
 
-/// A kubeconfig that authenticates as the chart's ServiceAccount with a real token.
-fn service_account_kubeconfig(ns: &str, sa: &str) -> std::path::PathBuf {
-    let (ok, token, err) = kubectl_run(&["create", "token", sa, "-n", ns, "--duration=1h"], None);
-    assert!(ok, "kubectl create token: {err}");
-    let (_, server, _) = kubectl_run(
-        &[
-            "config",
-            "view",
-            "--minify",
-            "-o",
-            "jsonpath={.clusters[0].cluster.server}",
-        ],
-        None,
-    );
-    let (_, ca, _) = kubectl_run(
-        &[
-            "config",
-            "view",
-            "--minify",
-            "--raw",
-            "-o",
-            "jsonpath={.clusters[0].cluster.certificate-authority-data}",
-        ],
-        None,
-    );
-    let path = tempfile::tempdir().unwrap().keep().join("sa.kubeconfig");
-    std::fs::write(
-        &path,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: '{server}', certificate-authority-data: {ca}}}}}]\n\
-             users: [{{name: sa, user: {{token: {}}}}}]\ncontexts: [{{name: c, context: {{cluster: c, user: sa, namespace: {ns}}}}}]\ncurrent-context: c\n",
-            token.trim()
-        ),
-    )
-    .unwrap();
-    path
-}
-
 #[tokio::test]
 async fn the_chart_rbac_is_enough_and_no_more() {
     let client = client().await;

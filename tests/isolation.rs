@@ -339,44 +339,6 @@ impl User {
     }
 }
 
-/// A kubeconfig that authenticates as a ServiceAccount with a real token (as tests/chart.rs).
-fn service_account_kubeconfig(ns: &str, sa: &str) -> PathBuf {
-    let (ok, token, err) = kubectl_run(&["create", "token", sa, "-n", ns, "--duration=1h"], None);
-    assert!(ok, "kubectl create token: {err}");
-    let (_, server, _) = kubectl_run(
-        &[
-            "config",
-            "view",
-            "--minify",
-            "-o",
-            "jsonpath={.clusters[0].cluster.server}",
-        ],
-        None,
-    );
-    let (_, ca, _) = kubectl_run(
-        &[
-            "config",
-            "view",
-            "--minify",
-            "--raw",
-            "-o",
-            "jsonpath={.clusters[0].cluster.certificate-authority-data}",
-        ],
-        None,
-    );
-    let path = tempfile::tempdir().unwrap().keep().join("user.kubeconfig");
-    std::fs::write(
-        &path,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: '{server}', certificate-authority-data: {ca}}}}}]\n\
-             users: [{{name: u, user: {{token: {}}}}}]\ncontexts: [{{name: c, context: {{cluster: c, user: u, namespace: {ns}}}}}]\ncurrent-context: c\n",
-            token.trim()
-        ),
-    )
-    .unwrap();
-    path
-}
-
 // ---------------------------------------------------------------------------------------------
 // Manifests.
 

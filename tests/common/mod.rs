@@ -564,3 +564,41 @@ pub async fn events_with(ns: &str, needle: &str) -> String {
 pub fn http_client() -> reqwest::Client {
     graph_client::http::build_http_client(None).expect("HTTP client")
 }
+
+/// A kubeconfig that authenticates as ServiceAccount `sa` of `ns` with a real token.
+pub fn service_account_kubeconfig(ns: &str, sa: &str) -> PathBuf {
+    let (ok, token, err) = kubectl_run(&["create", "token", sa, "-n", ns, "--duration=1h"], None);
+    assert!(ok, "kubectl create token: {err}");
+    let (_, server, _) = kubectl_run(
+        &[
+            "config",
+            "view",
+            "--minify",
+            "-o",
+            "jsonpath={.clusters[0].cluster.server}",
+        ],
+        None,
+    );
+    let (_, ca, _) = kubectl_run(
+        &[
+            "config",
+            "view",
+            "--minify",
+            "--raw",
+            "-o",
+            "jsonpath={.clusters[0].cluster.certificate-authority-data}",
+        ],
+        None,
+    );
+    let path = tempfile::tempdir().unwrap().keep().join("sa.kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: '{server}', certificate-authority-data: {ca}}}}}]\n\
+             users: [{{name: sa, user: {{token: {}}}}}]\ncontexts: [{{name: c, context: {{cluster: c, user: sa, namespace: {ns}}}}}]\ncurrent-context: c\n",
+            token.trim()
+        ),
+    )
+    .unwrap();
+    path
+}
