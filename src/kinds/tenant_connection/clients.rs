@@ -197,6 +197,11 @@ impl Connections {
         self.refresh(conn).await
     }
 
+    /// Drop the client of a connection that is gone, with the credential it holds.
+    pub(crate) fn forget(&self, conn: &TenantConnection) {
+        locked(&self.cache).remove(&cache_key(conn));
+    }
+
     /// Re-read the credential and rebuild the client if anything changed.
     pub(crate) async fn refresh(&self, conn: &TenantConnection) -> Result<Arc<dyn GraphApi>> {
         // Before anything is read or sent: a credential never goes to a host the admin didn't

@@ -66,6 +66,8 @@ impl Kind for TenantConnection {
     async fn cleanup(round: &mut Round<Self>, ctx: &Context) -> Result<Cleanup> {
         let holders = holders(ctx, &round.namespace(), &round.obj.name_any()).await?;
         if holders.is_empty() {
+            // Its client and credential aren't needed any more: don't keep them in memory.
+            ctx.connections.forget(&round.obj);
             return Ok(Cleanup::Done(
                 "no resource needs the connection any more".into(),
             ));
