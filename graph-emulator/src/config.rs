@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::wire::Cloud;
 
-/// Application permissions the emulator knows about (graph-api §1.2, §2.3).
+/// Application permissions the emulator knows about (graph-api §1.2, §2.3, §9.0).
 pub mod roles {
     pub const ORG_READ: &str = "Organization.Read.All";
     pub const ORG_READ_WRITE: &str = "Organization.ReadWrite.All";
@@ -19,6 +19,12 @@ pub mod roles {
     pub const DIRECTORY_READ_WRITE: &str = "Directory.ReadWrite.All";
     pub const MTO_READ: &str = "MultiTenantOrganization.Read.All";
     pub const MTO_READ_WRITE: &str = "MultiTenantOrganization.ReadWrite.All";
+    /// Reads cross-tenant access policies: partners, identity sync, MTO templates.
+    pub const POLICY_READ: &str = "Policy.Read.All";
+    /// Reads and writes cross-tenant access policies.
+    pub const POLICY_CROSS_TENANT_ACCESS: &str = "Policy.ReadWrite.CrossTenantAccess";
+    /// `findTenantInformationByTenantId` / `…ByDomainName`.
+    pub const CROSS_TENANT_INFO_READ: &str = "CrossTenantInformation.ReadBasic.All";
 }
 
 /// The federated-credential audience Entra expects by default.
@@ -141,12 +147,18 @@ pub const DEFAULT_CLIENT_ID: &str = "aaaaaaaa-0000-4000-8000-000000000001";
 pub const DEFAULT_CLIENT_SECRET: &str = "emulator-secret";
 
 impl EmulatorConfig {
-    /// Two tenants (Contoso and Fabrikam) and one multi-tenant app with a secret, granted
-    /// Organization.ReadWrite.All and MultiTenantOrganization.ReadWrite.All in both.
+    /// Two tenants (Contoso and Fabrikam) and one multi-tenant app with a secret, granted in
+    /// both what forming a multi-tenant organization takes: Organization.ReadWrite.All,
+    /// MultiTenantOrganization.ReadWrite.All, Policy.Read.All and
+    /// Policy.ReadWrite.CrossTenantAccess (templates, partners, identity sync) and
+    /// CrossTenantInformation.ReadBasic.All (tenant lookup).
     pub fn default_local() -> Self {
         let all = vec![
             roles::ORG_READ_WRITE.to_string(),
             roles::MTO_READ_WRITE.to_string(),
+            roles::POLICY_READ.to_string(),
+            roles::POLICY_CROSS_TENANT_ACCESS.to_string(),
+            roles::CROSS_TENANT_INFO_READ.to_string(),
         ];
         Self {
             tenants: vec![
@@ -331,8 +343,11 @@ mod tests {
         assert_eq!(
             r,
             vec![
+                roles::CROSS_TENANT_INFO_READ.to_string(),
                 roles::MTO_READ_WRITE.to_string(),
-                roles::ORG_READ_WRITE.to_string()
+                roles::ORG_READ_WRITE.to_string(),
+                roles::POLICY_READ.to_string(),
+                roles::POLICY_CROSS_TENANT_ACCESS.to_string(),
             ]
         );
         assert_eq!(

@@ -34,6 +34,11 @@ pub struct FaultConfig {
     /// at once. The lag in force when the organization is created is the one it gets: changing
     /// this later does not move organizations already created. 0 (the default) means none.
     pub list_lag_secs: f64,
+    /// Lower (or raise) the limit of active tenants per multi-tenant organization, owner
+    /// included; [`crate::state::MAX_ACTIVE_TENANTS`] (Graph's 100) when absent. Checked when
+    /// a join would make a tenant active.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_active_tenants: Option<usize>,
 }
 
 /// The largest `listLagSecs` accepted: about 31 years, far beyond any test and far within
@@ -70,6 +75,9 @@ pub struct FaultRule {
     /// `Retry-After` seconds sent with injected 429s and with half of the injected 503s;
     /// random between 0.1 and 2 (fractional) when absent.
     pub retry_after_secs: Option<f64>,
+    /// Never send `Retry-After` with this rule's 429s and 503s (Graph and Entra may leave it
+    /// out; a client then has to back off on its own). Overrides `retryAfterSecs`.
+    pub omit_retry_after: bool,
     /// Probability of closing the connection without a response.
     pub reset_rate: f64,
     /// Probability of a 2xx answer whose body is not valid JSON (the call still happens).
@@ -96,6 +104,7 @@ impl Default for FaultRule {
             server_error_statuses: vec![503, 500, 504],
             throttle_rate: 0.0,
             retry_after_secs: None,
+            omit_retry_after: false,
             reset_rate: 0.0,
             malformed_rate: 0.0,
             stall_rate: 0.0,
@@ -261,8 +270,10 @@ impl Faults {
             }
             if d.action.is_none() {
                 let retry_after = |rng: &mut _| {
-                    rule.retry_after_secs
-                        .unwrap_or_else(|| random_retry_after(rng))
+                    (!rule.omit_retry_after).then(|| {
+                        rule.retry_after_secs
+                            .unwrap_or_else(|| random_retry_after(rng))
+                    })
                 };
                 d.action = if roll(rng, rule.reset_rate) {
                     Some(Action::Reset)
@@ -275,7 +286,7 @@ impl Faults {
                 } else if roll(rng, rule.throttle_rate) {
                     Some(Action::Respond {
                         status: 429,
-                        retry_after: Some(retry_after(rng)),
+                        retry_after: retry_after(rng),
                     })
                 } else if roll(rng, rule.server_error_rate) {
                     let statuses = if rule.server_error_statuses.is_empty() {
@@ -285,7 +296,11 @@ impl Faults {
                     };
                     let status = statuses[rng.gen_range(0..statuses.len())];
                     // 503 sometimes carries Retry-After (graph-api §3); the others don't.
-                    let ra = (status == 503 && rng.gen_bool(0.5)).then(|| retry_after(rng));
+                    let ra = if status == 503 && rng.gen_bool(0.5) {
+                        retry_after(rng)
+                    } else {
+                        None
+                    };
                     Some(Action::Respond {
                         status,
                         retry_after: ra,
@@ -385,6 +400,49 @@ mod tests {
             assert!(c.validate().is_err(), "{bad}");
         }
         assert!(FaultConfig::default().validate().is_ok());
+    }
+
+    #[test]
+    fn omit_retry_after_drops_the_header_for_429_and_503() {
+        let config: FaultConfig = serde_json::from_value(serde_json::json!({
+            "rules": [
+                {"method": "GET", "throttleRate": 1.0, "retryAfterSecs": 3.0, "omitRetryAfter": true},
+                {"method": "POST", "serverErrorRate": 1.0, "serverErrorStatuses": [503], "omitRetryAfter": true},
+                {"method": "PUT", "throttleRate": 1.0},
+            ],
+        }))
+        .unwrap();
+        let mut f = Faults::new(config);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for _ in 0..20 {
+            assert_eq!(
+                f.decide("GET", "/v1.0/organization", &mut rng).action,
+                Some(Action::Respond {
+                    status: 429,
+                    retry_after: None
+                })
+            );
+            assert_eq!(
+                f.decide("POST", "/tenant/oauth2/v2.0/token", &mut rng)
+                    .action,
+                Some(Action::Respond {
+                    status: 503,
+                    retry_after: None
+                })
+            );
+            // Without the flag, a 429 always carries one (random when not given).
+            let Some(Action::Respond {
+                retry_after: Some(ra),
+                ..
+            }) = f.decide("PUT", "/v1.0/x", &mut rng).action
+            else {
+                panic!("a 429 with Retry-After");
+            };
+            assert!((0.1..=2.0).contains(&ra), "{ra}");
+        }
+        let v = serde_json::to_value(f.get()).unwrap();
+        assert_eq!(v["rules"][0]["omitRetryAfter"], true);
+        assert_eq!(v["rules"][2]["omitRetryAfter"], false);
     }
 
     #[test]

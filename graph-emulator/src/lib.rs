@@ -36,6 +36,16 @@
 //!   `GET …/tenants` an empty list. In a national cloud (tenant `cloud` or the `nationalCloud`
 //!   fault) every `tenantRelationships/multiTenantOrganization…` path is 404 `ResourceNotFound`.
 //!   Removing another tenant as a non-owner is 403 `Authorization_RequestDenied`.
+//! - **Cross-tenant access** (graph-api §9, [`state`]'s `cross_tenant` module): the two MTO
+//!   templates (Global cloud only), partner configurations with their identity-sync policy,
+//!   and `findTenantInformationBy{TenantId,DomainName}` over the configured tenants. A join
+//!   that completes generates both sides' partner and identity-sync settings for every other
+//!   active tenant and applies each side's templates. Deleting a partner that still has an
+//!   identity-sync policy is 400 `Request_BadRequest`; `isInMultiTenantOrganization` is
+//!   computed and ignored in bodies. A join past [`state::MAX_ACTIVE_TENANTS`] active
+//!   tenants fails (`--mto-max-active-tenants`, or the `maxActiveTenants` fault, lowers it).
+//!   A fault rule with `omitRetryAfter: true` sends its 429s and 503s without `Retry-After`,
+//!   the token endpoint's included.
 //! - **Control endpoints** (emulator only, no token): `GET /_emulator/health`,
 //!   `GET|PUT|POST /_emulator/config` (PUT replaces, POST merges; secrets are redacted in
 //!   answers), `GET|PUT /_emulator/faults`, `GET|DELETE /_emulator/journal`,
@@ -197,6 +207,7 @@ impl Emu {
         dir.fail_joins = faults.config.fail_joins;
         dir.national_cloud = faults.config.national_cloud;
         dir.list_lag_secs = faults.config.list_lag_secs;
+        dir.max_active_tenants = faults.config.max_active_tenants;
         f(dir, now)
     }
 
@@ -533,6 +544,10 @@ pub struct EmulatorArgs {
     pub mto_remove_secs: f64,
     #[arg(long, default_value_t = 7200.0)]
     pub mto_join_after_create_secs: f64,
+    /// Active tenants per multi-tenant organization (owner included) beyond which a join
+    /// fails; Graph's limit is 100.
+    #[arg(long, default_value_t = state::MAX_ACTIVE_TENANTS)]
+    pub mto_max_active_tenants: usize,
     /// Added latency for every Graph/token request: milliseconds or MIN..MAX.
     #[arg(long)]
     pub latency_ms: Option<String>,
@@ -637,7 +652,7 @@ impl EmulatorArgs {
                 join_secs: self.mto_join_secs,
                 remove_secs: self.mto_remove_secs,
                 join_after_create_secs: self.mto_join_after_create_secs,
-                ..Default::default()
+                max_active_tenants: self.mto_max_active_tenants,
             },
             faults,
             seed: self.seed,

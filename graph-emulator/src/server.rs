@@ -28,7 +28,7 @@ use super::Emu;
 use super::clock::graph_time;
 use super::faults::{Action, FaultConfig};
 use super::journal::JournalEntry;
-use super::state::{ApiError, ApiResult, Caller, Directory};
+use super::state::{ApiError, ApiResult, Caller, Directory, TemplateKind};
 use super::tokens::{EntraError, TokenRequest};
 use crate::wire::ApiVersion;
 
@@ -103,7 +103,49 @@ fn graph_routes() -> Router<AppState> {
             &format!("{MTO}/joinRequest"),
             get(get_join).patch(update_join),
         )
+        // Bound functions, `findTenantInformationBy…(…)`: one segment parsed by hand.
+        .route("/tenantRelationships/{function}", get(tenant_function))
+        .merge(cross_tenant_routes())
         .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// `/policies/crossTenantAccessPolicy/…` (graph-api §9).
+fn cross_tenant_routes() -> Router<AppState> {
+    const CTAP: &str = "/policies/crossTenantAccessPolicy";
+    const SYNC: &str = "/policies/crossTenantAccessPolicy/templates/multiTenantOrganizationIdentitySynchronization";
+    const PARTNER: &str =
+        "/policies/crossTenantAccessPolicy/templates/multiTenantOrganizationPartnerConfiguration";
+    Router::new()
+        .route(SYNC, get(get_sync_template).patch(update_sync_template))
+        .route(
+            &format!("{SYNC}/resetToDefaultSettings"),
+            post(reset_sync_template),
+        )
+        .route(
+            PARTNER,
+            get(get_partner_template).patch(update_partner_template),
+        )
+        .route(
+            &format!("{PARTNER}/resetToDefaultSettings"),
+            post(reset_partner_template),
+        )
+        .route(
+            &format!("{CTAP}/partners"),
+            get(list_partners).post(create_partner),
+        )
+        .route(
+            &format!("{CTAP}/partners/{{tid}}"),
+            get(get_partner)
+                .patch(update_partner)
+                .delete(delete_partner),
+        )
+        .route(
+            &format!("{CTAP}/partners/{{tid}}/identitySynchronization"),
+            get(get_identity_sync)
+                .put(put_identity_sync)
+                .patch(update_identity_sync)
+                .delete(delete_identity_sync),
+        )
 }
 
 // ------------------------------------------------------------------ responses
@@ -116,11 +158,14 @@ fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
 
 fn graph_error(ctx: &Ctx, now: Timestamp, e: &ApiError) -> Response<Body> {
     let date = now.strftime("%Y-%m-%dT%H:%M:%S").to_string();
-    let body = json!({"error": {
+    let mut body = json!({"error": {
         "code": e.code,
         "message": e.message,
         "innerError": {"date": date, "request-id": ctx.request_id, "client-request-id": ctx.client_request_id},
     }});
+    if let Some(d) = &e.details {
+        body["error"]["details"] = d.clone();
+    }
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut r = json_response(status, &body);
     if let Some(ra) = e.retry_after {
@@ -198,6 +243,8 @@ fn last_segment(p: &str) -> &str {
 /// What a Graph operation answers.
 enum Reply {
     Entity(StatusCode, Value, &'static str),
+    /// An entity whose `@odata.context` path is built at run time.
+    EntityAt(StatusCode, Value, String),
     Collection(Vec<Value>, &'static str),
     NoContent,
 }
@@ -228,23 +275,36 @@ fn graph_call(
     let resp = match r {
         Err(e) => graph_error(ctx, emu.clock.now(), &e),
         Ok(Reply::NoContent) => StatusCode::NO_CONTENT.into_response(),
-        Ok(Reply::Entity(status, mut body, context)) => {
-            select(&mut body, &q);
-            let mut out = Map::new();
-            out.insert(
-                "@odata.context".into(),
-                Value::String(format!("{meta}#{context}")),
-            );
-            if let Value::Object(m) = body {
-                out.extend(m);
-            }
-            json_response(status, &Value::Object(out))
+        Ok(Reply::Entity(status, body, context)) => {
+            entity_response(&meta, &q, status, body, context)
+        }
+        Ok(Reply::EntityAt(status, body, context)) => {
+            entity_response(&meta, &q, status, body, &context)
         }
         Ok(Reply::Collection(items, context)) => {
             collection(emu, ctx, v, &q, items, &format!("{meta}#{context}"))
         }
     };
     with_caller(resp, app, tenant)
+}
+
+fn entity_response(
+    meta: &str,
+    q: &[(String, String)],
+    status: StatusCode,
+    mut body: Value,
+    context: &str,
+) -> Response<Body> {
+    select(&mut body, q);
+    let mut out = Map::new();
+    out.insert(
+        "@odata.context".into(),
+        Value::String(format!("{meta}#{context}")),
+    );
+    if let Value::Object(m) = body {
+        out.extend(m);
+    }
+    json_response(status, &Value::Object(out))
 }
 
 fn parse_query(q: &Option<String>) -> Vec<(String, String)> {
@@ -263,12 +323,16 @@ fn qget<'a>(q: &'a [(String, String)], k: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// `$select`: keep only the named properties (and `id`).
+/// `$select`: keep only the named properties (and `id`, and what `$expand` asked for).
 fn select(v: &mut Value, q: &[(String, String)]) {
     let Some(sel) = qget(q, "$select") else {
         return;
     };
-    let keep: Vec<&str> = sel.split(',').map(str::trim).collect();
+    let keep: Vec<&str> = sel
+        .split(',')
+        .chain(qget(q, "$expand").unwrap_or_default().split(','))
+        .map(str::trim)
+        .collect();
     if let Value::Object(m) = v {
         m.retain(|k, _| k == "id" || keep.contains(&k.as_str()));
     }
@@ -418,6 +482,165 @@ graph_handler!(update_join, |d, c, now, q; body b| {
     let body = parse_body(&b)?;
     d.update_join(c, body, now).map(|_| Reply::NoContent)
 });
+
+const PARTNERS: &str = "policies/crossTenantAccessPolicy/partners";
+
+fn template_context(kind: TemplateKind) -> String {
+    format!(
+        "policies/crossTenantAccessPolicy/templates/{}/$entity",
+        kind.segment()
+    )
+}
+
+graph_handler!(get_sync_template, |d, c, now, q| Ok(Reply::EntityAt(
+    StatusCode::OK,
+    d.get_template(c, TemplateKind::IdentitySync, now)?,
+    template_context(TemplateKind::IdentitySync)
+)));
+graph_handler!(update_sync_template, |d, c, now, q; body b| {
+    let body = parse_body(&b)?;
+    d.update_template(c, TemplateKind::IdentitySync, body, now).map(|_| Reply::NoContent)
+});
+graph_handler!(reset_sync_template, |d, c, now, q| d
+    .reset_template(c, TemplateKind::IdentitySync, now)
+    .map(|_| Reply::NoContent));
+graph_handler!(get_partner_template, |d, c, now, q| Ok(Reply::EntityAt(
+    StatusCode::OK,
+    d.get_template(c, TemplateKind::PartnerConfiguration, now)?,
+    template_context(TemplateKind::PartnerConfiguration)
+)));
+graph_handler!(update_partner_template, |d, c, now, q; body b| {
+    let body = parse_body(&b)?;
+    d.update_template(c, TemplateKind::PartnerConfiguration, body, now).map(|_| Reply::NoContent)
+});
+graph_handler!(reset_partner_template, |d, c, now, q| d
+    .reset_template(c, TemplateKind::PartnerConfiguration, now)
+    .map(|_| Reply::NoContent));
+
+/// `$expand` on partners: only `identitySynchronization` exists.
+fn expand_sync(q: &[(String, String)]) -> ApiResult<bool> {
+    let Some(e) = qget(q, "$expand") else {
+        return Ok(false);
+    };
+    let mut sync = false;
+    for part in e.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if part == "identitySynchronization" {
+            sync = true;
+        } else {
+            return Err(ApiError::new(
+                400,
+                "BadRequest",
+                format!(
+                    "Could not find a property named '{part}' on type 'microsoft.graph.crossTenantAccessPolicyConfigurationPartner'."
+                ),
+            ));
+        }
+    }
+    Ok(sync)
+}
+
+graph_handler!(list_partners, |d, c, now, q| {
+    let expand = expand_sync(&q)?;
+    Ok(Reply::Collection(
+        d.list_partners(c, expand, now)?,
+        PARTNERS,
+    ))
+});
+graph_handler!(create_partner, |d, c, now, q; body b| {
+    let body = parse_body(&b)?;
+    Ok(Reply::Entity(
+        StatusCode::CREATED,
+        d.create_partner(c, body, now)?,
+        "policies/crossTenantAccessPolicy/partners/$entity",
+    ))
+});
+graph_handler!(get_partner, |d, c, now, q, tid: String| {
+    let expand = expand_sync(&q)?;
+    Ok(Reply::Entity(
+        StatusCode::OK,
+        d.get_partner(c, &tid, expand, now)?,
+        "policies/crossTenantAccessPolicy/partners/$entity",
+    ))
+});
+graph_handler!(update_partner, |d, c, now, q, tid: String; body b| {
+    let body = parse_body(&b)?;
+    d.update_partner(c, &tid, body, now).map(|_| Reply::NoContent)
+});
+graph_handler!(delete_partner, |d, c, now, q, tid: String| d
+    .delete_partner(c, &tid, now)
+    .map(|_| Reply::NoContent));
+graph_handler!(get_identity_sync, |d, c, now, q, tid: String| {
+    let v = d.get_identity_sync(c, &tid, now)?;
+    Ok(Reply::EntityAt(
+        StatusCode::OK,
+        v,
+        format!("{PARTNERS}('{tid}')/identitySynchronization/$entity"),
+    ))
+});
+graph_handler!(put_identity_sync, |d, c, now, q, tid: String; body b| {
+    let body = parse_body(&b)?;
+    d.put_identity_sync(c, &tid, body, now).map(|_| Reply::NoContent)
+});
+graph_handler!(update_identity_sync, |d, c, now, q, tid: String; body b| {
+    let body = parse_body(&b)?;
+    d.update_identity_sync(c, &tid, body, now).map(|_| Reply::NoContent)
+});
+graph_handler!(delete_identity_sync, |d, c, now, q, tid: String| d
+    .delete_identity_sync(c, &tid, now)
+    .map(|_| Reply::NoContent));
+
+graph_handler!(tenant_function, |d, c, now, q, function: String| {
+    let v = match parse_function_call(&function) {
+        Some(("findTenantInformationByTenantId", param, arg)) => {
+            d.find_tenant_by_id(c, &function_arg(param, "tenantId", arg)?, now)?
+        }
+        Some(("findTenantInformationByDomainName", param, arg)) => {
+            d.find_tenant_by_domain(c, &function_arg(param, "domainName", arg)?, now)?
+        }
+        _ => {
+            return Err(ApiError::new(
+                404,
+                "ResourceNotFound",
+                format!("Resource not found for the segment '{function}'."),
+            ));
+        }
+    };
+    Ok(Reply::Entity(
+        StatusCode::OK,
+        v,
+        "microsoft.graph.tenantInformation",
+    ))
+});
+
+/// `name(param=value)` (the path segment, already percent-decoded) → its three parts.
+fn parse_function_call(segment: &str) -> Option<(&str, &str, &str)> {
+    let (name, rest) = segment.split_once('(')?;
+    let inner = rest.strip_suffix(')')?;
+    let (param, arg) = inner.split_once('=')?;
+    Some((name.trim(), param.trim(), arg.trim()))
+}
+
+/// A function's single string parameter: the right name and a quoted literal (OData doubles a
+/// quote inside it).
+fn function_arg(param: &str, expected: &str, arg: &str) -> ApiResult<String> {
+    if param != expected {
+        return Err(ApiError::new(
+            400,
+            "BadRequest",
+            format!("The function expects the parameter '{expected}', not '{param}'."),
+        ));
+    }
+    arg.strip_prefix('\'')
+        .and_then(|s| s.strip_suffix('\''))
+        .map(|s| s.replace("''", "'"))
+        .ok_or_else(|| {
+            ApiError::new(
+                400,
+                "BadRequest",
+                format!("The value of parameter '{expected}' must be a quoted string, e.g. {expected}='…'."),
+            )
+        })
+}
 
 /// `tenantId eq '…'`, the one filter the tenants collection supports.
 fn parse_tenant_filter(f: &str) -> ApiResult<String> {

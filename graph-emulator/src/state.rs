@@ -17,6 +17,8 @@
 //! Reads by id being immediately consistent is this emulator's choice: Graph documents no
 //! guarantee either way.
 
+mod cross_tenant;
+
 use std::collections::{BTreeMap, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
@@ -28,6 +30,13 @@ use super::config::{EmulatorConfig, TenantConfig, roles};
 use crate::wire::Cloud;
 use crate::wire::{JOIN_RESET_TENANT_ID, MemberRole, MemberState, ProcessingStatus};
 
+pub use cross_tenant::TemplateKind;
+
+/// Graph's limit of active tenants in one multi-tenant organization, owner included
+/// (graph-api §2.4, §9.6). Tests lower it with [`MtoTimings::max_active_tenants`] or the
+/// `maxActiveTenants` fault.
+pub const MAX_ACTIVE_TENANTS: usize = 100;
+
 /// A Graph error as the emulator answers it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApiError {
@@ -36,6 +45,8 @@ pub struct ApiError {
     pub message: String,
     /// Seconds, possibly fractional; sent as `Retry-After`.
     pub retry_after: Option<f64>,
+    /// Graph's `error.details` array, when the error has one.
+    pub details: Option<Value>,
 }
 
 impl ApiError {
@@ -45,6 +56,7 @@ impl ApiError {
             code: code.into(),
             message: message.into(),
             retry_after: None,
+            details: None,
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -145,6 +157,7 @@ pub struct MtoTimings {
     pub remove_secs: f64,
     /// How long after the MTO's creation a join is accepted.
     pub join_after_create_secs: f64,
+    /// Active tenants (owner included) beyond which a join fails; Graph's is 100.
     pub max_active_tenants: usize,
 }
 
@@ -155,7 +168,7 @@ impl Default for MtoTimings {
             join_secs: 600.0,
             remove_secs: 120.0,
             join_after_create_secs: 7200.0,
-            max_active_tenants: 100,
+            max_active_tenants: MAX_ACTIVE_TENANTS,
         }
     }
 }
@@ -170,6 +183,8 @@ struct Tenant {
     /// Set while the tenant is an active member (or the creator) of an MTO.
     membership: Option<Membership>,
     join: JoinRecord,
+    /// Cross-tenant access policy: MTO templates, partners and their identity sync.
+    xt: cross_tenant::CrossTenant,
 }
 
 #[derive(Clone, Debug)]
@@ -252,6 +267,8 @@ pub struct Directory {
     pub national_cloud: bool,
     /// Emulated seconds before a created organization shows in lists (a fault, for tests).
     pub list_lag_secs: f64,
+    /// Overrides `timings.max_active_tenants` (the `maxActiveTenants` fault).
+    pub max_active_tenants: Option<usize>,
 }
 
 impl Directory {
@@ -263,6 +280,7 @@ impl Directory {
             fail_joins: false,
             national_cloud: false,
             list_lag_secs: 0.0,
+            max_active_tenants: None,
         };
         d.apply_config(config, now);
         d
@@ -305,6 +323,7 @@ impl Directory {
                 id: new_id(),
                 ..Default::default()
             },
+            xt: cross_tenant::CrossTenant::new(),
         };
         let mut fields = tc.organization.clone();
         fields
@@ -976,7 +995,9 @@ impl Directory {
         };
         let added_by = t.join.added_by.clone().unwrap_or_default();
         let already_member = t.membership.is_some();
-        let max = self.timings.max_active_tenants;
+        let max = self
+            .max_active_tenants
+            .unwrap_or(self.timings.max_active_tenants);
         let found = self.mtos.iter().find_map(|(k, mto)| {
             let m = mto.members.get(tk)?;
             let owner_active = mto
@@ -1021,7 +1042,7 @@ impl Directory {
         m.joined = Some(at);
         m.failed = None;
         t.membership = Some(Membership {
-            mto: k,
+            mto: k.clone(),
             local_id: new_id(),
             created: at,
         });
@@ -1031,6 +1052,7 @@ impl Directory {
         t.join.status = Some(ProcessingStatus::Succeeded);
         t.join.details = None;
         t.join.due = None;
+        self.generate_mto_settings(&k, tk);
     }
 
     /// Everything, for `GET /_emulator/state` (drift tests, debugging).
@@ -1047,6 +1069,7 @@ impl Directory {
                     "organizations": t.orgs.all,
                     "multiTenantOrganization": t.membership.as_ref().map(|m| mto_json(&self.mtos[&m.mto], m)),
                     "joinRequest": join_json(&t.join),
+                    "crossTenantAccessPolicy": self.cross_tenant_snapshot(t),
                 });
                 // Only while some organization is still missing from lists (`listLagSecs`).
                 if !t.orgs.unlisted.is_empty() {
