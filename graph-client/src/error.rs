@@ -49,6 +49,10 @@ pub enum GraphError {
         message: String,
         request_id: Option<String>,
     },
+    /// An argument that can't be put in a request (a path segment that isn't an id). Nothing
+    /// was sent.
+    #[error("{0}; nothing was sent to Graph")]
+    InvalidArgument(String),
     /// The call is not available in this cloud (multi-tenant organizations are Global only).
     #[error("{0}")]
     Unsupported(String),
@@ -102,6 +106,7 @@ impl GraphError {
             }
             Self::Transport { .. } | Self::Malformed { .. } => true,
             Self::Credential(_)
+            | Self::InvalidArgument(_)
             | Self::Unsupported(_)
             | Self::Redirected { .. }
             | Self::ForeignNextLink { .. } => false,
@@ -138,6 +143,7 @@ impl GraphError {
             Self::Transport { .. } => "TransportError",
             Self::Malformed { .. } => "MalformedResponse",
             Self::Unsupported(_) => "UnsupportedInCloud",
+            Self::InvalidArgument(_) => "InvalidArgument",
             Self::Redirected { .. } => "Redirected",
             Self::ForeignNextLink { .. } => "ForeignNextLink",
         }

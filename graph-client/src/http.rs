@@ -591,6 +591,18 @@ impl HttpGraph {
         Url::parse(&url).map_err(|e| GraphError::Credential(format!("bad Graph URL {url}: {e}")))
     }
 
+    fn template_url(&self, v: ApiVersion, which: TemplateKind, tail: &str) -> GraphResult<Url> {
+        self.url(
+            v,
+            &format!("{TEMPLATES_PATH}/{}{tail}", which.path_segment()),
+        )
+    }
+
+    fn partner_url(&self, v: ApiVersion, tenant_id: &str, tail: &str) -> GraphResult<Url> {
+        let id = path_segment("partner tenant id", tenant_id)?;
+        self.url(v, &format!("{PARTNERS_PATH}/{id}{tail}"))
+    }
+
     fn parse<T: DeserializeOwned>(operation: &'static str, r: &Response) -> GraphResult<T> {
         serde_json::from_slice(&r.body).map_err(|e| GraphError::Malformed {
             operation,
@@ -929,12 +941,267 @@ impl GraphApi for HttpGraph {
         .boxed()
     }
 
+    fn get_identity_sync_template(
+        &self,
+        v: ApiVersion,
+    ) -> BoxFuture<'_, GraphResult<IdentitySyncTemplate>> {
+        async move {
+            self.require_mto()?;
+            let url = self.template_url(v, TemplateKind::IdentitySynchronization, "")?;
+            self.get_json("get identity synchronization template", url)
+                .await
+        }
+        .boxed()
+    }
+
+    fn get_partner_template(
+        &self,
+        v: ApiVersion,
+    ) -> BoxFuture<'_, GraphResult<PartnerConfigurationTemplate>> {
+        async move {
+            self.require_mto()?;
+            let url = self.template_url(v, TemplateKind::PartnerConfiguration, "")?;
+            self.get_json("get partner configuration template", url)
+                .await
+        }
+        .boxed()
+    }
+
+    fn update_template<'a>(
+        &'a self,
+        v: ApiVersion,
+        which: TemplateKind,
+        patch: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        async move {
+            self.require_mto()?;
+            let url = self.template_url(v, which, "")?;
+            self.write(
+                "update template",
+                Method::PATCH,
+                url,
+                Some(patch),
+                Replay::Safe,
+            )
+            .await
+            .map(drop)
+        }
+        .boxed()
+    }
+
+    fn reset_template(&self, v: ApiVersion, which: TemplateKind) -> BoxFuture<'_, GraphResult<()>> {
+        async move {
+            self.require_mto()?;
+            let url = self.template_url(v, which, "/resetToDefaultSettings")?;
+            // Resetting twice leaves the same defaults, so a replay is harmless.
+            self.write::<()>("reset template", Method::POST, url, None, Replay::Safe)
+                .await
+                .map(drop)
+        }
+        .boxed()
+    }
+
+    fn list_partners(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<Vec<CrossTenantPartner>>> {
+        async move {
+            let mut url = self.url(v, PARTNERS_PATH)?;
+            url.query_pairs_mut()
+                .append_pair("$expand", "identitySynchronization");
+            self.get_all("list partners", url).await
+        }
+        .boxed()
+    }
+
+    fn get_partner<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<CrossTenantPartner>> {
+        async move {
+            let url = self.partner_url(v, tenant_id, "")?;
+            self.get_json("get partner", url).await
+        }
+        .boxed()
+    }
+
+    fn create_partner<'a>(
+        &'a self,
+        v: ApiVersion,
+        body: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<CrossTenantPartner>> {
+        async move {
+            // A replay after a lost answer gets "already exists", which the caller adopts.
+            let r = self
+                .write(
+                    "create partner",
+                    Method::POST,
+                    self.url(v, PARTNERS_PATH)?,
+                    Some(body),
+                    Replay::Safe,
+                )
+                .await?;
+            Self::parse("create partner", &r)
+        }
+        .boxed()
+    }
+
+    fn update_partner<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+        patch: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        async move {
+            let url = self.partner_url(v, tenant_id, "")?;
+            self.write(
+                "update partner",
+                Method::PATCH,
+                url,
+                Some(patch),
+                Replay::Safe,
+            )
+            .await
+            .map(drop)
+        }
+        .boxed()
+    }
+
+    fn delete_partner<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        async move {
+            let url = self.partner_url(v, tenant_id, "")?;
+            self.write::<()>("delete partner", Method::DELETE, url, None, Replay::Safe)
+                .await
+                .map(drop)
+        }
+        .boxed()
+    }
+
+    fn get_identity_sync<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<IdentitySyncPolicy>> {
+        async move {
+            let url = self.partner_url(v, tenant_id, "/identitySynchronization")?;
+            self.get_json("get identity synchronization", url).await
+        }
+        .boxed()
+    }
+
+    fn create_identity_sync<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+        body: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        async move {
+            let url = self.partner_url(v, tenant_id, "/identitySynchronization")?;
+            // PUT creates only; a replay gets 409, which the caller turns into GET + PATCH.
+            self.write(
+                "create identity synchronization",
+                Method::PUT,
+                url,
+                Some(body),
+                Replay::Safe,
+            )
+            .await
+            .map(drop)
+        }
+        .boxed()
+    }
+
+    fn update_identity_sync<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+        patch: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        async move {
+            let url = self.partner_url(v, tenant_id, "/identitySynchronization")?;
+            self.write(
+                "update identity synchronization",
+                Method::PATCH,
+                url,
+                Some(patch),
+                Replay::Safe,
+            )
+            .await
+            .map(drop)
+        }
+        .boxed()
+    }
+
+    fn delete_identity_sync<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        async move {
+            let url = self.partner_url(v, tenant_id, "/identitySynchronization")?;
+            self.write::<()>(
+                "delete identity synchronization",
+                Method::DELETE,
+                url,
+                None,
+                Replay::Safe,
+            )
+            .await
+            .map(drop)
+        }
+        .boxed()
+    }
+
+    fn find_tenant_information<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<TenantInformation>> {
+        async move {
+            let id = path_segment("tenant id", tenant_id)?;
+            let url = self.url(
+                v,
+                &format!("tenantRelationships/findTenantInformationByTenantId(tenantId='{id}')"),
+            )?;
+            self.get_json("find tenant information", url).await
+        }
+        .boxed()
+    }
+
+    fn refresh_token_info(&self) -> BoxFuture<'_, GraphResult<TokenInfo>> {
+        async move {
+            self.tokens.invalidate().await;
+            self.token_info().await
+        }
+        .boxed()
+    }
+
     fn server_time(&self) -> Option<jiff::Timestamp> {
         *self.last_date.lock().unwrap()
     }
 }
 
 const MTO_PATH: &str = "tenantRelationships/multiTenantOrganization";
+const PARTNERS_PATH: &str = "policies/crossTenantAccessPolicy/partners";
+const TEMPLATES_PATH: &str = "policies/crossTenantAccessPolicy/templates";
+
+/// A tenant id placed in a URL path. Ids come from validated specs (GUIDs), but a path is no
+/// place to trust that: anything beyond letters, digits, `-` and `.` is refused.
+fn path_segment<'a>(what: &'static str, s: &'a str) -> GraphResult<&'a str> {
+    if !s.is_empty()
+        && s.len() <= 256
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
+        Ok(s)
+    } else {
+        Err(GraphError::InvalidArgument(format!(
+            "{what} {s:?} is not a tenant id"
+        )))
+    }
+}
 
 #[cfg(test)]
 mod tests {

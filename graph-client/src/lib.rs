@@ -145,6 +145,91 @@ pub trait GraphApi: Send + Sync {
         added_by_tenant_id: &'a str,
     ) -> BoxFuture<'a, GraphResult<()>>;
 
+    /// `GET …/crossTenantAccessPolicy/templates/multiTenantOrganizationIdentitySynchronization`.
+    fn get_identity_sync_template(
+        &self,
+        v: ApiVersion,
+    ) -> BoxFuture<'_, GraphResult<IdentitySyncTemplate>>;
+    /// `GET …/crossTenantAccessPolicy/templates/multiTenantOrganizationPartnerConfiguration`.
+    fn get_partner_template(
+        &self,
+        v: ApiVersion,
+    ) -> BoxFuture<'_, GraphResult<PartnerConfigurationTemplate>>;
+    /// `PATCH` one of the two templates with only the properties that differ.
+    fn update_template<'a>(
+        &'a self,
+        v: ApiVersion,
+        which: TemplateKind,
+        patch: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<()>>;
+    /// `POST …/templates/{which}/resetToDefaultSettings`.
+    fn reset_template(&self, v: ApiVersion, which: TemplateKind) -> BoxFuture<'_, GraphResult<()>>;
+
+    /// `GET …/crossTenantAccessPolicy/partners?$expand=identitySynchronization` (all pages).
+    fn list_partners(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<Vec<CrossTenantPartner>>>;
+    /// `GET …/partners/{tenantId}`.
+    fn get_partner<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<CrossTenantPartner>>;
+    /// `POST …/partners`; the body carries `tenantId` and the settings to set.
+    fn create_partner<'a>(
+        &'a self,
+        v: ApiVersion,
+        body: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<CrossTenantPartner>>;
+    /// `PATCH …/partners/{tenantId}`.
+    fn update_partner<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+        patch: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<()>>;
+    /// `DELETE …/partners/{tenantId}` (its identity synchronization policy must be gone).
+    fn delete_partner<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>>;
+    /// `GET …/partners/{tenantId}/identitySynchronization`.
+    fn get_identity_sync<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<IdentitySyncPolicy>>;
+    /// `PUT …/partners/{tenantId}/identitySynchronization` (create only: 409 if it exists).
+    fn create_identity_sync<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+        body: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<()>>;
+    /// `PATCH …/partners/{tenantId}/identitySynchronization`.
+    fn update_identity_sync<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+        patch: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<()>>;
+    /// `DELETE …/partners/{tenantId}/identitySynchronization`.
+    fn delete_identity_sync<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>>;
+
+    /// `GET /tenantRelationships/findTenantInformationByTenantId(tenantId='…')`.
+    fn find_tenant_information<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<TenantInformation>>;
+
+    /// Drop the cached token and get a new one, for permissions granted since it was issued
+    /// (a token's `roles` are fixed for its lifetime, up to an hour).
+    fn refresh_token_info(&self) -> BoxFuture<'_, GraphResult<TokenInfo>>;
+
     /// Graph's clock: the `Date` of the latest answer, if the transport has one. Graph's own
     /// timestamps (an MTO's createdDateTime, and so the 2 h before a join) are on this clock,
     /// which need not be the operator's (a skewed node, an emulator with a scaled clock).

@@ -79,6 +79,9 @@ graph_enum!(
     }
 );
 
+mod cross_tenant;
+pub use cross_tenant::*;
+
 /// `privacyProfile`
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -12,8 +12,10 @@ use graph_client::{
     ApiVersion, GraphApi, GraphError, GraphResult, TokenInfo,
     auth::Credential,
     types::{
-        JoinRequest, MemberRole, MtoMember, MtoMemberAdd, MtoWrite, MultiTenantOrganization,
-        Organization, OrganizationFields, OrganizationPatch,
+        CrossTenantPartner, IdentitySyncPolicy, IdentitySyncTemplate, JoinRequest, MemberRole,
+        MtoMember, MtoMemberAdd, MtoWrite, MultiTenantOrganization, Organization,
+        OrganizationFields, OrganizationPatch, PartnerConfigurationTemplate, PatchBody,
+        TemplateKind, TenantInformation,
     },
 };
 use graph_emulator::{Emu, tokens::TokenRequest};
@@ -256,5 +258,160 @@ impl GraphApi for RecordingGraph {
     /// The emulator's clock, as the HTTP client reads it from each answer's `Date`.
     fn server_time(&self) -> Option<jiff::Timestamp> {
         Some(self.emu.clock.now())
+    }
+
+    fn get_identity_sync_template(
+        &self,
+        v: ApiVersion,
+    ) -> BoxFuture<'_, GraphResult<IdentitySyncTemplate>> {
+        Box::pin(async move {
+            self.record("get_identity_sync_template")?;
+            self.inner.get_identity_sync_template(v).await
+        })
+    }
+
+    fn get_partner_template(
+        &self,
+        v: ApiVersion,
+    ) -> BoxFuture<'_, GraphResult<PartnerConfigurationTemplate>> {
+        Box::pin(async move {
+            self.record("get_partner_template")?;
+            self.inner.get_partner_template(v).await
+        })
+    }
+
+    fn update_template<'a>(
+        &'a self,
+        v: ApiVersion,
+        which: TemplateKind,
+        patch: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.record("update_template")?;
+            self.inner.update_template(v, which, patch).await
+        })
+    }
+
+    fn reset_template(&self, v: ApiVersion, which: TemplateKind) -> BoxFuture<'_, GraphResult<()>> {
+        Box::pin(async move {
+            self.record("reset_template")?;
+            self.inner.reset_template(v, which).await
+        })
+    }
+
+    fn list_partners(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<Vec<CrossTenantPartner>>> {
+        Box::pin(async move {
+            self.record("list_partners")?;
+            self.inner.list_partners(v).await
+        })
+    }
+
+    fn get_partner<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<CrossTenantPartner>> {
+        Box::pin(async move {
+            self.record("get_partner")?;
+            self.inner.get_partner(v, tenant_id).await
+        })
+    }
+
+    fn create_partner<'a>(
+        &'a self,
+        v: ApiVersion,
+        body: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<CrossTenantPartner>> {
+        Box::pin(async move {
+            self.record("create_partner")?;
+            self.inner.create_partner(v, body).await
+        })
+    }
+
+    fn update_partner<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+        patch: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.record("update_partner")?;
+            self.inner.update_partner(v, tenant_id, patch).await
+        })
+    }
+
+    fn delete_partner<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.record("delete_partner")?;
+            self.inner.delete_partner(v, tenant_id).await
+        })
+    }
+
+    fn get_identity_sync<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<IdentitySyncPolicy>> {
+        Box::pin(async move {
+            self.record("get_identity_sync")?;
+            self.inner.get_identity_sync(v, tenant_id).await
+        })
+    }
+
+    fn create_identity_sync<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+        body: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.record("create_identity_sync")?;
+            self.inner.create_identity_sync(v, tenant_id, body).await
+        })
+    }
+
+    fn update_identity_sync<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+        patch: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.record("update_identity_sync")?;
+            self.inner.update_identity_sync(v, tenant_id, patch).await
+        })
+    }
+
+    fn delete_identity_sync<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.record("delete_identity_sync")?;
+            self.inner.delete_identity_sync(v, tenant_id).await
+        })
+    }
+
+    fn find_tenant_information<'a>(
+        &'a self,
+        v: ApiVersion,
+        tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<TenantInformation>> {
+        Box::pin(async move {
+            self.record("find_tenant_information")?;
+            self.inner.find_tenant_information(v, tenant_id).await
+        })
+    }
+
+    fn refresh_token_info(&self) -> BoxFuture<'_, GraphResult<TokenInfo>> {
+        Box::pin(async move {
+            self.record("refresh_token_info")?;
+            self.inner.refresh_token_info().await
+        })
     }
 }

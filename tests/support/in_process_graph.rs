@@ -22,6 +22,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use graph_client::types::*;
 use graph_client::{ApiVersion, GraphApi, GraphError, GraphResult, TokenInfo};
+use graph_emulator::state::TemplateKind as EmuTemplate;
 use graph_emulator::{ApiError, ApiResult, Caller, Directory, Emu};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -96,6 +97,14 @@ fn api_error(operation: &'static str, e: ApiError) -> GraphError {
         request_id: Some(uuid::Uuid::new_v4().to_string()),
         client_request_id: None,
         retry_after: e.retry_after.map(std::time::Duration::from_secs_f64),
+    }
+}
+
+/// The client's template names, as the emulator's (they cross only as URL segments over HTTP).
+fn emu_template(which: TemplateKind) -> EmuTemplate {
+    match which {
+        TemplateKind::IdentitySynchronization => EmuTemplate::IdentitySync,
+        TemplateKind::PartnerConfiguration => EmuTemplate::PartnerConfiguration,
     }
 }
 
@@ -244,5 +253,176 @@ impl GraphApi for InProcessGraph {
                 d.update_join(c, json!({"addedByTenantId": added_by_tenant_id}), now)
             })
         })
+    }
+
+    fn get_identity_sync_template(
+        &self,
+        _v: ApiVersion,
+    ) -> BoxFuture<'_, GraphResult<IdentitySyncTemplate>> {
+        Box::pin(async move {
+            self.call("get identity synchronization template", |d, c, now| {
+                d.get_template(c, EmuTemplate::IdentitySync, now)
+            })
+        })
+    }
+
+    fn get_partner_template(
+        &self,
+        _v: ApiVersion,
+    ) -> BoxFuture<'_, GraphResult<PartnerConfigurationTemplate>> {
+        Box::pin(async move {
+            self.call("get partner configuration template", |d, c, now| {
+                d.get_template(c, EmuTemplate::PartnerConfiguration, now)
+            })
+        })
+    }
+
+    fn update_template<'a>(
+        &'a self,
+        _v: ApiVersion,
+        which: TemplateKind,
+        patch: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.call_unit("update template", |d, c, now| {
+                d.update_template(c, emu_template(which), Value::Object(patch.clone()), now)
+            })
+        })
+    }
+
+    fn reset_template(
+        &self,
+        _v: ApiVersion,
+        which: TemplateKind,
+    ) -> BoxFuture<'_, GraphResult<()>> {
+        Box::pin(async move {
+            self.call_unit("reset template", |d, c, now| {
+                d.reset_template(c, emu_template(which), now)
+            })
+        })
+    }
+
+    fn list_partners(&self, _v: ApiVersion) -> BoxFuture<'_, GraphResult<Vec<CrossTenantPartner>>> {
+        Box::pin(async move {
+            self.call("list partners", |d, c, now| {
+                d.list_partners(c, true, now).map(Value::Array)
+            })
+        })
+    }
+
+    fn get_partner<'a>(
+        &'a self,
+        _v: ApiVersion,
+        tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<CrossTenantPartner>> {
+        Box::pin(async move {
+            self.call("get partner", |d, c, now| {
+                d.get_partner(c, tenant_id, false, now)
+            })
+        })
+    }
+
+    fn create_partner<'a>(
+        &'a self,
+        _v: ApiVersion,
+        b: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<CrossTenantPartner>> {
+        Box::pin(async move {
+            self.call("create partner", |d, c, now| {
+                d.create_partner(c, Value::Object(b.clone()), now)
+            })
+        })
+    }
+
+    fn update_partner<'a>(
+        &'a self,
+        _v: ApiVersion,
+        tenant_id: &'a str,
+        patch: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.call_unit("update partner", |d, c, now| {
+                d.update_partner(c, tenant_id, Value::Object(patch.clone()), now)
+            })
+        })
+    }
+
+    fn delete_partner<'a>(
+        &'a self,
+        _v: ApiVersion,
+        tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.call_unit("delete partner", |d, c, now| {
+                d.delete_partner(c, tenant_id, now)
+            })
+        })
+    }
+
+    fn get_identity_sync<'a>(
+        &'a self,
+        _v: ApiVersion,
+        tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<IdentitySyncPolicy>> {
+        Box::pin(async move {
+            self.call("get identity synchronization", |d, c, now| {
+                d.get_identity_sync(c, tenant_id, now)
+            })
+        })
+    }
+
+    fn create_identity_sync<'a>(
+        &'a self,
+        _v: ApiVersion,
+        tenant_id: &'a str,
+        b: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.call_unit("create identity synchronization", |d, c, now| {
+                d.put_identity_sync(c, tenant_id, Value::Object(b.clone()), now)
+            })
+        })
+    }
+
+    fn update_identity_sync<'a>(
+        &'a self,
+        _v: ApiVersion,
+        tenant_id: &'a str,
+        patch: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.call_unit("update identity synchronization", |d, c, now| {
+                d.update_identity_sync(c, tenant_id, Value::Object(patch.clone()), now)
+            })
+        })
+    }
+
+    fn delete_identity_sync<'a>(
+        &'a self,
+        _v: ApiVersion,
+        tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.call_unit("delete identity synchronization", |d, c, now| {
+                d.delete_identity_sync(c, tenant_id, now)
+            })
+        })
+    }
+
+    fn find_tenant_information<'a>(
+        &'a self,
+        _v: ApiVersion,
+        tenant_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<TenantInformation>> {
+        Box::pin(async move {
+            self.call("find tenant information", |d, c, now| {
+                d.find_tenant_by_id(c, tenant_id, now)
+            })
+        })
+    }
+
+    // Roles are looked up on every call here, so a fresh token is just another lookup.
+    fn refresh_token_info(&self) -> BoxFuture<'_, GraphResult<TokenInfo>> {
+        self.token_info()
     }
 }
