@@ -238,7 +238,8 @@ def remove_namespace(kube, ns):
     nobody else empties a deleted namespace: without this, each run would leave its N objects
     (and N Events) in etcd and in the API server's watch cache, and slow every later run."""
     collections = [f"/apis/graphorg.io/v1alpha1/namespaces/{ns}/{kind}" for kind in (
-        "organizations", "multitenantorganizationmemberships", "multitenantorganizations", "tenantconnections")]
+        "organizations", "multitenantorganizationmemberships", "multitenantorganizations",
+        "crosstenantaccesspartners", "tenantconnections")]
     collections += [f"/api/v1/namespaces/{ns}/secrets", f"/api/v1/namespaces/{ns}/events",
                     f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases"]
     for path in collections:

@@ -107,6 +107,7 @@ impl Error {
             Self::Graph(GraphError::Api { .. }) => Reason::GraphRejected,
             Self::Graph(GraphError::Token { .. }) => Reason::AuthenticationFailed,
             Self::Graph(GraphError::Credential(_)) => Reason::CredentialInvalid,
+            Self::Graph(GraphError::InvalidArgument(_)) => Reason::InvalidSpec,
             Self::Graph(GraphError::Transport { timeout: true, .. }) => Reason::GraphTimeout,
             Self::Graph(GraphError::Transport { .. }) => Reason::GraphUnreachable,
             Self::Graph(GraphError::Malformed { .. }) => Reason::GraphMalformedResponse,

@@ -27,6 +27,9 @@ const CONN: &str =
     "apiVersion: graphorg.io/v1alpha1\nkind: TenantConnection\nmetadata: {name: c}\nspec:\n";
 const ORG: &str = "apiVersion: graphorg.io/v1alpha1\nkind: Organization\nmetadata: {name: o}\nspec:\n  connectionRef: {name: c}\n";
 const MTO: &str = "apiVersion: graphorg.io/v1alpha1\nkind: MultiTenantOrganization\nmetadata: {name: m}\nspec:\n  connectionRef: {name: c}\n";
+const CTAP: &str = "apiVersion: graphorg.io/v1alpha1\nkind: CrossTenantAccessPartner\nmetadata: {name: p}\nspec:\n  connectionRef: {name: c}\n";
+const PARTNER: &str = "  partnerTenantId: 22222222-2222-4222-8222-222222222222\n";
+const MTOM: &str = "apiVersion: graphorg.io/v1alpha1\nkind: MultiTenantOrganizationMembership\nmetadata: {name: j}\nspec:\n  connectionRef: {name: c}\n  ownerTenantId: 11111111-1111-4111-8111-111111111111\n";
 const GOOD_CONN: &str = "  tenantId: 11111111-1111-4111-8111-111111111111\n  clientId: aaaaaaaa-0000-4000-8000-000000000001\n";
 
 /// (manifest, text the refusal must contain)
@@ -72,6 +75,25 @@ fn invalid_cases() -> Vec<(String, &'static str)> {
         (format!("{MTO}  displayName: X\n  description: {}\n", "d".repeat(1025)), "spec.description"),
         (format!("{MTO}  displayName: X\n  graphApiVersion: v3\n"), "spec.graphApiVersion"),
         (format!("{CONN}{GOOD_CONN}{secret}  endpoints: {{authority: 'http://login.example.com'}}\n"), "spec.endpoints.authority"),
+        // Cross-tenant access settings: the partner kind and the templates.
+        (CTAP.to_string(), "spec.partnerTenantId"),
+        (format!("{CTAP}  partnerTenantId: contoso.com\n"), "spec.partnerTenantId"),
+        (format!("{CTAP}{PARTNER}  deletionPolicy: Leave\n"), "spec.deletionPolicy"),
+        (format!("{CTAP}{PARTNER}  managementPolicy: Sometimes\n"), "spec.managementPolicy"),
+        (format!("{CTAP}{PARTNER}  inboundTrust: {{isMfaAccepted: maybe}}\n"), "spec.inboundTrust.isMfaAccepted"),
+        (format!("{CTAP}{PARTNER}  b2bCollaborationInbound: {{usersAndGroups: {{accessType: sometimes, targets: [{{target: AllUsers, targetType: user}}]}}}}\n"), "spec.b2bCollaborationInbound.usersAndGroups.accessType"),
+        (format!("{CTAP}{PARTNER}  b2bCollaborationInbound: {{usersAndGroups: {{accessType: allowed, targets: []}}}}\n"), "spec.b2bCollaborationInbound.usersAndGroups.targets"),
+        (format!("{CTAP}{PARTNER}  b2bCollaborationOutbound: {{usersAndGroups: {{accessType: allowed, targets: [{{target: everyone, targetType: user}}]}}}}\n"), "spec.b2bCollaborationOutbound.usersAndGroups.targets[0].target"),
+        (format!("{CTAP}{PARTNER}  b2bDirectConnectInbound: {{usersAndGroups: {{accessType: allowed, targets: [{{target: AllUsers, targetType: robot}}]}}}}\n"), "spec.b2bDirectConnectInbound.usersAndGroups.targets[0].targetType"),
+        (format!("{CTAP}{PARTNER}  b2bDirectConnectOutbound: {{usersAndGroups: {{accessType: allowed, targets: [{{target: AllApplications, targetType: application}}]}}}}\n"), "usersAndGroups.targets take targetType user or group"),
+        (format!("{CTAP}{PARTNER}  b2bCollaborationInbound: {{applications: {{accessType: blocked, targets: [{{target: AllUsers, targetType: user}}]}}}}\n"), "applications.targets take targetType application"),
+        (format!("{CTAP}{PARTNER}  b2bCollaborationInbound: {{}}\n"), "a B2B setting needs usersAndGroups or applications"),
+        (format!("{CTAP}{PARTNER}  identitySynchronization: {{displayName: ''}}\n"), "spec.identitySynchronization.displayName"),
+        (format!("{CTAP}{PARTNER}  identitySynchronization: {{userSyncInbound: {{}}}}\n"), "spec.identitySynchronization.userSyncInbound.isSyncAllowed"),
+        (format!("{MTO}  displayName: X\n  templates: {{identitySynchronization: {{templateApplicationLevel: allPartners}}}}\n"), "spec.templates.identitySynchronization.templateApplicationLevel"),
+        (format!("{MTO}  displayName: X\n  templates: {{partnerConfiguration: {{automaticUserConsentSettings: {{inboundAllowed: yes please}}}}}}\n"), "spec.templates.partnerConfiguration.automaticUserConsentSettings.inboundAllowed"),
+        (format!("{MTOM}  templates: {{partnerConfiguration: {{b2bCollaborationInbound: {{usersAndGroups: {{accessType: allowed}}}}}}}}\n"), "spec.templates.partnerConfiguration.b2bCollaborationInbound.usersAndGroups.targets"),
+        (format!("{MTOM}  templates: {{identitySynchronization: {{userSyncInbound: {{isSyncAllowed: 3}}}}}}\n"), "spec.templates.identitySynchronization.userSyncInbound.isSyncAllowed"),
     ]
 }
 
@@ -81,7 +103,7 @@ async fn invalid_manifests_are_refused_naming_the_field() {
     common::install_crds();
     let ns = common::namespace(&client, "invalid").await;
     let cases = invalid_cases();
-    assert!(cases.len() >= 30, "{} cases", cases.len());
+    assert!(cases.len() >= 48, "{} cases", cases.len());
     let mut failures = Vec::new();
     for (manifest, needle) in &cases {
         let (ok, out, err) = common::kubectl_run(&["apply", "-n", &ns, "-f", "-"], Some(manifest));
@@ -120,6 +142,39 @@ async fn immutable_fields_cannot_change_after_creation() {
             &["apply", "-n", &ns, "-f", "-"],
             Some(&v2.replace(from, to)),
         );
+        assert!(
+            !ok && err.contains(&format!("{field} cannot be changed after creation")),
+            "{field}: {err}"
+        );
+    }
+}
+
+/// A partner's settings are keyed by the partner's tenant and live in the connection's tenant.
+#[tokio::test]
+async fn a_partners_tenant_and_connection_cannot_change() {
+    let client = common::client().await;
+    common::install_crds();
+    let ns = common::namespace(&client, "immutable-ctap").await;
+    let v1 = format!("{CTAP}{PARTNER}  inboundTrust: {{isMfaAccepted: true}}\n");
+    let (ok, out, err) = common::kubectl_run(&["apply", "-n", &ns, "-f", "-"], Some(&v1));
+    assert!(ok, "{out}{err}");
+    let v2 = v1.replace("isMfaAccepted: true", "isMfaAccepted: false");
+    let (ok, out, err) = common::kubectl_run(&["apply", "-n", &ns, "-f", "-"], Some(&v2));
+    assert!(ok, "settings may change: {out}{err}");
+    for (changed, field) in [
+        (
+            v2.replace(
+                "22222222-2222-4222-8222-222222222222",
+                "33333333-3333-4333-8333-333333333333",
+            ),
+            "partnerTenantId",
+        ),
+        (
+            v2.replace("connectionRef: {name: c}", "connectionRef: {name: d}"),
+            "connectionRef.name",
+        ),
+    ] {
+        let (ok, _, err) = common::kubectl_run(&["apply", "-n", &ns, "-f", "-"], Some(&changed));
         assert!(
             !ok && err.contains(&format!("{field} cannot be changed after creation")),
             "{field}: {err}"

@@ -1,8 +1,12 @@
 //! The custom resources, one module per kind. Each kind's module has the same rooms: `mod.rs`
 //! (the CRD types), `plan.rs` (a pure function from what was observed to what to do),
 //! `reconcile.rs` (observe, plan, act: the kind's [`Kind`](crate::reconciler::Kind)), and
-//! `cleanup.rs` where deleting the resource has work to do in Graph.
+//! `cleanup.rs` where deleting the resource has work to do in Graph. `access_settings` is not a
+//! kind: the cross-tenant access settings three kinds share (field types, the minimal PATCH,
+//! the templates step).
 
+pub(crate) mod access_settings;
+pub mod cross_tenant_access_partner;
 pub mod multi_tenant_organization;
 pub mod multi_tenant_organization_membership;
 pub mod organization;
@@ -14,6 +18,7 @@ use kube::CustomResourceExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use cross_tenant_access_partner::CrossTenantAccessPartner;
 pub use multi_tenant_organization::MultiTenantOrganization;
 pub use multi_tenant_organization_membership::MultiTenantOrganizationMembership;
 pub use organization::Organization;
@@ -28,6 +33,7 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         Organization::crd(),
         MultiTenantOrganization::crd(),
         MultiTenantOrganizationMembership::crd(),
+        CrossTenantAccessPartner::crd(),
     ]
 }
 

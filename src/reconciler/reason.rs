@@ -73,6 +73,8 @@ reasons! {
     NotFoundInGraph,
     /// Another resource manages the same Graph object.
     Conflict,
+    /// Graph knows no tenant with the id the spec names.
+    TenantNotFound,
     /// Graph reports the join failed.
     JoinFailed,
     /// The spec asks for something Graph can't do.

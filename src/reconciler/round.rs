@@ -192,6 +192,21 @@ impl<K: Kind> Round<K> {
             .await;
     }
 
+    /// managementPolicy Observe: Ready, with what differs in the message, and a Warning Event
+    /// only when that message changes (not one per resync). Nothing is corrected.
+    pub(crate) async fn drift(&self, message: String) -> Health {
+        let before = self
+            .obj
+            .status()
+            .and_then(|s| super::find(s.conditions(), super::READY))
+            .map(|c| c.message.as_str());
+        if before != Some(message.as_str()) {
+            self.warning(Reason::DriftDetected, "Observe", message.clone())
+                .await;
+        }
+        Health::ready(Reason::DriftDetected, message)
+    }
+
     /// Checked before every Graph write: a round still running after this replica lost
     /// leadership must leave the writing to the new leader.
     pub(crate) fn may_write(&self) -> Result<()> {

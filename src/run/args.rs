@@ -37,6 +37,14 @@ pub struct RunArgs {
     /// sign of it.
     #[arg(long, env = "CREATE_CONSISTENCY_WINDOW", default_value = "60s", value_parser = parse_duration_arg)]
     pub(crate) create_consistency_window: Duration,
+    /// Deadline of one Kubernetes API call made by a reconcile, leader election or a claim
+    /// (watches are long polls and keep their own).
+    #[arg(long, env = "KUBE_TIMEOUT", default_value = "30s", value_parser = parse_duration_arg)]
+    pub(crate) kube_timeout: Duration,
+    /// A resource stalled on a missing permission gets its connection a fresh token (whose
+    /// roles show grants made since) at most this often per connection.
+    #[arg(long, env = "ROLE_RECHECK_INTERVAL", default_value = "5m", value_parser = parse_duration_arg)]
+    pub(crate) role_recheck_interval: Duration,
     /// Attempts per Graph call before the reconcile gives up and requeues.
     #[arg(long, env = "GRAPH_ATTEMPTS", default_value_t = 4)]
     pub(crate) graph_attempts: u32,

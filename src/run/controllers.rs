@@ -17,8 +17,8 @@ use kube::{
 
 use crate::{
     kinds::{
-        Context, MultiTenantOrganization, MultiTenantOrganizationMembership, Organization,
-        TenantConnection,
+        Context, CrossTenantAccessPartner, MultiTenantOrganization,
+        MultiTenantOrganizationMembership, Organization, TenantConnection,
     },
     reconciler::{self, Kind},
 };
@@ -145,7 +145,7 @@ where
         .boxed()
 }
 
-/// The four controllers for one watched scope, and a future that resolves once their caches
+/// The five controllers for one watched scope, and a future that resolves once their caches
 /// have synced.
 pub(super) fn for_scope(
     client: &Client,
@@ -188,6 +188,12 @@ pub(super) fn for_scope(
         move |m: MultiTenantOrganizationMembership| {
             named(&by_membership, &m, &m.spec.connection_ref.name)
         },
+    );
+    let by_partner = connections.store();
+    let connections = connections.watches(
+        watch.api::<CrossTenantAccessPartner>(client),
+        watch.config.clone(),
+        move |p: CrossTenantAccessPartner| named(&by_partner, &p, &p.spec.connection_ref.name),
     );
     ctx.connections.add_store(connections.store());
 
@@ -254,17 +260,26 @@ pub(super) fn for_scope(
         },
     );
 
+    let partners = woken_by_connections(
+        lean_controller::<CrossTenantAccessPartner>(client, watch),
+        client,
+        watch,
+        |p| &p.spec.connection_ref.name,
+    );
+
     let synced = synced(vec![
         store_ready(connections.store()),
         store_ready(organizations.store()),
         store_ready(mtos.store()),
         store_ready(memberships.store()),
+        store_ready(partners.store()),
     ]);
     let controllers = vec![
         drive(connections, ctx.clone(), stop.clone()),
         drive(organizations, ctx.clone(), stop.clone()),
         drive(mtos, ctx.clone(), stop.clone()),
         drive(memberships, ctx.clone(), stop.clone()),
+        drive(partners, ctx.clone(), stop.clone()),
     ];
     (controllers, synced)
 }

@@ -26,8 +26,8 @@ pub use args::RunArgs;
 
 use crate::{
     kinds::{
-        self, MultiTenantOrganization, MultiTenantOrganizationMembership, Organization,
-        TenantConnection,
+        self, CrossTenantAccessPartner, MultiTenantOrganization, MultiTenantOrganizationMembership,
+        Organization, TenantConnection,
         tenant_connection::{AccessPolicy, Connections, HttpGraphFactory},
     },
     reconciler::{self, Metrics, Settings},
@@ -38,7 +38,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 pub async fn run(args: RunArgs) -> Result<(), BoxError> {
     init_logging(&args.log_format);
-    let client = Client::try_default().await?;
+    let (client, watch_client) = kube_clients(&args).await?;
     check_crds(&client, args.watch_namespaces.first().map(String::as_str)).await?;
 
     let mut registry = Registry::default();
@@ -73,7 +73,7 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
     let mut running = Vec::new();
     let mut synced = Vec::new();
     for watch in scopes(&args) {
-        let (c, s) = controllers::for_scope(&client, &ctx, &watch, &stop);
+        let (c, s) = controllers::for_scope(&watch_client, &ctx, &watch, &stop);
         running.extend(c);
         synced.push(s);
     }
@@ -95,6 +95,20 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
         l.release().await;
     }
     Ok(())
+}
+
+/// Two clients to the API server: one whose every call has `--kube-timeout` as its deadline,
+/// for the reconcilers, leader election and claims (a hung API server must not hold a worker
+/// for kube's default of almost five minutes); and one for the watches, which are long polls
+/// by design and keep kube's defaults.
+async fn kube_clients(args: &RunArgs) -> Result<(Client, Client), BoxError> {
+    let config = kube::Config::infer().await?;
+    let watch_client = Client::try_from(config.clone())?;
+    let mut calls = config;
+    calls.connect_timeout = Some(args.kube_timeout);
+    calls.read_timeout = Some(args.kube_timeout);
+    calls.write_timeout = Some(args.kube_timeout);
+    Ok((Client::try_from(calls)?, watch_client))
 }
 
 fn init_logging(format: &str) {
@@ -147,6 +161,10 @@ async fn check_crds(client: &Client, scope: Option<&str>) -> Result<(), BoxError
             "multitenantorganizationmemberships.graphorg.io",
             usable::<MultiTenantOrganizationMembership>(client, scope).await,
         ),
+        (
+            "crosstenantaccesspartners.graphorg.io",
+            usable::<CrossTenantAccessPartner>(client, scope).await,
+        ),
     ] {
         if let Err(e) = check {
             let where_ = scope.map_or("the cluster".to_string(), |n| format!("namespace {n}"));
@@ -193,7 +211,8 @@ fn context(
         Arc::new(factory),
         args.federated_token_file.clone(),
     )
-    .with_policy(policy);
+    .with_policy(policy)
+    .with_role_recheck_interval(args.role_recheck_interval);
     let reporter = Reporter {
         controller: "graph-org-operator".into(),
         instance: Some(identity.to_string()),

@@ -12,6 +12,7 @@ mod in_process_graph;
 mod membership_tests;
 mod mto_tests;
 mod organization_tests;
+mod partner_tests;
 mod round_tests;
 mod tenant_connection_tests;
 
@@ -233,7 +234,15 @@ impl Harness {
     pub(crate) fn graph_writes(&self) -> Vec<&'static str> {
         self.graph_calls()
             .into_iter()
-            .filter(|op| !op.starts_with("get_") && !op.starts_with("list_") && *op != "token_info")
+            .filter(|op| !is_read(op))
+            .collect()
+    }
+
+    /// The Graph calls other than tokens (a token request is the token endpoint's business).
+    pub(crate) fn graph_api_calls(&self) -> Vec<&'static str> {
+        self.graph_calls()
+            .into_iter()
+            .filter(|op| !op.ends_with("token_info"))
             .collect()
     }
 
@@ -305,7 +314,8 @@ fn context(
         },
     );
     let graphs = EmulatorGraphs::new(emu.clone(), graph_calls.clone());
-    let connections = Connections::new(client, Arc::new(graphs), None);
+    let connections = Connections::new(client, Arc::new(graphs), None)
+        .with_role_recheck_interval(ROLE_RECHECK_INTERVAL);
     Arc::new(kinds::Context::new(
         base,
         connections,
@@ -314,6 +324,9 @@ fn context(
 }
 
 /// The Ready condition's (status, reason, message); ("", "", "") when there is none.
+/// How often the tests' operator may fetch a fresh token for a permission that seems missing.
+pub(crate) const ROLE_RECHECK_INTERVAL: Duration = Duration::from_millis(300);
+
 pub(crate) fn ready(conditions: Option<&[Condition]>) -> (String, String, String) {
     conditions
         .and_then(|c| find(c, READY))
@@ -345,4 +358,12 @@ pub(crate) fn assert_stalled_until_resync(action: &Action) {
         (Duration::from_secs(270)..=Duration::from_secs(330)).contains(&after),
         "expected a requeue at the resync, got {action:?}"
     );
+}
+
+/// Reads: lookups, and tokens (which change nothing in Graph).
+fn is_read(operation: &str) -> bool {
+    operation.starts_with("get_")
+        || operation.starts_with("list_")
+        || operation.starts_with("find_")
+        || operation.ends_with("token_info")
 }

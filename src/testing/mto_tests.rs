@@ -218,6 +218,11 @@ async fn members_are_added_and_watched_at_the_transition_poll() {
 
     assert_eq!(action, Action::requeue(TRANSITION_POLL));
     assert_eq!(h.graph_writes(), ["create_mto", "add_mto_member"]);
+    assert_eq!(
+        &h.graph_calls()[..2],
+        ["find_tenant_information", "find_tenant_information"],
+        "the owner and the member are looked up before anything is written"
+    );
     let status = status_of(&h.stored("contoso-mto"));
     let fabrikam = status
         .tenants
@@ -225,6 +230,11 @@ async fn members_are_added_and_watched_at_the_transition_poll() {
         .find(|t| t.tenant_id == DEFAULT_TENANT_B)
         .expect("tenant B in status");
     assert_eq!(fabrikam.role.as_deref(), Some("member"));
+    assert_eq!(fabrikam.display_name.as_deref(), Some("Fabrikam"));
+    assert_eq!(
+        fabrikam.default_domain_name.as_deref(),
+        Some("fabrikam.onmicrosoft.com")
+    );
     assert_eq!(fabrikam.transition_status.as_deref(), Some("running"));
     assert!(status.in_transition());
     assert!(h.event_reasons().contains(&"MembersUpdated".to_string()));
@@ -260,8 +270,36 @@ async fn without_the_permission_nothing_is_sent_to_graph() {
         message.contains("MultiTenantOrganization.ReadWrite.All"),
         "{message}"
     );
-    assert!(h.graph_calls().is_empty(), "{:?}", h.graph_calls());
+    assert!(
+        h.graph_api_calls().is_empty(),
+        "only a fresh token, to see a grant made since: {:?}",
+        h.graph_calls()
+    );
     assert_eq!(claim_holder(&h), None, "no claim either");
+
+    // The admin grants it: a fresh token (at most one per recheck interval) sees the grant
+    // before the connection's own status does, and the stall clears without an edit.
+    let mut granted = EmulatorConfig::default_local();
+    granted.apps[0].roles = BTreeMap::from([(
+        DEFAULT_TENANT_A.to_string(),
+        vec![roles::MTO_READ_WRITE.to_string()],
+    )]);
+    h.emu.set_config(granted, false).expect("grant the role");
+    tokio::time::sleep(super::ROLE_RECHECK_INTERVAL).await;
+    h.reconcile_stored::<MultiTenantOrganization>("contoso-mto")
+        .await
+        .expect("the round after the grant");
+    assert_eq!(
+        verdict(&h.stored("contoso-mto")).1,
+        "Created",
+        "{:?}",
+        verdict(&h.stored("contoso-mto"))
+    );
+    assert_eq!(
+        h.graph_count("refresh_token_info"),
+        2,
+        "one fresh token per round at most"
+    );
 }
 
 #[tokio::test]

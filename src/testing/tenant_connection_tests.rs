@@ -30,8 +30,11 @@ async fn a_connection_with_a_good_secret_is_ready_with_its_granted_roles() {
     assert_eq!(
         granted,
         [
+            "CrossTenantInformation.ReadBasic.All",
             "MultiTenantOrganization.ReadWrite.All",
-            "Organization.ReadWrite.All"
+            "Organization.ReadWrite.All",
+            "Policy.Read.All",
+            "Policy.ReadWrite.CrossTenantAccess"
         ]
     );
     let (ready_status, reason, message) = verdict(&stored);

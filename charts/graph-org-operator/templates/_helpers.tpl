@@ -29,13 +29,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/* The rules the operator needs in each namespace it reconciles. */}}
 {{- define "gorg.namespacedRules" -}}
 - apiGroups: [graphorg.io]
-  resources: [tenantconnections, organizations, multitenantorganizations, multitenantorganizationmemberships]
+  resources: [tenantconnections, organizations, multitenantorganizations, multitenantorganizationmemberships, crosstenantaccesspartners]
   verbs: [get, list, watch, patch, update]
 - apiGroups: [graphorg.io]
-  resources: [tenantconnections/status, organizations/status, multitenantorganizations/status, multitenantorganizationmemberships/status]
+  resources: [tenantconnections/status, organizations/status, multitenantorganizations/status, multitenantorganizationmemberships/status, crosstenantaccesspartners/status]
   verbs: [get, patch, update]
 - apiGroups: [graphorg.io]
-  resources: [tenantconnections/finalizers, multitenantorganizations/finalizers, multitenantorganizationmemberships/finalizers]
+  resources: [tenantconnections/finalizers, multitenantorganizations/finalizers, multitenantorganizationmemberships/finalizers, crosstenantaccesspartners/finalizers]
   verbs: [update]
 - apiGroups: [""]
   resources: [secrets]

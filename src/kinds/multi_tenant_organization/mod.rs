@@ -10,7 +10,11 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{ConnectionRef, DeletionPolicy, schema::*};
+use super::{
+    ConnectionRef, DeletionPolicy,
+    access_settings::{TemplatesSpec, templates::ManagedTemplate},
+    schema::*,
+};
 use graph_client::ApiVersion;
 
 /// A tenant's multi-tenant organization (Graph keeps one per tenant), created with
@@ -29,6 +33,7 @@ use graph_client::ApiVersion;
     category = "graphorg",
     printcolumn(name = "Id", type_ = "string", json_path = ".status.id"),
     printcolumn(name = "State", type_ = "string", json_path = ".status.state"),
+    printcolumn(name = "Active", type_ = "string", json_path = ".status.active"),
     printcolumn(
         name = "Ready",
         type_ = "string",
@@ -66,6 +71,11 @@ pub struct MultiTenantOrganizationSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 100), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["tenantId"]))]
     pub tenants: Option<Vec<TenantSpec>>,
+    /// The owner tenant's two multi-tenant organization templates, applied before the
+    /// organization is created (Microsoft's order) and kept as declared. Needs
+    /// Policy.ReadWrite.CrossTenantAccess.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub templates: Option<TemplatesSpec>,
     /// Orphan (default): deleting the resource leaves the multi-tenant organization. Leave: the
     /// owner removes the members, then itself.
     #[serde(default)]
@@ -130,9 +140,20 @@ pub struct MultiTenantOrganizationStatus {
     /// The owner tenant's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<String>,
-    /// Each tenant as Graph reports it.
+    /// Each tenant as Graph reports it, with its name and default domain
+    /// (findTenantInformationByTenantId).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tenants: Vec<TenantStatus>,
+    /// Each tenant, and whether the owner tenant has partner settings and inbound identity
+    /// synchronization for it: what makes the pair work.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topology: Vec<TopologyEntry>,
+    /// Active tenants out of all listed, as "n/m".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<String>,
+    /// The templates this resource has set (a template removed from the spec is reset).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_templates: Vec<ManagedTemplate>,
     /// Set just before the create call, cleared when its result is recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_create: Option<String>,
@@ -142,6 +163,12 @@ pub struct MultiTenantOrganizationStatus {
 #[serde(rename_all = "camelCase")]
 pub struct TenantStatus {
     pub tenant_id: String,
+    /// The tenant's name, from findTenantInformationByTenantId.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// The tenant's default domain, from findTenantInformationByTenantId.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_domain_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
     /// pending, active, removed.
@@ -153,6 +180,30 @@ pub struct TenantStatus {
     /// Graph's details on the transition (e.g. a failure).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transition_details: Option<String>,
+}
+
+/// One tenant of the multi-tenant organization, seen from the owner tenant.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TopologyEntry {
+    pub tenant_id: String,
+    /// owner or member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// pending, active, removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// notStarted, running, succeeded, failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transition: Option<String>,
+    /// The owner tenant has cross-tenant access settings for this tenant. Unset for the owner
+    /// itself, and when the connection may not read them (Policy.Read.All).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner_settings: Option<bool>,
+    /// The owner tenant has an identity synchronization policy allowing users in from this
+    /// tenant. Unset as for partnerSettings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbound_sync: Option<bool>,
 }
 
 crate::reconciler::kind_status!(MultiTenantOrganizationStatus);

@@ -2,11 +2,13 @@
 //! do with the singleton itself, and which tenants to add, re-role or remove.
 
 use graph_client::types::{
-    MemberRole, MemberState, MtoMember, MtoWrite, MultiTenantOrganization as GraphMto,
-    ProcessingStatus,
+    CrossTenantPartner, MemberRole, MemberState, MtoMember, MtoWrite,
+    MultiTenantOrganization as GraphMto, ProcessingStatus,
 };
 
-use super::{MultiTenantOrganizationSpec, TenantRole, TenantSpec, claim::Claim};
+use super::{
+    MultiTenantOrganizationSpec, TenantRole, TenantSpec, TenantStatus, TopologyEntry, claim::Claim,
+};
 use crate::reconciler::{Health, Reason};
 
 /// Graph keeps one multi-tenant organization per tenant: a resource that doesn't hold the
@@ -170,6 +172,67 @@ pub(crate) fn members_plan(
     ops
 }
 
+/// The tenants whose name and default domain are not known yet: the owner and every declared
+/// tenant, looked up once (status keeps the answer), before anything is written.
+pub(crate) fn lookups_needed(
+    desired: &[TenantSpec],
+    known: &[TenantStatus],
+    owner_tenant_id: &str,
+) -> Vec<String> {
+    let is_known = |id: &str| {
+        known
+            .iter()
+            .any(|k| k.tenant_id.eq_ignore_ascii_case(id) && k.default_domain_name.is_some())
+    };
+    std::iter::once(owner_tenant_id)
+        .chain(desired.iter().map(|t| t.tenant_id.as_str()))
+        .filter(|id| !is_known(id))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The topology seen from the owner tenant: each member, and whether the owner has partner
+/// settings and inbound identity sync for it (`partners` is `None` when they can't be read).
+/// Also "active/all".
+pub(crate) fn topology(
+    members: &[MtoMember],
+    partners: Option<&[CrossTenantPartner]>,
+    owner_tenant_id: &str,
+) -> (Vec<TopologyEntry>, String) {
+    let entries: Vec<TopologyEntry> = members
+        .iter()
+        .map(|m| {
+            let itself = m.tenant_id.eq_ignore_ascii_case(owner_tenant_id);
+            let partner = partners.filter(|_| !itself).map(|ps| {
+                ps.iter()
+                    .find(|p| p.tenant_id.eq_ignore_ascii_case(&m.tenant_id))
+            });
+            TopologyEntry {
+                tenant_id: m.tenant_id.clone(),
+                role: m.role.as_ref().map(|r| r.to_string()),
+                state: m.state.as_ref().map(|s| s.to_string()),
+                transition: m
+                    .transition_details
+                    .as_ref()
+                    .and_then(|t| t.status.as_ref())
+                    .map(|s| s.to_string()),
+                partner_settings: partner.map(|p| p.is_some()),
+                inbound_sync: partner.map(|p| {
+                    p.and_then(|p| p.identity_synchronization.as_ref())
+                        .and_then(|s| s.user_sync_inbound.as_ref())
+                        .and_then(|u| u.is_sync_allowed)
+                        == Some(true)
+                }),
+            }
+        })
+        .collect();
+    let active = members
+        .iter()
+        .filter(|m| m.state == Some(MemberState::Active))
+        .count();
+    (entries, format!("{active}/{}", members.len()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,6 +332,59 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn tenants_are_looked_up_once_owner_included() {
+        let known = [TenantStatus {
+            tenant_id: "A".into(),
+            default_domain_name: Some("a.example".into()),
+            ..Default::default()
+        }];
+        assert_eq!(
+            lookups_needed(
+                &[want("a", TenantRole::Member), want("b", TenantRole::Member)],
+                &known,
+                "owner"
+            ),
+            vec!["owner".to_string(), "b".to_string()]
+        );
+    }
+
+    #[test]
+    fn the_topology_says_which_pairs_work_from_the_owners_side() {
+        use graph_client::types::{IdentitySyncPolicy, UserSyncInbound};
+        let members = [
+            have("owner", MemberRole::Owner, MemberState::Active),
+            have("a", MemberRole::Member, MemberState::Active),
+            have("b", MemberRole::Member, MemberState::Pending),
+        ];
+        let partners = [CrossTenantPartner {
+            tenant_id: "A".into(),
+            identity_synchronization: Some(IdentitySyncPolicy {
+                user_sync_inbound: Some(UserSyncInbound {
+                    is_sync_allowed: Some(true),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }];
+        let (entries, active) = topology(&members, Some(&partners), "owner");
+        assert_eq!(active, "2/3");
+        assert_eq!(
+            entries[0].partner_settings, None,
+            "not for the owner itself"
+        );
+        assert_eq!(
+            (entries[1].partner_settings, entries[1].inbound_sync),
+            (Some(true), Some(true))
+        );
+        assert_eq!(
+            (entries[2].partner_settings, entries[2].inbound_sync),
+            (Some(false), Some(false))
+        );
+        let (unknown, _) = topology(&members, None, "owner");
+        assert!(unknown.iter().all(|e| e.partner_settings.is_none()));
     }
 
     #[test]

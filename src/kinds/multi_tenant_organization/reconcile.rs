@@ -4,21 +4,32 @@ use std::time::Duration;
 
 use graph_client::{
     ApiVersion, GraphApi, GraphError,
-    types::{MtoMember, MtoMemberAdd, MultiTenantOrganization as GraphMto},
+    types::{MtoMember, MtoMemberAdd, MultiTenantOrganization as GraphMto, TenantInformation},
 };
 
 use super::{
     DeletionPolicy, MultiTenantOrganization, MultiTenantOrganizationStatus, TenantStatus, claim,
     cleanup,
-    plan::{MemberOp, MtoPlan, claim_verdict, failed_member, members_plan, mto_plan},
+    plan::{
+        MemberOp, MtoPlan, claim_verdict, failed_member, lookups_needed, members_plan, mto_plan,
+        topology,
+    },
 };
 use crate::{
     error::{Error, Result},
-    kinds::{Context, tenant_connection::ready_global_connection},
+    kinds::{
+        Context,
+        access_settings::templates,
+        tenant_connection::{is_granted, ready_global_connection, require_granted},
+    },
     reconciler::{Cleanup, Health, Kind, Reason, Round, Settings},
 };
 
 pub(super) const ROLE: &str = "MultiTenantOrganization.ReadWrite.All";
+/// What looking up a tenant by id needs.
+const LOOKUP_ROLE: &str = "CrossTenantInformation.ReadBasic.All";
+/// What reading the partner settings (for the topology) needs.
+const READ_PARTNERS_ROLE: &str = "Policy.Read.All";
 
 impl Kind for MultiTenantOrganization {
     type Status = MultiTenantOrganizationStatus;
@@ -46,7 +57,7 @@ impl Kind for MultiTenantOrganization {
 
     async fn apply(round: &mut Round<Self>, ctx: &Context) -> Result<Health> {
         let ns = round.namespace();
-        let (_conn, graph, tenant_id) = ready_global_connection(
+        let (conn, graph, tenant_id) = ready_global_connection(
             ctx,
             &ns,
             &round.obj.spec.connection_ref.name,
@@ -60,6 +71,41 @@ impl Kind for MultiTenantOrganization {
         }
         round.status.tenant_id = Some(tenant_id.clone());
         let v = round.obj.spec.graph_api_version;
+
+        // Every tenant is looked up once, before anything is written: an unknown one stalls.
+        if let Some(tenants) = &round.obj.spec.tenants {
+            let missing = lookups_needed(tenants, &round.status.tenants, &tenant_id);
+            if !missing.is_empty() {
+                require_granted(ctx, &conn, LOOKUP_ROLE).await?;
+            }
+            for id in missing {
+                match graph.find_tenant_information(v, &id).await {
+                    Ok(info) => remember(&mut round.status.tenants, info),
+                    Err(e) if e.is_not_found() => {
+                        return Ok(Health::stalled(
+                            Reason::TenantNotFound,
+                            format!(
+                                "Graph knows no tenant {id} (findTenantInformationByTenantId); nothing was written: correct spec.tenants"
+                            ),
+                        ));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+
+        // The templates before the organization: a join applies them to the partner settings
+        // it generates.
+        let declared = round.obj.spec.templates.clone();
+        let managed = round.status.managed_templates.clone();
+        let (managed, changes) =
+            templates::converge(round, ctx, &conn, &*graph, v, declared.as_ref(), &managed).await?;
+        round.status.managed_templates = managed;
+        if !changes.is_empty() {
+            round
+                .event(Reason::Updated, "Update", changes.join("; "))
+                .await;
+        }
 
         let current = graph.get_mto(v).await?;
         let mut health = match mto_plan(&round.obj.spec, round.status.id.is_some(), &current) {
@@ -130,7 +176,20 @@ impl Kind for MultiTenantOrganization {
             } else {
                 graph.list_mto_members(v).await?
             };
-            round.status.tenants = members.iter().map(tenant_status).collect();
+            let known = std::mem::take(&mut round.status.tenants);
+            round.status.tenants = members
+                .iter()
+                .map(|m| with_known_names(tenant_status(m), &known))
+                .collect();
+            // Seen from the owner: which pairs have their settings (read only when allowed).
+            let partners = if is_granted(&conn, READ_PARTNERS_ROLE) {
+                Some(graph.list_partners(v).await?)
+            } else {
+                None
+            };
+            let (entries, active) = topology(&members, partners.as_deref(), &tenant_id);
+            round.status.topology = entries;
+            round.status.active = Some(active);
             if let Some(failed) = failed_member(&members) {
                 health = failed;
             } else if !ops.is_empty() {
@@ -208,9 +267,42 @@ pub(super) async fn apply_member_op(
     r.map_err(Error::Graph)
 }
 
+/// Keep a looked-up tenant's name and default domain in status.
+fn remember(tenants: &mut Vec<TenantStatus>, info: TenantInformation) {
+    match tenants
+        .iter_mut()
+        .find(|t| t.tenant_id.eq_ignore_ascii_case(&info.tenant_id))
+    {
+        Some(t) => {
+            t.display_name = info.display_name;
+            t.default_domain_name = info.default_domain_name;
+        }
+        None => tenants.push(TenantStatus {
+            tenant_id: info.tenant_id,
+            display_name: info.display_name,
+            default_domain_name: info.default_domain_name,
+            ..Default::default()
+        }),
+    }
+}
+
+/// A member's status, with the name and domain looked up earlier.
+fn with_known_names(mut status: TenantStatus, known: &[TenantStatus]) -> TenantStatus {
+    if let Some(k) = known
+        .iter()
+        .find(|k| k.tenant_id.eq_ignore_ascii_case(&status.tenant_id))
+    {
+        status.display_name = k.display_name.clone();
+        status.default_domain_name = k.default_domain_name.clone();
+    }
+    status
+}
+
 pub(super) fn tenant_status(m: &MtoMember) -> TenantStatus {
     TenantStatus {
         tenant_id: m.tenant_id.clone(),
+        display_name: None,
+        default_domain_name: None,
         role: m.role.as_ref().map(|r| r.to_string()),
         state: m.state.as_ref().map(|s| s.to_string()),
         transition_status: m

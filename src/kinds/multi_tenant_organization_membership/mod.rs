@@ -13,7 +13,11 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{ConnectionRef, DeletionPolicy, schema::*};
+use super::{
+    ConnectionRef, DeletionPolicy,
+    access_settings::{TemplatesSpec, templates::ManagedTemplate},
+    schema::*,
+};
 use graph_client::ApiVersion;
 
 /// A member tenant's membership in another tenant's multi-tenant organization: the join request
@@ -83,6 +87,11 @@ pub struct MultiTenantOrganizationMembershipSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 64))]
     pub reset_requested_at: Option<String>,
+    /// The member tenant's two multi-tenant organization templates, applied before the join
+    /// request (the join applies them to the partner settings it generates) and kept as
+    /// declared. Needs Policy.ReadWrite.CrossTenantAccess.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub templates: Option<TemplatesSpec>,
     /// Orphan (default): deleting the resource leaves the membership as it is. Leave: the member
     /// tenant leaves the multi-tenant organization (or cancels a join not yet completed).
     #[serde(default)]
@@ -147,6 +156,9 @@ pub struct MultiTenantOrganizationMembershipStatus {
     /// doubles from --transition-poll up to an hour.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_join_at: Option<String>,
+    /// The templates this resource has set (a template removed from the spec is reset).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_templates: Vec<ManagedTemplate>,
 }
 
 /// A MultiTenantOrganization in the same namespace.

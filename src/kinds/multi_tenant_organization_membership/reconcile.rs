@@ -15,7 +15,7 @@ use super::{
 use crate::{
     error::{Error, Result},
     kinds::{
-        Context, DeletionPolicy, MultiTenantOrganization,
+        Context, DeletionPolicy, MultiTenantOrganization, access_settings::templates,
         tenant_connection::ready_global_connection,
     },
     reconciler::{Cleanup, Health, Kind, Reason, Round},
@@ -108,7 +108,7 @@ async fn converge(
     let ns = round.namespace();
     let poll = round.settings().transition_poll;
     let owner = round.obj.spec.owner_tenant_id.clone();
-    let (_conn, graph, tenant_id) = ready_global_connection(
+    let (conn, graph, tenant_id) = ready_global_connection(
         ctx,
         &ns,
         &round.obj.spec.connection_ref.name,
@@ -117,20 +117,39 @@ async fn converge(
     )
     .await?;
     let obj = round.obj.clone();
-    let status = &mut round.status;
-    status.tenant_id = Some(tenant_id.clone());
+    round.status.tenant_id = Some(tenant_id.clone());
     if tenant_id.eq_ignore_ascii_case(&owner) {
         return Err(Error::InvalidSpec(format!(
             "ownerTenantId {owner} is the connection's own tenant: an owner does not join its own multi-tenant organization"
         )));
     }
+    let v = obj.spec.graph_api_version;
+    // The member's templates before its join: the join applies them to the partner settings it
+    // generates.
+    let managed = round.status.managed_templates.clone();
+    let (managed, changes) = templates::converge(
+        round,
+        ctx,
+        &conn,
+        &*graph,
+        v,
+        obj.spec.templates.as_ref(),
+        &managed,
+    )
+    .await?;
+    round.status.managed_templates = managed;
+    if !changes.is_empty() {
+        round
+            .event(Reason::Updated, "Update", changes.join("; "))
+            .await;
+    }
+    let status = &mut round.status;
     let not_before = match not_before(&obj, ctx).await? {
         Ok(t) => t,
         Err(waiting) => return Ok((waiting, Some(poll))),
     };
     status.not_before = not_before.map(|t| t.to_string());
 
-    let v = obj.spec.graph_api_version;
     let join = graph.get_join_request(v).await?;
     record(status, &join);
     // Graph's clock, not ours: the 2 h wait is counted in Graph's time.

@@ -10,7 +10,7 @@ use super::{
 use crate::{
     error::{Error, Result},
     kinds::{Context, tenant_connection::ready_connection},
-    reconciler::{Health, Kind, READY, Reason, Round, find},
+    reconciler::{Health, Kind, Reason, Round},
 };
 
 const ROLE: &str = "Organization.ReadWrite.All";
@@ -188,25 +188,14 @@ async fn create(
     Ok(Health::ready(Reason::Created, message))
 }
 
-/// managementPolicy Observe: say what differs (condition message, and a Warning Event when that
-/// changes — not one per resync), correct nothing.
+/// managementPolicy Observe: say what differs, correct nothing.
 async fn report_drift(round: &Round<Organization>, id: &str, fields: &[String]) -> Health {
-    let message = format!(
-        "managementPolicy Observe: organization {id} differs from the spec in {}; not corrected",
-        fields.join(", ")
-    );
-    let before = round
-        .obj
-        .status
-        .as_ref()
-        .and_then(|s| find(&s.conditions, READY))
-        .map(|c| c.message.as_str());
-    if before != Some(message.as_str()) {
-        round
-            .warning(Reason::DriftDetected, "Observe", message.clone())
-            .await;
-    }
-    Health::ready(Reason::DriftDetected, message)
+    round
+        .drift(format!(
+            "managementPolicy Observe: organization {id} differs from the spec in {}; not corrected",
+            fields.join(", ")
+        ))
+        .await
 }
 
 /// Copy what Graph says into status; the id is final, so the pending record goes.

@@ -7,6 +7,7 @@ use std::{
     collections::HashMap,
     path::PathBuf,
     sync::{Arc, Mutex, MutexGuard},
+    time::{Duration, Instant},
 };
 
 use k8s_openapi::api::{
@@ -131,7 +132,16 @@ pub struct Connections {
     stores: Mutex<Vec<Store<TenantConnection>>>,
     /// What the administrator allows connections to use.
     policy: AccessPolicy,
+    /// The roles of the last token fetched because a permission seemed missing, and when, by
+    /// connection: a grant made since the token was issued shows only in a new token.
+    role_checks: Mutex<HashMap<String, (Instant, Vec<String>)>>,
+    /// At most one such fetch per connection per this interval.
+    role_recheck_interval: Duration,
 }
+
+/// How often a missing permission may cost a fresh token, per connection, unless configured
+/// (`--role-recheck-interval`).
+const DEFAULT_ROLE_RECHECK_INTERVAL: Duration = Duration::from_secs(300);
 
 fn cache_key(conn: &TenantConnection) -> String {
     format!(
@@ -154,7 +164,36 @@ impl Connections {
             cache: Mutex::default(),
             stores: Mutex::default(),
             policy: AccessPolicy::default(),
+            role_checks: Mutex::default(),
+            role_recheck_interval: DEFAULT_ROLE_RECHECK_INTERVAL,
         }
+    }
+
+    /// How often a permission that seems missing may be re-checked with a fresh token, per
+    /// connection.
+    pub fn with_role_recheck_interval(mut self, interval: Duration) -> Self {
+        self.role_recheck_interval = interval;
+        self
+    }
+
+    /// The roles the connection's app has now, as far as can be known without asking more
+    /// than once per interval: a fresh token's roles (fetched if the last fetch is older than
+    /// the interval), else `None` (the connection's status is then the best knowledge).
+    async fn fresh_roles(&self, conn: &TenantConnection) -> Result<Option<Vec<String>>> {
+        let key = cache_key(conn);
+        let recent = locked(&self.role_checks)
+            .get(&key)
+            .filter(|(at, _)| at.elapsed() < self.role_recheck_interval)
+            .map(|(_, roles)| roles.clone());
+        if recent.is_some() {
+            return Ok(recent);
+        }
+        // Recorded before the request, so a failing token endpoint is not asked again at once.
+        locked(&self.role_checks).insert(key.clone(), (Instant::now(), Vec::new()));
+        let graph = self.get(conn).await?;
+        let info = graph.refresh_token_info().await?;
+        locked(&self.role_checks).insert(key, (Instant::now(), info.roles.clone()));
+        Ok(Some(info.roles))
     }
 
     /// The administrator's rules (the default allows only the clouds' official hosts and
@@ -408,26 +447,71 @@ pub(crate) async fn ready_connection(
             });
         }
     }
-    // ReadWrite implies Read; Directory.ReadWrite.All covers organization writes too.
-    let granted = |r: &str| status.granted_roles.iter().any(|g| g == r);
-    let ok = granted(role)
-        || (role == "Organization.ReadWrite.All" && granted("Directory.ReadWrite.All"));
-    if !ok {
-        return Err(Error::MissingPermission {
-            permission: role,
-            tenant: status
-                .tenant_id
-                .clone()
-                .unwrap_or_else(|| conn.spec.tenant_id.clone()),
-            granted: if status.granted_roles.is_empty() {
-                "none".into()
-            } else {
-                status.granted_roles.join(", ")
-            },
-        });
-    }
+    require_granted(ctx, &conn, role).await?;
     let graph = ctx.connections.get(&conn).await?;
     Ok((conn, graph))
+}
+
+/// The roles that also grant `role` (a ReadWrite grants its Read; broader grants cover
+/// narrower ones), besides `role` itself.
+fn also_granted_by(role: &str) -> &'static [&'static str] {
+    match role {
+        "Organization.ReadWrite.All" => &["Directory.ReadWrite.All"],
+        "Organization.Read.All" => &[
+            "Organization.ReadWrite.All",
+            "Directory.Read.All",
+            "Directory.ReadWrite.All",
+        ],
+        "Policy.Read.All" => &["Policy.ReadWrite.CrossTenantAccess"],
+        _ => &[],
+    }
+}
+
+/// Whether `granted` includes `role` (or a role that covers it).
+fn grants(granted: &[String], role: &str) -> bool {
+    granted
+        .iter()
+        .any(|g| g == role || also_granted_by(role).contains(&g.as_str()))
+}
+
+/// Whether the connection's token grants `role` (or a role that covers it).
+pub(crate) fn is_granted(conn: &TenantConnection, role: &str) -> bool {
+    let granted = conn
+        .status
+        .as_ref()
+        .map(|s| s.granted_roles.as_slice())
+        .unwrap_or_default();
+    grants(granted, role)
+}
+
+/// Refuse, naming the permission, when the connection's app lacks `role`: per its status, and
+/// per a fresh token (a grant made since the status was written shows only in a new token,
+/// fetched at most once per recheck interval).
+pub(crate) async fn require_granted(
+    ctx: &crate::kinds::Context,
+    conn: &TenantConnection,
+    role: &'static str,
+) -> Result<()> {
+    if is_granted(conn, role) {
+        return Ok(());
+    }
+    let fresh = ctx.connections.fresh_roles(conn).await?;
+    if fresh.is_some_and(|roles| grants(&roles, role)) {
+        return Ok(());
+    }
+    let status = conn.status.clone().unwrap_or_default();
+    Err(Error::MissingPermission {
+        permission: role,
+        tenant: status
+            .tenant_id
+            .clone()
+            .unwrap_or_else(|| conn.spec.tenant_id.clone()),
+        granted: if status.granted_roles.is_empty() {
+            "none".into()
+        } else {
+            status.granted_roles.join(", ")
+        },
+    })
 }
 
 /// A connection for multi-tenant organization calls: Global cloud only, checked before anything

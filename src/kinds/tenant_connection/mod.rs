@@ -6,7 +6,7 @@ mod policy;
 mod reconcile;
 
 pub use clients::{Connections, GraphFactory, HttpGraphFactory};
-pub(crate) use clients::{ready_connection, ready_global_connection};
+pub(crate) use clients::{is_granted, ready_connection, ready_global_connection, require_granted};
 pub use policy::AccessPolicy;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;

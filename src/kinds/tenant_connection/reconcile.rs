@@ -1,43 +1,54 @@
 //! TenantConnection: read the credential, get a token, report what it grants.
 
-use kube::{Api, Resource, ResourceExt, api::ListParams};
+use kube::{Api, ResourceExt, api::ListParams};
 
 use crate::{
     error::{Error, Result},
-    kinds::{Context, MultiTenantOrganization, MultiTenantOrganizationMembership},
+    kinds::{
+        Context, CrossTenantAccessPartner, MultiTenantOrganization,
+        MultiTenantOrganizationMembership,
+    },
     reconciler::{Cleanup, Health, Kind, Round},
 };
 
 /// The resources of `namespace` that still need connection `name` for their own cleanup: those
 /// naming it whose deletion has work to do in Graph (they carry the cleanup finalizer).
 async fn holders(ctx: &Context, namespace: &str, name: &str) -> Result<Vec<String>> {
-    fn holds<K: Resource>(obj: &K) -> bool {
-        obj.finalizers()
-            .iter()
-            .any(|f| f == crate::reconciler::CLEANUP_FINALIZER)
-    }
-    let client = ctx.base.client.clone();
-    let mut found = vec![];
-    for m in Api::<MultiTenantOrganization>::namespaced(client.clone(), namespace)
-        .list(&ListParams::default())
-        .await?
-    {
-        if m.spec.connection_ref.name == name && holds(&m) {
-            found.push(format!("MultiTenantOrganization {}", m.name_any()));
-        }
-    }
-    for m in Api::<MultiTenantOrganizationMembership>::namespaced(client, namespace)
-        .list(&ListParams::default())
-        .await?
-    {
-        if m.spec.connection_ref.name == name && holds(&m) {
-            found.push(format!(
-                "MultiTenantOrganizationMembership {}",
-                m.name_any()
-            ));
-        }
-    }
+    let mut found =
+        held_by::<MultiTenantOrganization>(ctx, namespace, name, |m| &m.spec.connection_ref.name)
+            .await?;
+    found.extend(
+        held_by::<MultiTenantOrganizationMembership>(ctx, namespace, name, |m| {
+            &m.spec.connection_ref.name
+        })
+        .await?,
+    );
+    found.extend(
+        held_by::<CrossTenantAccessPartner>(ctx, namespace, name, |m| &m.spec.connection_ref.name)
+            .await?,
+    );
     Ok(found)
+}
+
+/// The `K`s of `namespace` naming connection `name` that carry the cleanup finalizer.
+async fn held_by<K: Kind>(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    connection_of: fn(&K) -> &str,
+) -> Result<Vec<String>> {
+    Ok(Api::<K>::namespaced(ctx.base.client.clone(), namespace)
+        .list(&ListParams::default())
+        .await?
+        .into_iter()
+        .filter(|o| connection_of(o) == name)
+        .filter(|o| {
+            o.finalizers()
+                .iter()
+                .any(|f| f == crate::reconciler::CLEANUP_FINALIZER)
+        })
+        .map(|o| format!("{} {}", K::KIND, o.name_any()))
+        .collect())
 }
 
 use super::{TenantConnection, TenantConnectionStatus, plan::plan};

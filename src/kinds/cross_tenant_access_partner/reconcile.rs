@@ -1,0 +1,251 @@
+//! CrossTenantAccessPartner: observe the partner and its sync policy, plan (plan.rs), act.
+//! A create that finds the object already there (a join auto-created it, or a lost answer was
+//! retried) adopts it: read it back, plan again, PATCH only what differs.
+
+use graph_client::{
+    ApiVersion, GraphApi, GraphError,
+    types::{CrossTenantPartner, IdentitySyncPolicy},
+};
+
+use super::{
+    CrossTenantAccessPartner, CrossTenantAccessPartnerStatus, Origin, PartnerDeletionPolicy,
+    cleanup,
+    plan::{Observed, Plan, Step, plan},
+};
+use crate::{
+    error::Result,
+    kinds::{Context, ManagementPolicy, tenant_connection::ready_connection},
+    reconciler::{Cleanup, Health, Kind, Reason, Round},
+};
+
+pub(super) const WRITE_ROLE: &str = "Policy.ReadWrite.CrossTenantAccess";
+const READ_ROLE: &str = "Policy.Read.All";
+
+impl Kind for CrossTenantAccessPartner {
+    type Status = CrossTenantAccessPartnerStatus;
+    type Ctx = Context;
+    const KIND: &'static str = "CrossTenantAccessPartner";
+
+    fn status(&self) -> Option<&CrossTenantAccessPartnerStatus> {
+        self.status.as_ref()
+    }
+
+    fn settled(&self) -> bool {
+        self.status.as_ref().is_some_and(|s| s.partner.is_some())
+    }
+
+    fn needs_cleanup(&self) -> bool {
+        self.spec.deletion_policy == PartnerDeletionPolicy::Delete
+            && self.spec.management_policy == ManagementPolicy::Manage
+    }
+
+    async fn apply(round: &mut Round<Self>, ctx: &Context) -> Result<Health> {
+        let ns = round.namespace();
+        let role = match round.obj.spec.management_policy {
+            ManagementPolicy::Manage => WRITE_ROLE,
+            ManagementPolicy::Observe => READ_ROLE,
+        };
+        let (conn, graph) =
+            ready_connection(ctx, &ns, &round.obj.spec.connection_ref.name, role).await?;
+        let tenant_id = conn
+            .status
+            .as_ref()
+            .and_then(|s| s.tenant_id.clone())
+            .unwrap_or_else(|| conn.spec.tenant_id.clone());
+        round.status.tenant_id = Some(tenant_id.clone());
+        let v = round.obj.spec.graph_api_version;
+        let partner_id = round.obj.spec.partner_tenant_id.clone();
+        let manages_sync = round.obj.spec.identity_synchronization.is_some();
+
+        let mut observed = observe(&*graph, v, &partner_id, manages_sync).await?;
+        let (partner, sync) = match plan(&round.obj.spec, &tenant_id, &observed) {
+            Plan::Stall(h) => return Ok(h),
+            Plan::Drift(fields) => {
+                record(&mut round.status, &observed, Origin::Adopted);
+                let message = format!(
+                    "managementPolicy Observe: tenant {tenant_id}'s settings for partner {partner_id} differ from the spec in {}; not corrected",
+                    fields.join(", ")
+                );
+                return Ok(round.drift(message).await);
+            }
+            Plan::Act { partner, sync } => (partner, sync),
+        };
+
+        let mut done: Vec<String> = Vec::new();
+        // The partner settings first: the sync policy lives under them.
+        match partner {
+            Step::Create(body) => {
+                round.may_write()?;
+                match graph.create_partner(v, &body).await {
+                    Ok(created) => {
+                        observed.partner = Some(created);
+                        round.status.partner = Some(Origin::Created);
+                        done.push(format!("created the partner settings for {partner_id}"));
+                    }
+                    Err(e) if already_exists(&e) => {
+                        // A join (or our own earlier, unanswered attempt) made it: adopt.
+                        let found = graph.get_partner(v, &partner_id).await?;
+                        round.status.partner.get_or_insert(Origin::Adopted);
+                        observed.partner = Some(found);
+                        if let Plan::Act {
+                            partner: Step::Update(patch),
+                            ..
+                        } = plan(&round.obj.spec, &tenant_id, &observed)
+                        {
+                            graph.update_partner(v, &partner_id, &patch).await?;
+                            observed.partner = Some(graph.get_partner(v, &partner_id).await?);
+                        }
+                        done.push(format!(
+                            "adopted the existing partner settings for {partner_id}"
+                        ));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Step::Update(patch) => {
+                round.may_write()?;
+                graph.update_partner(v, &partner_id, &patch).await?;
+                round.status.partner.get_or_insert(Origin::Adopted);
+                observed.partner = Some(graph.get_partner(v, &partner_id).await?);
+                done.push(format!("updated {}", fields(&patch)));
+            }
+            Step::InSync | Step::NotManaged => {
+                if round.status.partner.is_none() {
+                    round.status.partner = Some(Origin::Adopted);
+                    done.push(format!(
+                        "adopted the existing partner settings for {partner_id}"
+                    ));
+                }
+            }
+        }
+        match sync {
+            Step::Create(body) => {
+                round.may_write()?;
+                match graph.create_identity_sync(v, &partner_id, &body).await {
+                    Ok(()) => {
+                        round.status.identity_synchronization = Some(Origin::Created);
+                        done.push("created the identity synchronization policy".into());
+                    }
+                    Err(e) if already_exists(&e) => {
+                        // PUT creates only; the documented remedy is GET, then PATCH.
+                        observed.sync = Some(graph.get_identity_sync(v, &partner_id).await?);
+                        round
+                            .status
+                            .identity_synchronization
+                            .get_or_insert(Origin::Adopted);
+                        if let Plan::Act {
+                            sync: Step::Update(patch),
+                            ..
+                        } = plan(&round.obj.spec, &tenant_id, &observed)
+                        {
+                            graph.update_identity_sync(v, &partner_id, &patch).await?;
+                        }
+                        done.push("adopted the existing identity synchronization policy".into());
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Step::Update(patch) => {
+                round.may_write()?;
+                graph.update_identity_sync(v, &partner_id, &patch).await?;
+                round
+                    .status
+                    .identity_synchronization
+                    .get_or_insert(Origin::Adopted);
+                done.push(format!(
+                    "updated identitySynchronization {}",
+                    fields(&patch)
+                ));
+            }
+            Step::InSync => {
+                if round.status.identity_synchronization.is_none() {
+                    round.status.identity_synchronization = Some(Origin::Adopted);
+                    done.push("adopted the existing identity synchronization policy".into());
+                }
+            }
+            Step::NotManaged => round.status.identity_synchronization = None,
+        }
+        round.status.is_in_multi_tenant_organization = observed
+            .partner
+            .as_ref()
+            .and_then(|p| p.is_in_multi_tenant_organization);
+
+        if done.is_empty() {
+            return Ok(Health::ready(
+                Reason::InSync,
+                format!("tenant {tenant_id}'s settings for partner {partner_id} match the spec"),
+            ));
+        }
+        let reason = if done.iter().any(|d| d.starts_with("created")) {
+            Reason::Created
+        } else if done.iter().any(|d| d.starts_with("adopted")) {
+            Reason::Adopted
+        } else {
+            Reason::Updated
+        };
+        let message = done.join("; ");
+        round
+            .event(reason, action_of(reason), message.clone())
+            .await;
+        Ok(Health::ready(reason, message))
+    }
+
+    async fn cleanup(round: &mut Round<Self>, ctx: &Context) -> Result<Cleanup> {
+        cleanup::delete(round, ctx).await
+    }
+}
+
+/// The partner (404: none) and, when the spec manages it, its identity sync policy.
+async fn observe(
+    graph: &dyn GraphApi,
+    v: ApiVersion,
+    partner_id: &str,
+    manages_sync: bool,
+) -> Result<Observed> {
+    let partner: Option<CrossTenantPartner> = match graph.get_partner(v, partner_id).await {
+        Ok(p) => Some(p),
+        Err(e) if e.is_not_found() => None,
+        Err(e) => return Err(e.into()),
+    };
+    let sync: Option<IdentitySyncPolicy> = if manages_sync && partner.is_some() {
+        match graph.get_identity_sync(v, partner_id).await {
+            Ok(s) => Some(s),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        None
+    };
+    Ok(Observed { partner, sync })
+}
+
+/// Graph's answer to creating what exists: the partner's POST and the sync policy's PUT.
+fn already_exists(e: &GraphError) -> bool {
+    matches!(e, GraphError::Api { status: 409, .. })
+        || matches!(e, GraphError::Api { code, .. } if code == "Request_MultipleObjectsWithSameKeyValue")
+}
+
+fn record(status: &mut CrossTenantAccessPartnerStatus, observed: &Observed, origin: Origin) {
+    if observed.partner.is_some() {
+        status.partner.get_or_insert(origin);
+    }
+    if observed.sync.is_some() {
+        status.identity_synchronization.get_or_insert(origin);
+    }
+    status.is_in_multi_tenant_organization = observed
+        .partner
+        .as_ref()
+        .and_then(|p| p.is_in_multi_tenant_organization);
+}
+
+fn fields(patch: &graph_client::types::PatchBody) -> String {
+    patch.keys().cloned().collect::<Vec<_>>().join(", ")
+}
+
+fn action_of(reason: Reason) -> &'static str {
+    match reason {
+        Reason::Created => "Create",
+        Reason::Adopted => "Adopt",
+        _ => "Update",
+    }
+}
