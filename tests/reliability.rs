@@ -1582,3 +1582,106 @@ async fn a_namespace_of_hanging_authorities_does_not_delay_another_namespace() {
     );
     drop(operator);
 }
+
+/// Absurd annotation values (huge, negative, non-numeric, unicode, an overflowing unit) on
+/// every kind: the process never restarts, and each resource has a condition naming the
+/// annotation while it is otherwise reconciled with the defaults.
+#[tokio::test]
+async fn absurd_annotations_on_every_kind_are_named_and_never_crash_the_operator() {
+    let _serial = SERIAL.lock().await;
+    let client = client().await;
+    install_crds();
+    let ns = namespace(&client, "rel-annotations").await;
+    let emulator = Emulator::start(&[]);
+    let mut operator = start_operator(&ns, &[]);
+    const RESYNC: &str = "graphorg.io/resync-interval";
+    let annotated = |value: &str| {
+        format!("  annotations: {{{RESYNC}: '{value}', graphorg.io/paused: 'perhaps'}}\n")
+    };
+    apply(&ns, &secret_manifest("creds", CLIENT_SECRET));
+    let conn = connection_manifest("conn", TENANT_A, "creds", &emulator).replacen(
+        "metadata: {name: conn}\n",
+        &format!("metadata:\n  name: conn\n{}", annotated("-30s")),
+        1,
+    );
+    apply(&ns, &conn);
+    let head = |kind: &str, name: &str, value: &str| {
+        format!(
+            "apiVersion: graphorg.io/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\n{}spec:\n  connectionRef: {{name: conn}}\n",
+            annotated(value)
+        )
+    };
+    apply(
+        &ns,
+        &format!(
+            "{}  displayName: Absurd-Org\n",
+            head("Organization", "org", "18446744073709551615")
+        ),
+    );
+    apply(
+        &ns,
+        &format!(
+            "{}  displayName: Absurd-MTO\n",
+            head("MultiTenantOrganization", "mto", "１０ｓ")
+        ),
+    );
+    apply(
+        &ns,
+        &format!(
+            "{}  ownerTenantId: {TENANT_B}\n",
+            head("MultiTenantOrganizationMembership", "join", "NaN")
+        ),
+    );
+    apply(
+        &ns,
+        &format!(
+            "{}  partnerTenantId: {TENANT_B}\n",
+            head(
+                "CrossTenantAccessPartner",
+                "partner",
+                "99999999999999999999999d"
+            )
+        ),
+    );
+    for (kind, name) in [
+        ("tenantconnection", "conn"),
+        ("organization", "org"),
+        ("multitenantorganization", "mto"),
+        ("multitenantorganizationmembership", "join"),
+        ("crosstenantaccesspartner", "partner"),
+    ] {
+        eventually(
+            Duration::from_secs(60),
+            &format!("{kind} {name}: a condition naming the annotations"),
+            || async {
+                let obj = get_json(&ns, kind, name)?;
+                let conditions = obj["status"]["conditions"].as_array()?.clone();
+                conditions
+                    .iter()
+                    .any(|c| {
+                        let m = c["message"].as_str().unwrap_or_default();
+                        m.contains(RESYNC) && m.contains("graphorg.io/paused")
+                    })
+                    .then_some(())
+            },
+        )
+        .await;
+    }
+    // Reconciled with the defaults despite the annotations: the organization was created.
+    wait_condition(&ns, "organization", "org", "Ready", Duration::from_secs(60)).await;
+    assert!(
+        operator.child.try_wait().unwrap().is_none(),
+        "the operator exited"
+    );
+    assert!(
+        !operator.log_text().contains("panicked"),
+        "the operator panicked"
+    );
+    figures(
+        "absurd annotations",
+        &[
+            ("kinds", "5 of 5 name the annotation in a condition".into()),
+            ("operator restarts", "0".into()),
+        ],
+    );
+}

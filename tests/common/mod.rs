@@ -209,11 +209,15 @@ pub fn emulator_config() -> String {
          - id: {TENANT_B}\n  domains: [fabrikam.onmicrosoft.com]\n  displayName: Fabrikam\n\
          - id: {TENANT_C}\n  domains: [northwind.onmicrosoft.com]\n  displayName: Northwind\n\
          apps:\n- clientId: {CLIENT_ID}\n  homeTenant: {TENANT_A}\n  secrets: [{{value: {CLIENT_SECRET}}}]\n  roles:\n    \
-         {TENANT_A}: [Organization.ReadWrite.All, MultiTenantOrganization.ReadWrite.All]\n    {TENANT_NOPERM}: []\n    \
-         {TENANT_B}: [Organization.ReadWrite.All, MultiTenantOrganization.ReadWrite.All]\n    \
-         {TENANT_C}: [Organization.ReadWrite.All, MultiTenantOrganization.ReadWrite.All]\n"
+         {TENANT_A}: [{ALL_ROLES}]\n    {TENANT_NOPERM}: []\n    \
+         {TENANT_B}: [{ALL_ROLES}]\n    \
+         {TENANT_C}: [{ALL_ROLES}]\n"
     )
 }
+
+/// Everything the operator's kinds use in a tenant.
+pub const ALL_ROLES: &str = "Organization.ReadWrite.All, MultiTenantOrganization.ReadWrite.All, \
+     Policy.ReadWrite.CrossTenantAccess, CrossTenantInformation.ReadBasic.All";
 
 /// A child process stopped by its pid when dropped.
 pub struct Proc {
@@ -352,9 +356,16 @@ impl Emulator {
         assert!(r.status().is_success(), "clearing the journal failed");
     }
 
-    /// Create an organization as another Graph client would (a token from the emulator's token
-    /// endpoint, then `POST /v1.0/organization`); returns its id.
-    pub async fn create_org_as_another_client(&self, tenant: &str, display_name: &str) -> String {
+    /// Call Graph as another client would (a token from the emulator's token endpoint for
+    /// the test app in `tenant`, then the request); returns the status and the JSON body
+    /// (`null` when there is none).
+    pub async fn graph_as_another_client(
+        &self,
+        method: reqwest::Method,
+        tenant: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
         let token: serde_json::Value = self
             .http
             .post(format!("{}/{tenant}/oauth2/v2.0/token", self.url))
@@ -371,17 +382,32 @@ impl Emulator {
             .await
             .unwrap();
         let bearer = token["access_token"].as_str().expect("a token").to_string();
-        let created: serde_json::Value = self
+        let mut request = self
             .http
-            .post(format!("{}/v1.0/organization", self.url))
-            .bearer_auth(bearer)
-            .json(&serde_json::json!({"displayName": display_name}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .request(method, format!("{}/v1.0/{path}", self.url))
+            .bearer_auth(bearer);
+        if let Some(b) = body {
+            request = request.json(&b);
+        }
+        let r = request.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// Create an organization as another Graph client would; returns its id.
+    pub async fn create_org_as_another_client(&self, tenant: &str, display_name: &str) -> String {
+        let (_, created) = self
+            .graph_as_another_client(
+                reqwest::Method::POST,
+                tenant,
+                "organization",
+                Some(serde_json::json!({"displayName": display_name})),
+            )
+            .await;
         created["id"].as_str().expect("the created id").to_string()
     }
 
