@@ -1685,3 +1685,156 @@ async fn absurd_annotations_on_every_kind_are_named_and_never_crash_the_operator
         ],
     );
 }
+
+/// The requests that came less than `floor` after an injected 429/503 that said no
+/// `Retry-After` (the operator must back off from a second, for every request of that app in
+/// that tenant), and how many such answers there were. `journal` is one app+tenant's requests
+/// (injected faults are journaled before authentication, without a tenant).
+fn backoff_floor_violations(
+    journal: &[serde_json::Value],
+    floor: Duration,
+) -> (usize, Vec<String>) {
+    let time = |e: &serde_json::Value| {
+        e["time"]
+            .as_str()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .expect("a journal time")
+    };
+    let mut faulted = 0;
+    let mut violations = vec![];
+    for e in journal {
+        let fault = e["fault"].as_str().unwrap_or_default();
+        if !(fault.contains("injected 429") || fault.contains("injected 503"))
+            || e["retryAfter"].as_str().is_some()
+        {
+            continue;
+        }
+        faulted += 1;
+        let answered = time(e)
+            + jiff::SignedDuration::from_secs_f64(e["durationMs"].as_f64().unwrap_or(0.0) / 1000.0);
+        // Requests arriving within 100 ms of the answer were already on their way (several
+        // resources share the app+tenant), as in the Retry-After check above; a little slack at
+        // the other end for the journal's clock.
+        let sent_after = answered + jiff::SignedDuration::from_millis(100);
+        let earliest = answered + jiff::SignedDuration::try_from(floor).unwrap()
+            - jiff::SignedDuration::from_millis(50);
+        for next in journal
+            .iter()
+            .filter(|n| time(n) > sent_after && time(n) < earliest)
+        {
+            violations.push(format!(
+                "{} {} {:.0} ms after an injected {} without Retry-After to {} {}",
+                next["method"],
+                next["path"],
+                time(next).duration_since(answered).as_secs_f64() * 1000.0,
+                e["status"],
+                e["method"],
+                e["path"]
+            ));
+        }
+    }
+    (faulted, violations)
+}
+
+/// 429 and 503 without `Retry-After`, from Graph and from the token endpoint: nothing is asked
+/// again sooner than the backoff floor (1 s), and everything converges. One app in one tenant,
+/// so that every such answer binds every later request.
+#[tokio::test]
+async fn throttling_without_retry_after_backs_off_from_a_second_and_converges() {
+    let _serial = SERIAL.lock().await;
+    let seed = env_num("RELIABILITY_SEED", 42);
+    let orgs = 4;
+    let kube = Kube::shared();
+    let client = client().await;
+    install_crds();
+    let ns = namespace(&client, "rel-no-retry-after").await;
+    let emulator = Emulator::start(&["--seed", &seed.to_string()]);
+    emulator
+        .put_faults(serde_json::json!({"rules": [
+            {"pathPrefix": "/v1.0/", "throttleRate": 0.25, "serverErrorRate": 0.15,
+             "serverErrorStatuses": [503], "omitRetryAfter": true},
+            {"pathPrefix": format!("/{TENANT_A}/oauth2/v2.0/token"), "serverErrorRate": 1.0,
+             "serverErrorStatuses": [503], "omitRetryAfter": true, "times": 2},
+            {"pathPrefix": format!("/{TENANT_A}/oauth2/v2.0/token"), "throttleRate": 1.0,
+             "omitRetryAfter": true, "times": 1}
+        ]}))
+        .await;
+    let mut operator = start_operator(&ns, &[]);
+    setup_connections(&kube, &ns, &emulator, &[("conn-a", TENANT_A)]);
+    let mut manifest = String::new();
+    for i in 0..orgs {
+        manifest.push_str(&org(
+            &format!("org-{i}"),
+            "conn-a",
+            &format!("No-Retry-After-{i}"),
+            "AdoptOrCreate",
+        ));
+    }
+    let started = Instant::now();
+    kube.apply(&ns, &manifest);
+    let total = orgs + 1;
+    kube.all_ready(&ns, total, Duration::from_secs(180)).await;
+    let converged = started.elapsed();
+    assert!(
+        operator.child.try_wait().unwrap().is_none(),
+        "the operator exited"
+    );
+
+    let journal: Vec<serde_json::Value> = emulator
+        .journal()
+        .await
+        .into_iter()
+        .filter(|e| {
+            !e["path"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("/_emulator")
+        })
+        .collect();
+    let is_token =
+        |e: &&serde_json::Value| e["path"].as_str().is_some_and(|p| p.contains("oauth2"));
+    let tokens: Vec<serde_json::Value> = journal.iter().filter(is_token).cloned().collect();
+    let graph: Vec<serde_json::Value> = journal.iter().filter(|e| !is_token(e)).cloned().collect();
+    let floor = Duration::from_secs(1);
+    let (graph_faults, graph_violations) = backoff_floor_violations(&graph, floor);
+    let (token_faults, token_violations) = backoff_floor_violations(&tokens, floor);
+    let state = emulator.state().await;
+    let created = emulator_orgs(&state)
+        .iter()
+        .filter(|(_, name, _)| name.starts_with("No-Retry-After-"))
+        .count();
+    figures(
+        "429/503 without Retry-After (Graph 25% 429 + 15% 503; token endpoint 503, 503, 429)",
+        &[
+            (
+                "resources",
+                format!("{total} (1 connection, {orgs} organizations)"),
+            ),
+            (
+                "all Ready after",
+                format!("{:.1} s", converged.as_secs_f64()),
+            ),
+            (
+                "Graph answers without Retry-After / requests sooner than 1 s after",
+                format!("{graph_faults} / {}", graph_violations.len()),
+            ),
+            (
+                "token answers without Retry-After / requests sooner than 1 s after",
+                format!("{token_faults} / {}", token_violations.len()),
+            ),
+            ("organizations created", format!("{created} of {orgs}")),
+        ],
+    );
+    assert!(graph_faults > 0, "no Graph fault was injected");
+    assert!(token_faults > 0, "no token fault was injected");
+    assert!(
+        graph_violations.is_empty(),
+        "Graph asked again before the floor: {graph_violations:#?}"
+    );
+    assert!(
+        token_violations.is_empty(),
+        "the token endpoint asked again before the floor: {token_violations:#?}"
+    );
+    assert_eq!(created, orgs, "one organization per resource");
+    operator.kill9();
+}

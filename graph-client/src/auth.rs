@@ -408,6 +408,26 @@ struct CacheState {
     token: Option<AccessToken>,
     flight: Option<InFlight>,
     flights: u64,
+    /// After the endpoint said 429/503 (or `temporarily_unavailable`): no request before this
+    /// instant, and the answer every caller gets meanwhile.
+    backoff: Option<(Instant, GraphError)>,
+    /// Such answers in a row, for the exponential backoff when they carry no `Retry-After`.
+    refusals: u32,
+}
+
+/// The first wait after the token endpoint is throttled or unavailable without a
+/// `Retry-After` (unless [`TokenCache::with_backoff_floor`] says otherwise), doubled per refusal
+/// in a row up to [`TOKEN_BACKOFF_CAP`].
+const TOKEN_BACKOFF_FLOOR: Duration = Duration::from_secs(1);
+const TOKEN_BACKOFF_CAP: Duration = Duration::from_secs(60);
+
+/// How long to leave the token endpoint alone after its `n`th refusal in a row: its
+/// `Retry-After` when it gave one (never less), else the exponential backoff from `floor`.
+fn token_backoff(floor: Duration, n: u32, retry_after: Option<Duration>) -> Duration {
+    let exp = floor
+        .saturating_mul(1u32 << n.saturating_sub(1).min(16))
+        .min(TOKEN_BACKOFF_CAP.max(floor));
+    retry_after.unwrap_or(exp)
 }
 
 /// One token request at a time per connection (single flight): concurrent callers wait for the
@@ -419,6 +439,8 @@ struct CacheState {
 pub struct TokenCache {
     requestor: Arc<TokenRequestor>,
     timeout: Duration,
+    /// The first backoff after a refusal without `Retry-After`.
+    backoff_floor: Duration,
     state: Arc<Mutex<CacheState>>,
     guard: Arc<EndpointGuard>,
     /// The token endpoint's origin, the guard's key.
@@ -442,9 +464,16 @@ impl TokenCache {
             origin: origin_of(&requestor.token_endpoint()),
             requestor: Arc::new(requestor),
             timeout,
+            backoff_floor: TOKEN_BACKOFF_FLOOR,
             state: Arc::default(),
             guard: Arc::default(),
         }
+    }
+
+    /// The first backoff after the endpoint refuses with 429/503 and no `Retry-After`.
+    pub fn with_backoff_floor(mut self, floor: Duration) -> Self {
+        self.backoff_floor = floor;
+        self
     }
 
     /// Send token requests through `guard`, shared with other clients.
@@ -468,6 +497,11 @@ impl TokenCache {
             if let Some(t) = state.token.as_ref().filter(|t| now < t.refresh_at) {
                 return Ok((t.clone(), false));
             }
+            // Every caller of a connection shares the endpoint's backoff: a second caller must
+            // not ask again right after the first was told to wait.
+            if let Some((_, err)) = state.backoff.as_ref().filter(|(until, _)| now < *until) {
+                return Err(err.clone());
+            }
             match &state.flight {
                 // A flight past its deadline has already failed (or was abandoned by every
                 // caller before it finished): start afresh rather than report a stale timeout.
@@ -483,6 +517,7 @@ impl TokenCache {
         let id = state.flights;
         let deadline = now + self.timeout;
         let (requestor, http, timeout) = (self.requestor.clone(), http.clone(), self.timeout);
+        let floor = self.backoff_floor;
         // Weak: the state holds this future, which must not keep the state alive.
         let shared_state = Arc::downgrade(&self.state);
         // Asked now, so that a refusal is this flight's result at once.
@@ -514,8 +549,18 @@ impl TokenCache {
                 let mut state = locked(&shared_state);
                 if state.flight.as_ref().is_some_and(|f| f.id == id) {
                     state.flight = None;
-                    if let Ok(t) = &result {
-                        state.token = Some(t.clone());
+                    match &result {
+                        Ok(t) => {
+                            state.token = Some(t.clone());
+                            state.backoff = None;
+                            state.refusals = 0;
+                        }
+                        Err(e) if e.is_throttled_or_unavailable() => {
+                            state.refusals = state.refusals.saturating_add(1);
+                            let wait = token_backoff(floor, state.refusals, e.retry_after());
+                            state.backoff = Some((Instant::now() + wait, e.clone()));
+                        }
+                        Err(_) => {}
                     }
                 }
             }

@@ -270,6 +270,7 @@ impl HttpGraph {
             graph_origin: origin_of(&graph_root),
             graph_root,
             tokens: TokenCache::with_timeout(requestor, policy.timeout)
+                .with_backoff_floor(policy.throttled_base)
                 .with_endpoint_guard(guard.clone()),
             observer,
             policy,
@@ -420,8 +421,9 @@ impl HttpGraph {
                         .unwrap()
                         .throttled(ra, Instant::now());
                 }
-            } else if matches!(err, GraphError::Api { status: 429, .. }) {
-                // A 429 without Retry-After throttles the app+tenant just the same: everyone
+            } else if matches!(err, GraphError::Api { .. }) && err.is_throttled_or_unavailable() {
+                // A 429, 503 or 504 without Retry-After holds the app+tenant just the same:
+                // everyone, this request's follow-ups included (a lookup after a failed create),
                 // waits out this backoff. There is no refill interval to pace by.
                 self.close_gate_for(delay);
             }
@@ -1503,6 +1505,75 @@ mod tests {
     }
 
     /// Fast ordinary backoff, and a throttled backoff a test can measure.
+    #[tokio::test]
+    async fn a_refused_token_request_holds_every_caller_of_the_connection_for_the_backoff() {
+        let posts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let api = Server::start("127.0.0.1", move |r| {
+            Some(if !r.is_token_request() {
+                Reply::json(200, serde_json::json!({"value": []}))
+            } else if posts.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                Reply::json(
+                    503,
+                    serde_json::json!({"error": "temporarily_unavailable",
+                                       "error_description": "AADSTS50196: try again later"}),
+                )
+            } else {
+                Reply::token("t0")
+            })
+        })
+        .await;
+        // One attempt per call: what a second caller (another reconcile) does is the point.
+        let policy = RetryPolicy {
+            attempts: 1,
+            ..measurable_policy()
+        };
+        let floor = policy.throttled_base;
+        let c = client(&api, policy);
+        assert!(c.list_organizations(ApiVersion::V1).await.is_err());
+        let second = c.list_organizations(ApiVersion::V1).await;
+        assert!(
+            matches!(second, Err(GraphError::Token { status: 503, .. })),
+            "{second:?}"
+        );
+        assert_eq!(
+            api.token_requests().len(),
+            1,
+            "the second caller got the same answer without asking"
+        );
+        tokio::time::sleep(floor + Duration::from_millis(50)).await;
+        c.list_organizations(ApiVersion::V1).await.unwrap();
+        assert_eq!(api.token_requests().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_503_without_retry_after_holds_the_next_request_for_the_backoff() {
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let api = Server::start("127.0.0.1", move |r| {
+            Some(if r.is_token_request() {
+                Reply::token("t0")
+            } else if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                Reply::json(
+                    503,
+                    serde_json::json!({"error": {"code": "serviceUnavailable"}}),
+                )
+            } else {
+                Reply::json(200, serde_json::json!({"value": []}))
+            })
+        })
+        .await;
+        let policy = RetryPolicy {
+            attempts: 1,
+            ..measurable_policy()
+        };
+        let floor = policy.throttled_base;
+        let c = client(&api, policy);
+        assert!(c.list_organizations(ApiVersion::V1).await.is_err());
+        // Another request (a lookup after a failed create, say) waits out the same backoff.
+        c.list_organizations(ApiVersion::V1).await.unwrap();
+        let gap = gap(api.graph_requests());
+        assert!(gap >= floor, "asked again after {gap:?}");
+    }
+
     fn measurable_policy() -> RetryPolicy {
         RetryPolicy {
             attempts: 3,
