@@ -116,6 +116,50 @@ async fn injected_429_with_fractional_retry_after_runs_out() {
 }
 
 #[tokio::test]
+async fn omit_retry_after_sends_429_and_503_bare_also_at_the_token_endpoint() {
+    let e = start().await;
+    let t = e.token(TA).await;
+    let token_path = format!("/{TA}/oauth2/v2.0/token");
+    e.set_faults(json!({"rules": [
+        {"pathPrefix": "/v1.0/organization", "throttleRate": 1.0, "retryAfterSecs": 3, "omitRetryAfter": true, "times": 1},
+        {"pathPrefix": token_path, "method": "POST", "throttleRate": 1.0, "omitRetryAfter": true, "times": 1},
+        {"pathPrefix": token_path, "method": "POST", "serverErrorRate": 1.0, "serverErrorStatuses": [503], "omitRetryAfter": true, "times": 10},
+    ]}))
+    .await;
+    let r = e.get("/v1.0/organization", &t).await;
+    assert_eq!((r.status, r.code().as_str()), (429, "TooManyRequests"));
+    assert_eq!(r.header("retry-after"), None, "{:?}", r.headers);
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", CLIENT),
+        ("client_secret", SECRET),
+        ("scope", GRAPH_SCOPE),
+    ];
+    let r = e.token_form(TA, &form).await;
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert_eq!(r.json["error"], "temporarily_unavailable");
+    assert_eq!(r.header("retry-after"), None);
+    // Ten 503s in a row, none with the header (without the flag about half carry one).
+    for _ in 0..10 {
+        let r = e.token_form(TA, &form).await;
+        assert_eq!(r.status, 503, "{}", r.text);
+        assert_eq!(r.header("retry-after"), None);
+    }
+    assert_eq!(e.token_form(TA, &form).await.status, 200);
+    let j = e.journal().await;
+    let bare = j
+        .iter()
+        .filter(|x| {
+            x["fault"]
+                .as_str()
+                .is_some_and(|f| f.starts_with("injected"))
+        })
+        .filter(|x| x["retryAfter"].is_null())
+        .count();
+    assert_eq!(bare, 12, "{j:#?}");
+}
+
+#[tokio::test]
 async fn connection_reset_only_on_the_token_endpoint() {
     let e = start().await;
     let t = e.token(TA).await;

@@ -50,7 +50,13 @@ async fn secret_token_carries_tenant_app_roles_and_expiry() {
     assert_eq!(c["iss"], format!("https://sts.windows.net/{TA}/"));
     assert_eq!(
         c["roles"],
-        json!([roles::MTO_READ_WRITE, roles::ORG_READ_WRITE])
+        json!([
+            roles::CROSS_TENANT_INFO_READ,
+            roles::MTO_READ_WRITE,
+            roles::ORG_READ_WRITE,
+            roles::POLICY_READ,
+            roles::POLICY_CROSS_TENANT_ACCESS
+        ])
     );
     let exp = c["exp"].as_i64().unwrap();
     assert!((exp - now_secs() - 3599).abs() <= 5, "exp {exp}");

@@ -266,8 +266,11 @@ async fn in_process_graph_shares_state_and_rules_with_http() {
     assert_eq!(
         info.roles,
         vec![
+            "CrossTenantInformation.ReadBasic.All",
             "MultiTenantOrganization.ReadWrite.All",
-            "Organization.ReadWrite.All"
+            "Organization.ReadWrite.All",
+            "Policy.Read.All",
+            "Policy.ReadWrite.CrossTenantAccess"
         ]
     );
 
