@@ -172,3 +172,271 @@ def test_msgraph_beta_sdk_reads_the_mto():
         assert got.id == created.id
 
     asyncio.run(go())
+
+
+# --- Cross-tenant access settings that complete an MTO (graph-api section 9) ---------------
+
+# A partner tenant that is not one of the emulator's tenants (a partner needs no directory).
+PARTNER = "44444444-4444-4444-8444-444444444444"
+
+
+def test_msgraph_sdk_mto_templates():
+    import msgraph
+    from kiota_abstractions.api_error import APIError
+    from msgraph.generated.models.cross_tenant_access_policy_b2_b_setting import CrossTenantAccessPolicyB2BSetting
+    from msgraph.generated.models.cross_tenant_access_policy_inbound_trust import CrossTenantAccessPolicyInboundTrust
+    from msgraph.generated.models.cross_tenant_access_policy_target import CrossTenantAccessPolicyTarget
+    from msgraph.generated.models.cross_tenant_access_policy_target_configuration import (
+        CrossTenantAccessPolicyTargetConfiguration,
+    )
+    from msgraph.generated.models.cross_tenant_access_policy_target_configuration_access_type import (
+        CrossTenantAccessPolicyTargetConfigurationAccessType,
+    )
+    from msgraph.generated.models.cross_tenant_access_policy_target_type import CrossTenantAccessPolicyTargetType
+    from msgraph.generated.models.cross_tenant_user_sync_inbound import CrossTenantUserSyncInbound
+    from msgraph.generated.models.inbound_outbound_policy_configuration import InboundOutboundPolicyConfiguration
+    from msgraph.generated.models.multi_tenant_organization_identity_sync_policy_template import (
+        MultiTenantOrganizationIdentitySyncPolicyTemplate,
+    )
+    from msgraph.generated.models.multi_tenant_organization_partner_configuration_template import (
+        MultiTenantOrganizationPartnerConfigurationTemplate,
+    )
+    from msgraph.generated.models.template_application_level import TemplateApplicationLevel
+
+    both = [TemplateApplicationLevel.NewPartners, TemplateApplicationLevel.ExistingPartners]
+
+    async def go():
+        client = graph_client(msgraph, TA, "v1.0")
+        templates = client.policies.cross_tenant_access_policy.templates
+
+        sync = templates.multi_tenant_organization_identity_synchronization
+        before = await sync.get()
+        assert before.id
+        assert before.template_application_level == both
+        assert before.user_sync_inbound.is_sync_allowed is None
+
+        await sync.patch(
+            MultiTenantOrganizationIdentitySyncPolicyTemplate(
+                template_application_level=TemplateApplicationLevel.NewPartners,
+                user_sync_inbound=CrossTenantUserSyncInbound(is_sync_allowed=True),
+            )
+        )
+        got = await sync.get()
+        assert got.id == before.id
+        assert got.template_application_level == [TemplateApplicationLevel.NewPartners]
+        assert got.user_sync_inbound.is_sync_allowed is True
+
+        await sync.reset_to_default_settings.post()
+        got = await sync.get()
+        assert got.template_application_level == both
+        assert got.user_sync_inbound.is_sync_allowed is None
+
+        partner = templates.multi_tenant_organization_partner_configuration
+        assert (await partner.get()).inbound_trust is None
+        await partner.patch(
+            MultiTenantOrganizationPartnerConfigurationTemplate(
+                automatic_user_consent_settings=InboundOutboundPolicyConfiguration(
+                    inbound_allowed=True, outbound_allowed=True
+                ),
+                inbound_trust=CrossTenantAccessPolicyInboundTrust(is_mfa_accepted=True),
+                b2b_collaboration_inbound=CrossTenantAccessPolicyB2BSetting(
+                    users_and_groups=CrossTenantAccessPolicyTargetConfiguration(
+                        access_type=CrossTenantAccessPolicyTargetConfigurationAccessType.Allowed,
+                        targets=[
+                            CrossTenantAccessPolicyTarget(
+                                target="AllUsers", target_type=CrossTenantAccessPolicyTargetType.User
+                            )
+                        ],
+                    )
+                ),
+            )
+        )
+        got = await partner.get()
+        assert got.automatic_user_consent_settings.inbound_allowed is True
+        assert got.automatic_user_consent_settings.outbound_allowed is True
+        assert got.inbound_trust.is_mfa_accepted is True
+        assert got.inbound_trust.is_compliant_device_accepted is None
+        uag = got.b2b_collaboration_inbound.users_and_groups
+        assert uag.access_type == CrossTenantAccessPolicyTargetConfigurationAccessType.Allowed
+        assert uag.targets[0].target == "AllUsers"
+        assert uag.targets[0].target_type == CrossTenantAccessPolicyTargetType.User
+        assert got.b2b_collaboration_inbound.applications is None
+        assert got.b2b_direct_connect_outbound is None
+
+        # A property the type doesn't have is refused, and surfaces as the SDK's APIError.
+        with pytest.raises(APIError) as e:
+            await partner.patch(MultiTenantOrganizationPartnerConfigurationTemplate(additional_data={"bogus": 1}))
+        assert e.value.response_status_code == 400
+        assert e.value.error.code == "BadRequest"
+        assert "bogus" in e.value.error.message
+
+        await partner.reset_to_default_settings.post()
+        got = await partner.get()
+        assert got.inbound_trust is None and got.b2b_collaboration_inbound is None
+        assert got.automatic_user_consent_settings.inbound_allowed is None
+
+    asyncio.run(go())
+
+
+def test_msgraph_sdk_partners_and_identity_sync():
+    import msgraph
+    from kiota_abstractions.api_error import APIError
+    from kiota_abstractions.base_request_configuration import RequestConfiguration
+    from msgraph.generated.models.cross_tenant_access_policy_configuration_partner import (
+        CrossTenantAccessPolicyConfigurationPartner,
+    )
+    from msgraph.generated.models.cross_tenant_access_policy_inbound_trust import CrossTenantAccessPolicyInboundTrust
+    from msgraph.generated.models.cross_tenant_identity_sync_policy_partner import CrossTenantIdentitySyncPolicyPartner
+    from msgraph.generated.models.cross_tenant_user_sync_inbound import CrossTenantUserSyncInbound
+    from msgraph.generated.policies.cross_tenant_access_policy.partners.partners_request_builder import (
+        PartnersRequestBuilder,
+    )
+
+    async def go():
+        client = graph_client(msgraph, TA, "v1.0")
+        partners = client.policies.cross_tenant_access_policy.partners
+
+        created = await partners.post(CrossTenantAccessPolicyConfigurationPartner(tenant_id=PARTNER))
+        assert created.tenant_id == PARTNER
+        assert created.is_in_multi_tenant_organization is False
+        assert created.is_service_provider is None
+        assert created.inbound_trust is None
+        assert created.automatic_user_consent_settings.inbound_allowed is None
+
+        # A second create: 409, surfaced as APIError with Graph's code.
+        with pytest.raises(APIError) as e:
+            await partners.post(CrossTenantAccessPolicyConfigurationPartner(tenant_id=PARTNER))
+        assert e.value.response_status_code == 409
+        assert e.value.error.code == "Request_MultipleObjectsWithSameKeyValue"
+        assert "tenantId" in e.value.error.message
+
+        item = partners.by_cross_tenant_access_policy_configuration_partner_tenant_id(PARTNER)
+        await item.patch(
+            CrossTenantAccessPolicyConfigurationPartner(
+                is_service_provider=True,
+                inbound_trust=CrossTenantAccessPolicyInboundTrust(is_mfa_accepted=True),
+            )
+        )
+        got = await item.get()
+        assert got.is_service_provider is True
+        assert got.inbound_trust.is_mfa_accepted is True
+        assert got.inbound_trust.is_hybrid_azure_a_d_joined_device_accepted is None
+
+        sync = item.identity_synchronization
+        with pytest.raises(APIError) as e:
+            await sync.get()
+        assert e.value.response_status_code == 404
+        assert e.value.error.code == "Directory_ObjectNotFound"
+
+        await sync.put(
+            CrossTenantIdentitySyncPolicyPartner(
+                display_name="Partner", user_sync_inbound=CrossTenantUserSyncInbound(is_sync_allowed=True)
+            )
+        )
+        policy = await sync.get()
+        assert policy.tenant_id == PARTNER
+        assert policy.display_name == "Partner"
+        assert policy.user_sync_inbound.is_sync_allowed is True
+
+        with pytest.raises(APIError) as e:
+            await sync.put(CrossTenantIdentitySyncPolicyPartner(display_name="Again"))
+        assert e.value.response_status_code == 409
+        assert e.value.error.code == "Request_MultipleObjectsWithSameKeyValue"
+
+        # The SDK generates no patch for identitySynchronization: send one on the builder's
+        # own URL through the SDK's adapter.
+        info = sync.to_get_request_information()
+        info.http_method = Method.PATCH
+        info.set_content_from_parsable(
+            client.request_adapter,
+            "application/json",
+            CrossTenantIdentitySyncPolicyPartner(user_sync_inbound=CrossTenantUserSyncInbound(is_sync_allowed=False)),
+        )
+        await client.request_adapter.send_no_response_content_async(info, None)
+        policy = await sync.get()
+        assert policy.user_sync_inbound.is_sync_allowed is False
+        assert policy.display_name == "Partner"
+
+        expanded = await partners.get(
+            RequestConfiguration(
+                query_parameters=PartnersRequestBuilder.PartnersRequestBuilderGetQueryParameters(
+                    expand=["identitySynchronization"]
+                )
+            )
+        )
+        mine = [p for p in expanded.value if p.tenant_id == PARTNER]
+        assert len(mine) == 1
+        assert mine[0].identity_synchronization.user_sync_inbound.is_sync_allowed is False
+
+        # The partner goes only after its identity-sync policy.
+        with pytest.raises(APIError) as e:
+            await item.delete()
+        assert e.value.response_status_code == 400
+        await sync.delete()
+        await item.delete()
+        with pytest.raises(APIError) as e:
+            await item.get()
+        assert e.value.response_status_code == 404
+        assert e.value.error.code == "Directory_ObjectNotFound"
+
+    asyncio.run(go())
+
+
+def test_msgraph_sdk_tenant_lookup():
+    import msgraph
+    from kiota_abstractions.api_error import APIError
+
+    async def go():
+        client = graph_client(msgraph, TA, "v1.0")
+        rel = client.tenant_relationships
+        info = await rel.find_tenant_information_by_tenant_id_with_tenant_id(TB).get()
+        assert info.tenant_id == TB
+        assert info.display_name == "Fabrikam"
+        assert info.default_domain_name == "fabrikam.onmicrosoft.com"
+        assert info.federation_brand_name is None
+        info = await rel.find_tenant_information_by_domain_name_with_domain_name("contoso.onmicrosoft.com").get()
+        assert info.tenant_id == TA
+        assert info.display_name == "Contoso"
+        with pytest.raises(APIError) as e:
+            await rel.find_tenant_information_by_tenant_id_with_tenant_id(PARTNER).get()
+        assert e.value.response_status_code == 404
+        assert e.value.error.code == "Directory_ObjectNotFound"
+
+    asyncio.run(go())
+
+
+def test_msgraph_beta_sdk_partners_and_templates():
+    import msgraph_beta
+    from kiota_abstractions.api_error import APIError
+    from msgraph_beta.generated.models.cross_tenant_access_policy_configuration_partner import (
+        CrossTenantAccessPolicyConfigurationPartner,
+    )
+    from msgraph_beta.generated.models.cross_tenant_identity_sync_policy_partner import (
+        CrossTenantIdentitySyncPolicyPartner,
+    )
+    from msgraph_beta.generated.models.cross_tenant_user_sync_inbound import CrossTenantUserSyncInbound
+    from msgraph_beta.generated.models.template_application_level import TemplateApplicationLevel
+
+    async def go():
+        client = graph_client(msgraph_beta, TB, "beta")
+        policy = client.policies.cross_tenant_access_policy
+        template = await policy.templates.multi_tenant_organization_identity_synchronization.get()
+        assert template.template_application_level == [
+            TemplateApplicationLevel.NewPartners,
+            TemplateApplicationLevel.ExistingPartners,
+        ]
+        created = await policy.partners.post(CrossTenantAccessPolicyConfigurationPartner(tenant_id=TA))
+        assert created.tenant_id == TA
+        item = policy.partners.by_cross_tenant_access_policy_configuration_partner_tenant_id(TA)
+        await item.identity_synchronization.put(
+            CrossTenantIdentitySyncPolicyPartner(user_sync_inbound=CrossTenantUserSyncInbound(is_sync_allowed=True))
+        )
+        got = await item.identity_synchronization.get()
+        assert got.tenant_id == TA
+        assert got.user_sync_inbound.is_sync_allowed is True
+        with pytest.raises(APIError) as e:
+            await policy.partners.post(CrossTenantAccessPolicyConfigurationPartner(tenant_id=TA))
+        assert e.value.response_status_code == 409
+        assert e.value.error.code == "Request_MultipleObjectsWithSameKeyValue"
+
+    asyncio.run(go())
