@@ -346,3 +346,62 @@ async fn an_unknown_member_tenant_stalls_before_anything_is_written() {
         .collect();
     assert!(writes.is_empty(), "nothing may be written: {writes:#?}");
 }
+
+/// A permission granted after the resource stalled on it is seen without an edit: the stall is
+/// looked at again at the resync, and the connection gets a fresh token (whose roles show the
+/// grant) at most once per --role-recheck-interval.
+#[tokio::test]
+async fn a_permission_granted_later_clears_the_stall_without_an_edit() {
+    let client = client().await;
+    install_crds();
+    let ns = namespace(&client, "life-xt-grant").await;
+    let emulator = Emulator::start(&[]);
+    let _operator = start_operator(&ns, &["--role-recheck-interval", "2s"]);
+    apply(&ns, &secret_manifest("creds", CLIENT_SECRET));
+    apply(
+        &ns,
+        &connection_manifest("conn-noperm", TENANT_NOPERM, "creds", &emulator),
+    );
+    wait_condition(&ns, "tenantconnection", "conn-noperm", "Ready", WAIT).await;
+    apply(
+        &ns,
+        &partner(
+            "later",
+            "conn-noperm",
+            TENANT_B,
+            "  inboundTrust: {isMfaAccepted: true}\n",
+        ),
+    );
+    let stalled = wait_condition(&ns, "crosstenantaccesspartner", "later", "Stalled", WAIT).await;
+    let (_, reason, message) = condition(&stalled, "Stalled").unwrap();
+    assert_eq!(reason, "MissingPermission");
+    assert!(
+        message.contains("Policy.ReadWrite.CrossTenantAccess"),
+        "{message}"
+    );
+    let generation = stalled["metadata"]["generation"].clone();
+
+    // The admin grants it (and consents) in the emulator.
+    let grant = json!({"apps": [{
+        "clientId": CLIENT_ID, "homeTenant": TENANT_A, "secrets": [{"value": CLIENT_SECRET}],
+        "roles": {
+            TENANT_A: ALL_ROLES.split(", ").collect::<Vec<_>>(),
+            TENANT_NOPERM: ["Policy.ReadWrite.CrossTenantAccess"],
+        }
+    }]});
+    let r = http_client()
+        .post(format!("{}/_emulator/config", emulator.url))
+        .json(&grant)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_success(),
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+
+    let ready = wait_condition(&ns, "crosstenantaccesspartner", "later", "Ready", WAIT).await;
+    assert_eq!(ready["metadata"]["generation"], generation, "no edit");
+    assert_eq!(condition(&ready, "Ready").unwrap().1, "Created");
+}
