@@ -662,6 +662,20 @@ impl HttpGraph {
         Ok(out)
     }
 
+    /// A write whose answer has no body worth reading (PATCH, DELETE, an action), safe to
+    /// replay: the URL's error, if building it failed, is this call's.
+    async fn write_unit<B: Serialize>(
+        &self,
+        operation: &'static str,
+        method: Method,
+        url: GraphResult<Url>,
+        body: Option<&B>,
+    ) -> GraphResult<()> {
+        self.write(operation, method, url?, body, Replay::Safe)
+            .await
+            .map(drop)
+    }
+
     async fn write<B: Serialize>(
         &self,
         operation: &'static str,
@@ -977,16 +991,9 @@ impl GraphApi for HttpGraph {
     ) -> BoxFuture<'a, GraphResult<()>> {
         async move {
             self.require_mto()?;
-            let url = self.template_url(v, which, "")?;
-            self.write(
-                "update template",
-                Method::PATCH,
-                url,
-                Some(patch),
-                Replay::Safe,
-            )
-            .await
-            .map(drop)
+            let url = self.template_url(v, which, "");
+            self.write_unit("update template", Method::PATCH, url, Some(patch))
+                .await
         }
         .boxed()
     }
@@ -994,11 +1001,10 @@ impl GraphApi for HttpGraph {
     fn reset_template(&self, v: ApiVersion, which: TemplateKind) -> BoxFuture<'_, GraphResult<()>> {
         async move {
             self.require_mto()?;
-            let url = self.template_url(v, which, "/resetToDefaultSettings")?;
             // Resetting twice leaves the same defaults, so a replay is harmless.
-            self.write::<()>("reset template", Method::POST, url, None, Replay::Safe)
+            let url = self.template_url(v, which, "/resetToDefaultSettings");
+            self.write_unit::<()>("reset template", Method::POST, url, None)
                 .await
-                .map(drop)
         }
         .boxed()
     }
@@ -1052,18 +1058,12 @@ impl GraphApi for HttpGraph {
         tenant_id: &'a str,
         patch: &'a PatchBody,
     ) -> BoxFuture<'a, GraphResult<()>> {
-        async move {
-            let url = self.partner_url(v, tenant_id, "")?;
-            self.write(
-                "update partner",
-                Method::PATCH,
-                url,
-                Some(patch),
-                Replay::Safe,
-            )
-            .await
-            .map(drop)
-        }
+        self.write_unit(
+            "update partner",
+            Method::PATCH,
+            self.partner_url(v, tenant_id, ""),
+            Some(patch),
+        )
         .boxed()
     }
 
@@ -1072,12 +1072,12 @@ impl GraphApi for HttpGraph {
         v: ApiVersion,
         tenant_id: &'a str,
     ) -> BoxFuture<'a, GraphResult<()>> {
-        async move {
-            let url = self.partner_url(v, tenant_id, "")?;
-            self.write::<()>("delete partner", Method::DELETE, url, None, Replay::Safe)
-                .await
-                .map(drop)
-        }
+        self.write_unit::<()>(
+            "delete partner",
+            Method::DELETE,
+            self.partner_url(v, tenant_id, ""),
+            None,
+        )
         .boxed()
     }
 
@@ -1099,19 +1099,13 @@ impl GraphApi for HttpGraph {
         tenant_id: &'a str,
         body: &'a PatchBody,
     ) -> BoxFuture<'a, GraphResult<()>> {
-        async move {
-            let url = self.partner_url(v, tenant_id, "/identitySynchronization")?;
-            // PUT creates only; a replay gets 409, which the caller turns into GET + PATCH.
-            self.write(
-                "create identity synchronization",
-                Method::PUT,
-                url,
-                Some(body),
-                Replay::Safe,
-            )
-            .await
-            .map(drop)
-        }
+        // PUT creates only; a replay gets 409, which the caller turns into GET + PATCH.
+        self.write_unit(
+            "create identity synchronization",
+            Method::PUT,
+            self.partner_url(v, tenant_id, "/identitySynchronization"),
+            Some(body),
+        )
         .boxed()
     }
 
@@ -1121,18 +1115,12 @@ impl GraphApi for HttpGraph {
         tenant_id: &'a str,
         patch: &'a PatchBody,
     ) -> BoxFuture<'a, GraphResult<()>> {
-        async move {
-            let url = self.partner_url(v, tenant_id, "/identitySynchronization")?;
-            self.write(
-                "update identity synchronization",
-                Method::PATCH,
-                url,
-                Some(patch),
-                Replay::Safe,
-            )
-            .await
-            .map(drop)
-        }
+        self.write_unit(
+            "update identity synchronization",
+            Method::PATCH,
+            self.partner_url(v, tenant_id, "/identitySynchronization"),
+            Some(patch),
+        )
         .boxed()
     }
 
@@ -1141,18 +1129,12 @@ impl GraphApi for HttpGraph {
         v: ApiVersion,
         tenant_id: &'a str,
     ) -> BoxFuture<'a, GraphResult<()>> {
-        async move {
-            let url = self.partner_url(v, tenant_id, "/identitySynchronization")?;
-            self.write::<()>(
-                "delete identity synchronization",
-                Method::DELETE,
-                url,
-                None,
-                Replay::Safe,
-            )
-            .await
-            .map(drop)
-        }
+        self.write_unit::<()>(
+            "delete identity synchronization",
+            Method::DELETE,
+            self.partner_url(v, tenant_id, "/identitySynchronization"),
+            None,
+        )
         .boxed()
     }
 
