@@ -174,12 +174,13 @@ def plane_pids(kubeconfig):
 EMULATOR_URLS = []
 
 
-def start_emulator(emulator_binary, workdir, extra=()):
+def start_emulator(emulator_binary, workdir, extra=(), config=None):
     cfg = os.path.join(workdir, "emulator.yaml")
     with open(cfg, "w") as f:
-        f.write(f"tenants:\n- id: {TENANT}\n  domains: [contoso.onmicrosoft.com]\n"
+        f.write(config or (
+                f"tenants:\n- id: {TENANT}\n  domains: [contoso.onmicrosoft.com]\n"
                 f"apps:\n- clientId: {CLIENT_ID}\n  homeTenant: {TENANT}\n  secrets: [{{value: {SECRET}}}]\n"
-                f"  roles:\n    {TENANT}: [Organization.ReadWrite.All, MultiTenantOrganization.ReadWrite.All]\n")
+                f"  roles:\n    {TENANT}: [Organization.ReadWrite.All, MultiTenantOrganization.ReadWrite.All]\n"))
     p = subprocess.Popen([emulator_binary, "--listen", "127.0.0.1:0", "--config", cfg, *extra],
                          stdout=subprocess.PIPE, stderr=open(os.path.join(workdir, "emulator.log"), "w"), text=True)
     ready = json.loads(p.stdout.readline())
@@ -511,6 +512,593 @@ def throttled(args, kube, binary, workdir):
             "graph_requests": len(entries)}
 
 
+# ------------------------------------------------------------------------------------------------
+# --mto N: one multi-tenant organization of N tenants (an owner and N-1 members) converging from
+# nothing: connections, the owner's MultiTenantOrganization with its templates, each member's
+# Membership with the same templates, and CrossTenantAccessPartner resources on both sides of every
+# owner-member pair (the joins auto-create those partner objects; the resources adopt them).
+
+MTO_ROLES = ("Organization.ReadWrite.All, MultiTenantOrganization.ReadWrite.All, "
+             "Policy.ReadWrite.CrossTenantAccess, CrossTenantInformation.ReadBasic.All")
+# Emulated seconds per real second: Graph's 2 h wait between the MTO's creation and a join is 4 s.
+MTO_TIME_SCALE = 1800
+MTO_JOIN_AFTER_CREATE = 7200  # emulated seconds (the emulator's --mto-join-after-create-secs default)
+# The operator's --transition-poll; the floor polls a running join as often.
+MTO_POLL = 1.0
+GRAPH = "/v1.0"
+MTO_PATH = f"{GRAPH}/tenantRelationships/multiTenantOrganization"
+XTAP_PATH = f"{GRAPH}/policies/crossTenantAccessPolicy"
+TEMPLATE_SYNC = {"userSyncInbound": {"isSyncAllowed": True}}
+TEMPLATE_PARTNER = {"automaticUserConsentSettings": {"inboundAllowed": True, "outboundAllowed": True}}
+# The kinds, by plural, in the order they are applied.
+MTO_KINDS = ("tenantconnections", "multitenantorganizations", "multitenantorganizationmemberships",
+             "crosstenantaccesspartners")
+MTO_KIND_NAMES = {"tenantconnections": "TenantConnection", "multitenantorganizations": "MultiTenantOrganization",
+                  "multitenantorganizationmemberships": "MultiTenantOrganizationMembership",
+                  "crosstenantaccesspartners": "CrossTenantAccessPartner"}
+
+
+def mto_tenants(n):
+    """(id, domain, displayName, connection name) for the owner (index 0) and n-1 members."""
+    out = []
+    for i in range(n):
+        out.append((f"{i + 1:08x}-bbbb-4bbb-8bbb-{i + 1:012x}", f"t{i:03d}.onmicrosoft.com",
+                    "Owner" if i == 0 else f"Member {i:03d}", f"conn-{i:03d}"))
+    return out
+
+
+def mto_emulator_config(tenants):
+    lines = ["tenants:"]
+    for tid, domain, name, _ in tenants:
+        lines.append(f"- id: {tid}\n  domains: [{domain}]\n  displayName: {name}")
+    lines.append(f"apps:\n- clientId: {CLIENT_ID}\n  homeTenant: {tenants[0][0]}\n  secrets: [{{value: {SECRET}}}]\n  roles:")
+    for tid, *_ in tenants:
+        lines.append(f"    {tid}: [{MTO_ROLES}]")
+    return "\n".join(lines) + "\n"
+
+
+def mto_templates_yaml(indent):
+    pad = " " * indent
+    return (f"{pad}templates:\n{pad}  identitySynchronization: {{userSyncInbound: {{isSyncAllowed: true}}}}\n"
+            f"{pad}  partnerConfiguration: {{automaticUserConsentSettings: {{inboundAllowed: true, outboundAllowed: true}}}}\n")
+
+
+def mto_partner_name(side, i):
+    """The CrossTenantAccessPartner resource for member i: in the owner's tenant ("owner")
+    or in the member's tenant, for the owner ("member")."""
+    return f"owner-for-{i:03d}" if side == "owner" else f"m{i:03d}-for-owner"
+
+
+def mto_docs(url, tenants):
+    """Every resource of the MTO, in one multi-document YAML, and how many of each kind."""
+    owner = tenants[0]
+    members = tenants[1:]
+    docs = [f"apiVersion: v1\nkind: Secret\nmetadata: {{name: creds}}\nstringData: {{clientSecret: {SECRET}}}\n"]
+    for tid, _, _, conn in tenants:
+        docs.append(f"apiVersion: graphorg.io/v1alpha1\nkind: TenantConnection\nmetadata: {{name: {conn}}}\nspec:\n"
+                    f"  tenantId: {tid}\n  clientId: {CLIENT_ID}\n  endpoints: {{graph: '{url}', authority: '{url}'}}\n"
+                    f"  clientSecret: {{secretRef: {{name: creds, key: clientSecret}}}}\n")
+    listed = "".join(f"  - {{tenantId: {tid}, displayName: {name}, role: member}}\n" for tid, _, name, _ in members)
+    docs.append(f"apiVersion: graphorg.io/v1alpha1\nkind: MultiTenantOrganization\nmetadata: {{name: group}}\nspec:\n"
+                f"  connectionRef: {{name: {owner[3]}}}\n  displayName: Bench Group\n  description: bench\n"
+                f"{mto_templates_yaml(2)}  tenants:\n{listed}")
+    for i, (tid, _, _, conn) in enumerate(members, start=1):
+        docs.append(f"apiVersion: graphorg.io/v1alpha1\nkind: MultiTenantOrganizationMembership\n"
+                    f"metadata: {{name: join-{i:03d}}}\nspec:\n  connectionRef: {{name: {conn}}}\n"
+                    f"  ownerTenantId: {owner[0]}\n  multiTenantOrganizationRef: {{name: group}}\n{mto_templates_yaml(2)}")
+
+    def partner(name, conn, partner_id, partner_name):
+        # The same settings the templates give, plus a display name for the sync policy (by
+        # convention the partner's name): adopting the join's objects takes one PATCH of it.
+        return (f"apiVersion: graphorg.io/v1alpha1\nkind: CrossTenantAccessPartner\nmetadata: {{name: {name}}}\nspec:\n"
+                f"  connectionRef: {{name: {conn}}}\n  partnerTenantId: {partner_id}\n"
+                f"  automaticUserConsentSettings: {{inboundAllowed: true, outboundAllowed: true}}\n"
+                f"  identitySynchronization: {{displayName: '{partner_name}', userSyncInbound: {{isSyncAllowed: true}}}}\n")
+
+    for i, (tid, _, name, conn) in enumerate(members, start=1):
+        docs.append(partner(mto_partner_name("owner", i), owner[3], tid, name))
+        docs.append(partner(mto_partner_name("member", i), conn, owner[0], owner[2]))
+    counts = {"tenantconnections": len(tenants), "multitenantorganizations": 1,
+              "multitenantorganizationmemberships": len(members), "crosstenantaccesspartners": 2 * len(members)}
+    return "---\n".join(docs), counts
+
+
+def mto_is_ready(plural, obj):
+    conds = (obj.get("status") or {}).get("conditions") or []
+    ready = next((c for c in conds if c.get("type") == "Ready"), None)
+    if not ready or ready.get("status") != "True":
+        return False
+    # A Membership is done when it has joined, not merely when it is healthy.
+    return plural != "multitenantorganizationmemberships" or ready.get("reason") == "Joined"
+
+
+class KindsWatch:
+    """Watches every MTO kind in a namespace: when each resource first reports Ready, how many
+    times each kind's objects changed (each change is an API server write), the last object seen,
+    and when the MTO's status first showed all its tenants active."""
+
+    def __init__(self, kube, ns, expected_active=None):
+        self.kube, self.ns = kube, ns
+        self.expected_active = expected_active
+        self.ready_at = {}
+        self.changes = {k: 0 for k in MTO_KINDS}
+        self.last = {}
+        self.all_active_at = None
+        self.stop = False
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.loop, args=(k,), daemon=True) for k in MTO_KINDS]
+        for t in self.threads:
+            t.start()
+
+    def loop(self, plural):
+        path = f"/apis/graphorg.io/v1alpha1/namespaces/{self.ns}/{plural}?watch=1&allowWatchBookmarks=false"
+        c = http.client.HTTPSConnection(self.kube.server.hostname, self.kube.server.port, context=self.kube.ctx, timeout=3600)
+        c.request("GET", path)
+        r = c.getresponse()
+        buf = b""
+        while not self.stop:
+            chunk = r.read1(65536)
+            if not chunk:
+                break
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                ev = json.loads(line)
+                obj = ev.get("object", {})
+                name = obj.get("metadata", {}).get("name")
+                if not name or ev.get("type") not in ("ADDED", "MODIFIED"):
+                    continue
+                now = time.monotonic()
+                with self.lock:
+                    self.changes[plural] += 1
+                    self.last[(plural, name)] = obj
+                    if (plural, name) not in self.ready_at and mto_is_ready(plural, obj):
+                        self.ready_at[(plural, name)] = now
+                    if (plural == "multitenantorganizations" and self.all_active_at is None and self.expected_active
+                            and (obj.get("status") or {}).get("active") == self.expected_active):
+                        self.all_active_at = now
+
+    def total_changes(self):
+        with self.lock:
+            return sum(self.changes.values())
+
+    def ready_by_kind(self):
+        out = {k: 0 for k in MTO_KINDS}
+        with self.lock:
+            for plural, _ in self.ready_at:
+                out[plural] += 1
+        return out
+
+    def wait(self, counts, timeout, label):
+        total = sum(counts.values())
+        deadline = time.monotonic() + timeout
+        last_log = 0.0
+        while len(self.ready_at) < total:
+            now = time.monotonic()
+            if now > deadline:
+                raise TimeoutError(f"{label}: only {len(self.ready_at)}/{total} Ready after {timeout}s")
+            if now - last_log >= 5:
+                last_log = now
+                by = self.ready_by_kind()
+                log(f"  {label}: ready {len(self.ready_at)}/{total} (" + ", ".join(
+                    f"{MTO_KIND_NAMES[k]} {by[k]}/{counts[k]}" for k in MTO_KINDS) + ")")
+            time.sleep(0.2)
+        log(f"  {label}: ready {total}/{total}")
+
+    def not_ready(self, limit=20):
+        """Resources not Ready, with their Ready/Stalled condition: evidence for a report."""
+        out = []
+        with self.lock:
+            for (plural, name), obj in sorted(self.last.items()):
+                if (plural, name) in self.ready_at:
+                    continue
+                conds = {c.get("type"): c for c in (obj.get("status") or {}).get("conditions") or []}
+                c = conds.get("Stalled") if (conds.get("Stalled") or {}).get("status") == "True" else conds.get("Ready")
+                out.append({"kind": MTO_KIND_NAMES[plural], "name": name,
+                            "condition": c and {k: c.get(k) for k in ("type", "status", "reason", "message")}})
+        return out[:limit], len(out)
+
+
+def per_tenant(entries, tenants, token):
+    """Requests per tenant (the journal's tenant field): token requests when `token`, Graph
+    requests otherwise."""
+    ids = {t[0].lower() for t in tenants}
+    counts = {t[0].lower(): 0 for t in tenants}
+    for e in entries:
+        if ("/oauth2/v2.0/token" in e["path"]) != token or e["path"].startswith("/_emulator"):
+            continue
+        t = (e.get("tenant") or "").lower()
+        if not t and token:
+            t = e["path"].split("/")[1].lower()
+        if t in ids:
+            counts[t] += 1
+        else:
+            counts.setdefault("(other)", 0)
+            counts["(other)"] += 1
+    return counts
+
+
+def spread(counts, owner):
+    members = sorted(v for k, v in counts.items() if k not in (owner, "(other)"))
+    if not members:
+        return {"owner": counts.get(owner, 0)}
+    return {"owner": counts.get(owner, 0), "member_min": members[0], "member_median": members[len(members) // 2],
+            "member_max": members[-1], "mean_all": round(sum(counts.values()) / len(counts), 2),
+            "total": sum(counts.values())}
+
+
+def mto_start_emulator(args, workdir, tenants):
+    return start_emulator(args.emulator_binary, workdir, ("--time-scale", str(MTO_TIME_SCALE)),
+                          config=mto_emulator_config(tenants))
+
+
+def mto_converge(args, kube, binary, workdir):
+    n = args.mto
+    tenants = mto_tenants(n)
+    owner_id = tenants[0][0].lower()
+    log(f"phase mto_converge_{n}: one MTO of {n} tenants (owner + {n - 1} members) applied at once, "
+        f"operator at concurrency {CONCURRENCY}, --transition-poll {MTO_POLL:g}s, emulator --time-scale {MTO_TIME_SCALE}")
+    em, url = mto_start_emulator(args, workdir, tenants)
+    ns = new_namespace(kube, "bench-mto")
+    op = start_operator(binary, kube.kubeconfig, ns, workdir, "operator-mto",
+                        ("--transition-poll", f"{MTO_POLL:g}s"))
+    watch = None
+    try:
+        if not wait_ready_log(op, workdir, "operator-mto", 60):
+            raise RuntimeError("the operator did not become ready in 60 s")
+        peak = [0]
+
+        def sample():
+            while op.p.poll() is None:
+                peak[0] = max(peak[0], op.status_kib("VmRSS") or 0)
+                time.sleep(0.2)
+
+        threading.Thread(target=sample, daemon=True).start()
+        docs, counts = mto_docs(url, tenants)
+        total = sum(counts.values())
+        watch = KindsWatch(kube, ns, expected_active=f"{n}/{n}")
+        j0 = len(journal(url))
+        e0 = count_events(kube, ns)
+        cpu = CpuMeter({"operator": op.p.pid, "emulator": em.p.pid, **plane_pids(kube.kubeconfig)})
+        log(f"  applying {total} resources ({', '.join(f'{v} {MTO_KIND_NAMES[k]}' for k, v in counts.items())}) and a Secret")
+        t0 = time.monotonic()
+        apply_bulk(kube, ns, docs)
+        log(f"  applied in {time.monotonic() - t0:.1f} s; waiting for Ready")
+        try:
+            watch.wait(counts, args.timeout, "operator")
+        except TimeoutError as e:
+            shown, missing = watch.not_ready()
+            log(f"  {e}; {missing} not Ready, first {len(shown)}:")
+            for r in shown:
+                log(f"    {r['kind']}/{r['name']}: {r['condition']}")
+            raise
+        elapsed = time.monotonic() - t0
+        cpu_used = cpu.done()
+        lat = [t - t0 for t in watch.ready_at.values()]
+        by_kind_s = {}
+        for (plural, _), t in watch.ready_at.items():
+            by_kind_s[MTO_KIND_NAMES[plural]] = round(max(by_kind_s.get(MTO_KIND_NAMES[plural], 0), t - t0), 2)
+        time.sleep(3)  # trailing writes (Events) land
+        changes = watch.total_changes()
+        events = count_events(kube, ns) - e0
+        all_entries = [e for e in journal(url)[j0:] if not e["path"].startswith("/_emulator")]
+        entries = graph_requests(all_entries)
+        graph_pt = per_tenant(all_entries, tenants, token=False)
+        token_pt = per_tenant(all_entries, tenants, token=True)
+        with watch.lock:
+            partners = [o for (p, _), o in watch.last.items() if p == "crosstenantaccesspartners"]
+        origins = {}
+        for o in partners:
+            st = o.get("status") or {}
+            key = f"partner {st.get('partner')}, identitySynchronization {st.get('identitySynchronization')}"
+            origins[key] = origins.get(key, 0) + 1
+        in_mto = sum(1 for o in partners if (o.get("status") or {}).get("isInMultiTenantOrganization") is True)
+        res = {
+            "tenants": n,
+            "resources": counts,
+            "seconds": round(elapsed, 2),
+            "p50_seconds": round(percentile(lat, 50), 2),
+            "p99_seconds": round(percentile(lat, 99), 2),
+            "last_ready_seconds_by_kind": by_kind_s,
+            "mto_status_all_active_seconds": watch.all_active_at and round(watch.all_active_at - t0, 2),
+            "graph_requests": len(entries),
+            "graph_requests_per_tenant": spread(graph_pt, owner_id),
+            "token_requests_per_tenant": spread(token_pt, owner_id),
+            "tenants_with_token_requests_not_1": sum(1 for k, v in token_pt.items() if k != "(other)" and v != 1),
+            "graph_requests_by_kind": breakdown(entries),
+            "share_429": round(sum(1 for e in all_entries if e["status"] == 429) / max(1, len(all_entries)), 4),
+            "partner_origins": origins,
+            "partners_in_mto": in_mto,
+            # Operator writes in this namespace: changes after the user's creates, and Events.
+            "api_writes": changes - total + events,
+            "status_writes_per_resource": round((changes - total) / total, 2),
+            "events": events,
+            "cpu_seconds": cpu_used,
+        }
+        log(f"  converged in {res['seconds']} s")
+
+        log(f"phase mto_at_rest: {args.rest} s with nothing changing")
+        j2 = len(journal(url))
+        c2, e2 = watch.total_changes(), count_events(kube, ns)
+        t_rest = time.monotonic()
+        while time.monotonic() - t_rest < args.rest:
+            time.sleep(min(10, args.rest - (time.monotonic() - t_rest)))
+            log(f"  at rest {time.monotonic() - t_rest:.0f}/{args.rest} s")
+        rest_all = [e for e in journal(url)[j2:] if not e["path"].startswith("/_emulator")]
+        rest_entries = graph_requests(rest_all)
+        at_rest = {
+            "seconds": args.rest,
+            "graph_requests": len(rest_entries),
+            "graph_writes": sum(1 for e in rest_entries if e["method"] != "GET"),
+            "token_requests": len(rest_all) - len(rest_entries),
+            "graph_requests_by_kind": breakdown(rest_entries),
+            "api_writes": (watch.total_changes() - c2) + (count_events(kube, ns) - e2),
+        }
+        # 429s over the whole run, the rest window included.
+        run_all = all_entries + rest_all
+        res["share_429"] = round(sum(1 for e in run_all if e["status"] == 429) / max(1, len(run_all)), 4)
+        tokens_total = per_tenant(run_all, tenants, token=True)
+        res["token_requests_per_tenant_incl_rest"] = spread(tokens_total, owner_id)
+        memory = {"peak_rss_mib": round(max(peak[0], op.status_kib("VmHWM") or 0) / 1024, 1),
+                  "rest_rss_mib": round((op.status_kib("VmRSS") or 0) / 1024, 1)}
+        return res, at_rest, memory
+    finally:
+        op.stop()
+        em.stop()
+        if watch:
+            watch.stop = True
+        remove_namespace(kube, ns)
+
+
+class FloorGraph:
+    """A minimal Graph client: one token per tenant, keep-alive connections per thread, no retries
+    beyond what the protocol needs."""
+
+    def __init__(self, url):
+        self.url = url
+        self.host = urllib.parse.urlparse(url)
+        self.local = threading.local()
+        self.tokens = {}
+
+    def conn(self):
+        c = getattr(self.local, "c", None)
+        if c is None:
+            c = self.local.c = http.client.HTTPConnection(self.host.hostname, self.host.port, timeout=60)
+        return c
+
+    def token(self, tenant):
+        form = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": CLIENT_ID,
+                                       "client_secret": SECRET, "scope": "https://graph.microsoft.com/.default"})
+        status, body = self.call(None, "POST", f"/{tenant}/oauth2/v2.0/token", form,
+                                 "application/x-www-form-urlencoded")
+        if status != 200:
+            raise RuntimeError(f"token for {tenant}: {status} {body}")
+        self.tokens[tenant] = body["access_token"]
+
+    def call(self, tenant, method, path, body=None, content_type="application/json"):
+        headers = {}
+        if tenant:
+            headers["Authorization"] = f"Bearer {self.tokens[tenant]}"
+        if body is not None:
+            headers["Content-Type"] = content_type
+            if not isinstance(body, str):
+                body = json.dumps(body)
+        for attempt in range(2):
+            c = self.conn()
+            try:
+                c.request(method, path, body=body, headers=headers)
+                r = c.getresponse()
+                data = r.read()
+                return r.status, (json.loads(data) if data else None)
+            except (http.client.HTTPException, OSError):
+                self.local.c = None
+                if attempt == 1:
+                    raise
+
+    def ok(self, tenant, method, path, body=None, expect=(200, 201, 204)):
+        status, data = self.call(tenant, method, path, body)
+        if status not in expect:
+            raise RuntimeError(f"{method} {path} as {tenant}: {status} {json.dumps(data)[:300]}")
+        return data
+
+
+def mto_floor(args, kube, workdir):
+    """The same Graph work by a minimal direct client, in Microsoft's order, and each resource's
+    status written once, as the organizations floor does."""
+    n = args.mto
+    tenants = mto_tenants(n)
+    owner = tenants[0]
+    members = tenants[1:]
+    log(f"phase mto_floor_{n}: the same Graph calls by a minimal direct client (tokens, templates, lookups, PUT, "
+        f"{n - 1} adds, {n - 1} joins, partner and sync GET/PATCH on both sides) + one status write per resource, "
+        f"concurrency {CONCURRENCY}")
+    em, url = mto_start_emulator(args, workdir, tenants)
+    ns = new_namespace(kube, "bench-mto-floor")
+    watch = None
+    pool = concurrent.futures.ThreadPoolExecutor(CONCURRENCY)
+    try:
+        docs, counts = mto_docs(url, tenants)
+        g = FloorGraph(url)
+        watch = KindsWatch(kube, ns)
+        cpu = CpuMeter({"emulator": em.p.pid, **plane_pids(kube.kubeconfig)})
+        stamp = lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+        def status(plural, name, reason, extra=None):
+            body = {"apiVersion": "graphorg.io/v1alpha1", "kind": MTO_KIND_NAMES[plural],
+                    "status": {"observedGeneration": 1, **(extra or {}), "conditions": [
+                        {"type": "Ready", "status": "True", "reason": reason, "message": reason,
+                         "lastTransitionTime": stamp()}]}}
+            code, data = kube.request(
+                "PATCH", f"/apis/graphorg.io/v1alpha1/namespaces/{ns}/{plural}/{name}/status?fieldManager=floor&force=true",
+                json.dumps(body), "application/apply-patch+yaml")
+            if code >= 300:
+                raise RuntimeError(f"status patch {plural}/{name}: {code} {data[:200]}")
+
+        def each(fn, items):
+            for f in [pool.submit(fn, *it) if isinstance(it, tuple) else pool.submit(fn, it) for it in items]:
+                f.result()
+
+        t0 = time.monotonic()
+        # The apply runs beside the Graph work (the operator, too, starts on each object as it
+        # arrives); statuses are written once the objects exist.
+        applied = threading.Event()
+        apply_error = []
+
+        def do_apply():
+            try:
+                apply_bulk(kube, ns, docs)
+            except Exception as e:  # reported below
+                apply_error.append(e)
+            applied.set()
+
+        threading.Thread(target=do_apply, daemon=True).start()
+
+        def wait_applied():
+            applied.wait()
+            if apply_error:
+                raise apply_error[0]
+
+        log("  tokens")
+        each(g.token, [t[0] for t in tenants])
+        log("  templates")
+
+        def templates(tid):
+            g.ok(tid, "PATCH", f"{XTAP_PATH}/templates/multiTenantOrganizationIdentitySynchronization", TEMPLATE_SYNC)
+            g.ok(tid, "PATCH", f"{XTAP_PATH}/templates/multiTenantOrganizationPartnerConfiguration", TEMPLATE_PARTNER)
+
+        each(templates, [t[0] for t in tenants])
+        log("  lookups, PUT, adds")
+        each(lambda tid: g.ok(owner[0], "GET", f"{GRAPH}/tenantRelationships/findTenantInformationByTenantId(tenantId='{tid}')"),
+             [t[0] for t in members])
+        g.ok(owner[0], "PUT", MTO_PATH, {"displayName": "Bench Group", "description": "bench"})
+        t_put = time.monotonic()
+        each(lambda tid, name: g.ok(owner[0], "POST", f"{MTO_PATH}/tenants",
+                                    {"tenantId": tid, "displayName": name, "role": "member"}),
+             [(t[0], t[2]) for t in members])
+        wait_applied()
+        each(lambda name: status("tenantconnections", name, "Connected"), [t[3] for t in tenants])
+        status("multitenantorganizations", "group", "Created")
+        log("  waiting until joinable, then joins")
+        time.sleep(max(0.0, t_put + MTO_JOIN_AFTER_CREATE / MTO_TIME_SCALE - time.monotonic()))
+
+        def join(tid):
+            while True:
+                code, data = g.call(tid, "PATCH", f"{MTO_PATH}/joinRequest", {"addedByTenantId": owner[0]})
+                if code == 204:
+                    return
+                if code == 400 and "less than" in json.dumps(data):
+                    time.sleep(0.05)  # a little early
+                    continue
+                raise RuntimeError(f"join by {tid}: {code} {json.dumps(data)[:300]}")
+
+        each(join, [t[0] for t in members])
+        log("  polling until active")
+        pending = {t[0].lower() for t in members}
+        while pending:
+            time.sleep(MTO_POLL)
+            listed = g.ok(owner[0], "GET", f"{MTO_PATH}/tenants")
+            active = {m["tenantId"].lower() for m in listed.get("value", []) if m.get("state") == "active"}
+            pending -= active
+            if listed.get("@odata.nextLink"):
+                raise RuntimeError("member list is paged; the floor reads one page")
+        each(lambda i: status("multitenantorganizationmemberships", f"join-{i:03d}", "Joined", {"memberState": "active"}),
+             range(1, n))
+        log("  partner settings and identity sync on both sides")
+
+        def settle_partner(side, i, tid, partner_id, partner_name):
+            p = g.ok(tid, "GET", f"{XTAP_PATH}/partners/{partner_id}")
+            if p.get("automaticUserConsentSettings") != TEMPLATE_PARTNER["automaticUserConsentSettings"]:
+                g.ok(tid, "PATCH", f"{XTAP_PATH}/partners/{partner_id}", TEMPLATE_PARTNER)
+            s = g.ok(tid, "GET", f"{XTAP_PATH}/partners/{partner_id}/identitySynchronization")
+            want = {"displayName": partner_name, **TEMPLATE_SYNC}
+            if s.get("displayName") != want["displayName"] or s.get("userSyncInbound") != want["userSyncInbound"]:
+                g.ok(tid, "PATCH", f"{XTAP_PATH}/partners/{partner_id}/identitySynchronization", want)
+            status("crosstenantaccesspartners", mto_partner_name(side, i), "Adopted",
+                   {"partner": "Adopted", "identitySynchronization": "Adopted"})
+
+        work = []
+        for i, (tid, _, name, _) in enumerate(members, start=1):
+            work.append(("owner", i, owner[0], tid, name))
+            work.append(("member", i, tid, owner[0], owner[2]))
+        each(settle_partner, work)
+        watch.wait(counts, args.timeout, "floor")
+        elapsed = time.monotonic() - t0
+        cpu_used = cpu.done()
+        lat = [t - t0 for t in watch.ready_at.values()]
+        entries = [e for e in journal(url) if not e["path"].startswith("/_emulator")]
+        log(f"  floor done in {elapsed:.2f} s")
+        return {"seconds": round(elapsed, 2), "p50_seconds": round(percentile(lat, 50), 2),
+                "p99_seconds": round(percentile(lat, 99), 2),
+                "graph_requests": len(graph_requests(entries)),
+                "graph_requests_per_tenant": spread(per_tenant(entries, tenants, token=False), owner[0].lower()),
+                "graph_requests_by_kind": breakdown(graph_requests(entries)),
+                "cpu_seconds": cpu_used}
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        em.stop()
+        if watch:
+            watch.stop = True
+        remove_namespace(kube, ns)
+
+
+def mto_main(args, kube, workdir):
+    n = args.mto
+    conv, rest, mem = mto_converge(args, kube, args.binary, workdir)
+    fl = None if "floor" in args.skip.split(",") else mto_floor(args, kube, workdir)
+    ratio = round(conv["seconds"] / fl["seconds"], 2) if fl else None
+    tok = conv["token_requests_per_tenant"]
+    targets = {
+        "rss_le_64_mib": mem["peak_rss_mib"] <= 64 and mem["rest_rss_mib"] <= 64,
+        "api_writes_at_rest_0": rest["api_writes"] == 0,
+        "share_429_le_1pct": conv["share_429"] <= 0.01,
+        "one_token_request_per_tenant": conv["tenants_with_token_requests_not_1"] == 0
+        and conv["token_requests_per_tenant_incl_rest"]["member_max"] == 1
+        and conv["token_requests_per_tenant_incl_rest"]["owner"] == 1,
+    }
+    result = {
+        "mode": "mto",
+        "tenants": n,
+        "concurrency": CONCURRENCY,
+        "transition_poll_seconds": MTO_POLL,
+        "emulator_time_scale": MTO_TIME_SCALE,
+        f"mto_converge_{n}": conv,
+        f"mto_floor_{n}": fl,
+        "ratio_converge_to_floor": ratio,
+        "at_rest": rest,
+        "memory": {**mem, "binary_size_mib": round(os.path.getsize(args.binary) / 2**20, 1)},
+        "targets_met": targets,
+    }
+    print(json.dumps(result, indent=2))
+
+    def verdict(ok):
+        return "PASS" if ok else "FAIL"
+
+    g = conv["graph_requests_per_tenant"]
+    rows = [
+        (f"MTO of {n}: all Ready (s)", conv["seconds"], "p50/p99 %.2f/%.2f s, %d resources" % (
+            conv["p50_seconds"], conv["p99_seconds"], sum(conv["resources"].values()))),
+        ("floor (s)", fl and fl["seconds"], fl and "p50/p99 %.2f/%.2f s" % (fl["p50_seconds"], fl["p99_seconds"])),
+        ("ratio operator/floor", ratio, ""),
+        ("Graph requests / tenant", f"{g['owner']} / {g.get('member_median')}",
+         f"owner / member median (members {g.get('member_min')}..{g.get('member_max')})"
+         + (f"; floor {fl['graph_requests_per_tenant']['owner']} / {fl['graph_requests_per_tenant'].get('member_median')}" if fl else "")),
+        ("token requests / tenant", f"{tok['owner']} / {tok.get('member_min')}..{tok.get('member_max')}",
+         f"owner / members; target 1 per token lifetime: {verdict(targets['one_token_request_per_tenant'])}"),
+        ("429 share", conv["share_429"], f"target <= 0.01: {verdict(targets['share_429_le_1pct'])}"),
+        ("peak / rest RSS (MiB)", f"{mem['peak_rss_mib']} / {mem['rest_rss_mib']}",
+         f"target <= 64: {verdict(targets['rss_le_64_mib'])}"),
+        ("at rest: API writes", rest["api_writes"], f"in {rest['seconds']} s, target 0: {verdict(targets['api_writes_at_rest_0'])}"),
+        ("at rest: Graph requests", f"{rest['graph_requests']} ({rest['graph_writes']} writes)", f"in {rest['seconds']} s"),
+        ("partners", ", ".join(f"{v} {k}" for k, v in conv["partner_origins"].items()), "adopted from the joins?"),
+    ]
+    for name, value, note in rows:
+        print(f"{name:30} {str(value):>16}  {note}", file=sys.stderr)
+    for phase, figures in (("converge", conv), ("floor", fl)):
+        if figures:
+            spent = ", ".join(f"{k} {v}" for k, v in figures["cpu_seconds"].items())
+            print(f"CPU seconds during {phase}: {spent}", file=sys.stderr)
+
+
 CONCURRENCY = 8
 
 
@@ -528,12 +1116,19 @@ def main():
     ap.add_argument("--throttle-n", type=int, default=1000)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--skip", default="", help="comma-separated phases to skip: floor,throttled")
+    ap.add_argument("--mto", type=int, default=0, metavar="N",
+                    help="instead of the default phases: one multi-tenant organization of N tenants "
+                         "(owner + N-1 members) converging from nothing, and its floor (--skip floor)")
     args = ap.parse_args()
     CONCURRENCY = args.concurrency
     skip = set(filter(None, args.skip.split(",")))
     kube = Kube(args.kubeconfig, args.kubectl)
     workdir = tempfile.mkdtemp(prefix="graphorg-bench-")
     log(f"logs in {workdir}")
+    if args.mto:
+        if not 2 <= args.mto <= 100:
+            ap.error("--mto N: 2 <= N <= 100 (the MTO's tenant list and the emulator's active-tenant limit)")
+        return mto_main(args, kube, workdir)
     conv, rest, mem, startup = converge(args, kube, args.binary, args.n, workdir)
     fl = None if "floor" in skip else floor(args, kube, args.n, workdir)
     thr = None if "throttled" in skip else throttled(args, kube, args.binary, workdir)
