@@ -90,16 +90,23 @@ fn first(journal: &[Value], tenant: &str, method: &str, part: &str) -> Option<us
 #[tokio::test]
 async fn templates_join_partners_adopted_on_both_sides_drift_reset_and_delete_order() {
     let (ns, emulator, operator) = setup("life-xt-story").await;
+    // Everything at once, as GitOps applies it: the partner resources wait for the join.
     let tenants = format!("  - {{tenantId: {TENANT_B}, displayName: Fabrikam}}\n");
-    apply(&ns, &mto(TEMPLATES, &tenants));
-    apply(
-        &ns,
-        &format!(
+    let settings = "  automaticUserConsentSettings: {inboundAllowed: true, outboundAllowed: true}\n  \
+                    inboundTrust: {isMfaAccepted: true}\n  \
+                    identitySynchronization: {displayName: Peer, userSyncInbound: {isSyncAllowed: true}}\n";
+    let everything = [
+        partner("a-for-b", "conn-a", TENANT_B, settings),
+        partner("b-for-a", "conn-b", TENANT_A, settings),
+        mto(TEMPLATES, &tenants),
+        format!(
             "apiVersion: graphorg.io/v1alpha1\nkind: MultiTenantOrganizationMembership\nmetadata: {{name: join-b}}\n\
              spec:\n  connectionRef: {{name: conn-b}}\n  ownerTenantId: {TENANT_A}\n  \
              multiTenantOrganizationRef: {{name: group}}\n{TEMPLATES}"
         ),
-    );
+    ]
+    .join("---\n");
+    apply(&ns, &everything);
     wait_condition(&ns, "multitenantorganization", "group", "Ready", WAIT).await;
     let joined = wait_condition(
         &ns,
@@ -169,12 +176,8 @@ async fn templates_join_partners_adopted_on_both_sides_drift_reset_and_delete_or
     assert_eq!(b["displayName"], "Fabrikam");
     assert_eq!(b["defaultDomainName"], "fabrikam.onmicrosoft.com");
 
-    // The join created partner settings on both sides: the partner resources adopt them.
-    let settings = "  automaticUserConsentSettings: {inboundAllowed: true, outboundAllowed: true}\n  \
-                    inboundTrust: {isMfaAccepted: true}\n  \
-                    identitySynchronization: {displayName: Peer, userSyncInbound: {isSyncAllowed: true}}\n";
-    apply(&ns, &partner("a-for-b", "conn-a", TENANT_B, settings));
-    apply(&ns, &partner("b-for-a", "conn-b", TENANT_A, settings));
+    // The join created partner settings on both sides: the partner resources, applied with
+    // everything else, waited for it and adopted them.
     for name in ["a-for-b", "b-for-a"] {
         let p = wait_condition(&ns, "crosstenantaccesspartner", name, "Ready", WAIT).await;
         assert_eq!(p["status"]["partner"], "Adopted", "{name}: {p}");

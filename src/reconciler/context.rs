@@ -190,7 +190,8 @@ impl Context {
     /// Forget everything about a deleted object.
     pub(crate) fn forget(&self, key: &str) {
         locked(&self.failures).remove(key);
-        locked(&self.last_sync).remove(key);
+        let part_prefix = super::round::part_key(key, "");
+        locked(&self.last_sync).retain(|k, _| k != key && !k.starts_with(&part_prefix));
         locked(&self.superseded).remove(key);
     }
 }

@@ -13,7 +13,7 @@ mod reason;
 mod round;
 mod status;
 
-pub(crate) use conditions::{Health, READY, find, is_true};
+pub(crate) use conditions::{Health, READY, STALLED, find, is_true};
 pub use context::{Context, Settings};
 pub use metrics::Metrics;
 pub(crate) use reason::Reason;

@@ -53,6 +53,8 @@ reasons! {
     WaitingToJoin,
     /// The owner's MultiTenantOrganization resource doesn't know its creation time yet.
     WaitingForOwner,
+    /// A join declared in this namespace will create these partner settings; adopted after it.
+    WaitingForJoin,
     /// Graph refused the join request for now; asked again later.
     JoinRefused,
     /// deletionPolicy Leave: Graph is removing tenants.

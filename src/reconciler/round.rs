@@ -138,6 +138,12 @@ pub(crate) struct Round<K: Kind> {
 /// How soon a reconcile that started from a stale version looks again if no watch event comes.
 pub(crate) const STALE_RETRY: Duration = Duration::from_secs(2);
 
+/// The key under which a part of an object's work is remembered; [`Context::forget`] drops
+/// these with the object's own.
+pub(crate) fn part_key(key: &str, part: &str) -> String {
+    format!("{key}#{part}")
+}
+
 fn object_key<K: Kind>(obj: &K) -> ObjectKey {
     format!(
         "{}/{}/{}",
@@ -190,6 +196,23 @@ impl<K: Kind> Round<K> {
                 note.into(),
             )
             .await;
+    }
+
+    /// Whether the part of this resource's work named `part` is due: not done at this
+    /// generation and these annotations within the resync interval. For reads that only a spec
+    /// change or the resync make worth repeating (a template, while a join is polled every
+    /// second).
+    pub(crate) fn part_due(&self, part: &str) -> bool {
+        let interval = self.resync.unwrap_or(self.base().settings.resync);
+        self.base()
+            .recently_synced(&part_key(&self.key, part), self.fingerprint, interval)
+            .is_none()
+    }
+
+    /// Record that `part` was done now (see [`Round::part_due`]).
+    pub(crate) fn part_done(&self, part: &str) {
+        self.base()
+            .mark_synced(&part_key(&self.key, part), self.fingerprint);
     }
 
     /// managementPolicy Observe: Ready, with what differs in the message, and a Warning Event

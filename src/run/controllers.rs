@@ -79,6 +79,21 @@ fn referencing<K: Kind>(
         .collect()
 }
 
+/// The partners in `other`'s namespace on connection `connection`.
+fn on_connection<D: kube::Resource>(
+    store: &Store<CrossTenantAccessPartner>,
+    other: &D,
+    connection: &str,
+) -> Vec<ObjectRef<CrossTenantAccessPartner>> {
+    let ns = other.meta().namespace.clone();
+    store
+        .state()
+        .into_iter()
+        .filter(|p| p.namespace() == ns && p.spec.connection_ref.name == connection)
+        .map(|p| ObjectRef::from(p.as_ref()))
+        .collect()
+}
+
 /// Wake dependents of a TenantConnection when it changes.
 fn woken_by_connections<K: Kind>(
     controller: Controller<K>,
@@ -260,11 +275,27 @@ pub(super) fn for_scope(
         },
     );
 
+    // A partner waiting for a join declared here looks again when the MultiTenantOrganization
+    // or Membership on its connection changes (a member became active).
     let partners = woken_by_connections(
         lean_controller::<CrossTenantAccessPartner>(client, watch),
         client,
         watch,
         |p| &p.spec.connection_ref.name,
+    );
+    let waiting = partners.store();
+    let partners = partners.watches(
+        watch.api::<MultiTenantOrganization>(client),
+        watch.config.clone(),
+        move |m: MultiTenantOrganization| on_connection(&waiting, &m, &m.spec.connection_ref.name),
+    );
+    let waiting = partners.store();
+    let partners = partners.watches(
+        watch.api::<MultiTenantOrganizationMembership>(client),
+        watch.config.clone(),
+        move |m: MultiTenantOrganizationMembership| {
+            on_connection(&waiting, &m, &m.spec.connection_ref.name)
+        },
     );
 
     let synced = synced(vec![

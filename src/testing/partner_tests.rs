@@ -261,3 +261,44 @@ async fn templates_are_set_before_the_organization_and_reset_when_removed() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_partner_waits_for_a_join_declared_here_then_adopts_what_it_made() {
+    let h = harness().await;
+    // Tenant A (connection contoso) is joining B's multi-tenant organization.
+    let _joining: crate::kinds::MultiTenantOrganizationMembership = h.seed(json!({
+        "metadata": {"name": "joining"},
+        "spec": {"connectionRef": {"name": "contoso"}, "ownerTenantId": DEFAULT_TENANT_B},
+        "status": {"memberState": "pending", "transitionStatus": "running"}
+    }));
+    let p = partner(&h, json!({"inboundTrust": {"isMfaAccepted": true}}));
+
+    h.reconcile(p).await.expect("the round");
+    assert!(h.graph_writes().is_empty(), "{:?}", h.graph_writes());
+    let (ready_status, reason, message) = verdict(&h.stored("fabrikam"));
+    assert_eq!(
+        (ready_status.as_str(), reason.as_str()),
+        ("False", "WaitingForJoin")
+    );
+    assert!(message.contains("joining"), "{message}");
+
+    // The join made the settings (as Graph's join does); the membership is active.
+    h.graph_as(DEFAULT_TENANT_A)
+        .create_partner(V, &body(json!({"tenantId": DEFAULT_TENANT_B})))
+        .await
+        .unwrap();
+    let _: crate::kinds::MultiTenantOrganizationMembership = h.api.modify(
+        super::NS,
+        "joining",
+        json!({"status": {"memberState": "active", "transitionStatus": "succeeded"}}),
+    );
+    h.forget_traffic();
+    h.reconcile_stored::<CrossTenantAccessPartner>("fabrikam")
+        .await
+        .expect("the round after the join");
+    assert_eq!(h.graph_writes(), ["update_partner"], "adopted, not created");
+    assert_eq!(
+        status_of(&h.stored("fabrikam")).partner,
+        Some(Origin::Adopted)
+    );
+}

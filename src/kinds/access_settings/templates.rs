@@ -135,6 +135,10 @@ pub(crate) async fn converge<K: Kind>(
     if !declared && managed.is_empty() {
         return Ok((Vec::new(), Vec::new()));
     }
+    // Checked once per spec change and resync, not at every poll of a running join.
+    if !round.part_due(PART) {
+        return Ok((managed.to_vec(), Vec::new()));
+    }
     require_granted(ctx, conn, TEMPLATES_ROLE).await?;
     let mut observed = ObservedTemplates::default();
     if let Some(s) = spec {
@@ -161,8 +165,12 @@ pub(crate) async fn converge<K: Kind>(
             }
         }
     }
+    round.part_done(PART);
     Ok((now_managed, changes))
 }
+
+/// The name under which the round remembers when the templates were last checked.
+const PART: &str = "templates";
 
 #[cfg(test)]
 mod tests {

@@ -14,9 +14,13 @@ use super::{
 };
 use crate::{
     error::Result,
-    kinds::{Context, ManagementPolicy, tenant_connection::ready_connection},
-    reconciler::{Cleanup, Health, Kind, Reason, Round},
+    kinds::{
+        Context, ManagementPolicy, MultiTenantOrganization, MultiTenantOrganizationMembership,
+        tenant_connection::ready_connection,
+    },
+    reconciler::{Cleanup, Health, Kind, Reason, Round, STALLED, is_true},
 };
+use kube::{Api, ResourceExt, api::ListParams};
 
 pub(super) const WRITE_ROLE: &str = "Policy.ReadWrite.CrossTenantAccess";
 const READ_ROLE: &str = "Policy.Read.All";
@@ -70,6 +74,15 @@ impl Kind for CrossTenantAccessPartner {
             }
             Plan::Act { partner, sync } => (partner, sync),
         };
+
+        if matches!(partner, Step::Create(_))
+            && let Some(why) = join_ahead(ctx, &round.obj).await?
+        {
+            // Microsoft's order: the join creates the pair's settings from the templates; the
+            // resource adopts them afterwards rather than racing the join.
+            let poll = round.settings().transition_poll;
+            return Ok(Health::progressing(Reason::WaitingForJoin, why).recheck_after(poll));
+        }
 
         let mut done: Vec<String> = Vec::new();
         // The partner settings first: the sync policy lives under them.
@@ -193,6 +206,53 @@ impl Kind for CrossTenantAccessPartner {
     async fn cleanup(round: &mut Round<Self>, ctx: &Context) -> Result<Cleanup> {
         cleanup::delete(round, ctx).await
     }
+}
+
+/// A join declared in this namespace that will create these settings: the connection's tenant
+/// owns a MultiTenantOrganization (resource) listing the partner, which has not joined yet; or
+/// it joins the partner's through a Membership that is not active yet (and not stalled).
+async fn join_ahead(ctx: &Context, obj: &CrossTenantAccessPartner) -> Result<Option<String>> {
+    let ns = obj.namespace().unwrap_or_default();
+    let conn = &obj.spec.connection_ref.name;
+    let partner = &obj.spec.partner_tenant_id;
+    let client = ctx.base.client.clone();
+    let same = |a: &str| a.eq_ignore_ascii_case(partner);
+    for m in Api::<MultiTenantOrganization>::namespaced(client.clone(), &ns)
+        .list(&ListParams::default())
+        .await?
+    {
+        let lists_partner = m.spec.tenants.iter().flatten().any(|t| same(&t.tenant_id));
+        let joined = m.status.as_ref().is_some_and(|s| {
+            s.tenants
+                .iter()
+                .any(|t| same(&t.tenant_id) && t.state.as_deref() == Some("active"))
+        });
+        if &m.spec.connection_ref.name == conn && lists_partner && !joined {
+            return Ok(Some(format!(
+                "tenant {partner} is a member of MultiTenantOrganization {} that has not joined yet; its join creates these settings, which this resource then adopts",
+                m.name_any()
+            )));
+        }
+    }
+    for j in Api::<MultiTenantOrganizationMembership>::namespaced(client, &ns)
+        .list(&ListParams::default())
+        .await?
+    {
+        let status = j.status.clone().unwrap_or_default();
+        let joined = status.member_state.as_deref() == Some("active");
+        let stalled = is_true(&status.conditions, STALLED);
+        if &j.spec.connection_ref.name == conn
+            && same(&j.spec.owner_tenant_id)
+            && !joined
+            && !stalled
+        {
+            return Ok(Some(format!(
+                "MultiTenantOrganizationMembership {} is joining tenant {partner}'s multi-tenant organization; the join creates these settings, which this resource then adopts",
+                j.name_any()
+            )));
+        }
+    }
+    Ok(None)
 }
 
 /// The partner (404: none) and, when the spec manages it, its identity sync policy.
