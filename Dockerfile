@@ -1,8 +1,10 @@
-# Static, non-root image of graph-org-operator.
-# Build: docker build -t graph-org-operator .
+# Static, non-root image of graph-org-operator, for machines with Docker (or any BuildKit/buildah):
+#   docker build -t graph-org-operator .
+# It is the same image scripts/image writes without a daemon: the same static build (glibc,
+# crt-static; see scripts/image for why not musl), the same files laid out by the same
+# `scripts/image rootfs`, the same user, entrypoint and labels. scripts/image is the one the tests
+# check; keep the two in step.
 FROM rust:1.95-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends musl-tools && rm -rf /var/lib/apt/lists/* \
- && rustup target add x86_64-unknown-linux-musl
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
@@ -10,12 +12,25 @@ COPY src ./src
 # which cargo reads to resolve the workspace but doesn't build for this binary.
 COPY graph-client ./graph-client
 COPY graph-emulator ./graph-emulator
-RUN cargo build --release --locked --target x86_64-unknown-linux-musl --bin graph-org-operator
+COPY scripts/image ./scripts/image
+RUN RUSTFLAGS='-C target-feature=+crt-static' \
+    cargo build --release --locked --target x86_64-unknown-linux-gnu --bin graph-org-operator \
+ && scripts/image rootfs /rootfs target/x86_64-unknown-linux-gnu/release/graph-org-operator
 
-# distroless/static carries CA certificates (Graph and login are TLS) and a nonroot user.
-FROM gcr.io/distroless/static-debian12:nonroot
-COPY --from=build /src/target/x86_64-unknown-linux-musl/release/graph-org-operator /graph-org-operator
+FROM scratch
+COPY --from=build /rootfs/ /
+ARG REVISION=unknown
+ARG CREATED=1970-01-01T00:00:00Z
+LABEL org.opencontainers.image.title="graph-org-operator" \
+      org.opencontainers.image.description="Kubernetes operator for Microsoft Graph organizations and multi-tenant organizations" \
+      org.opencontainers.image.version="0.1.0" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.source="https://github.com/graph-org-operator/graph-org-operator" \
+      org.opencontainers.image.licenses="Apache-2.0"
+ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 USER 65532:65532
 EXPOSE 8080
+WORKDIR /
 ENTRYPOINT ["/graph-org-operator"]
 CMD ["run"]
