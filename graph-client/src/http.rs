@@ -25,6 +25,9 @@ use crate::{
 pub trait RequestObserver: Send + Sync {
     fn request(&self, operation: &'static str, status: Option<u16>, elapsed: Duration);
     fn token_refreshed(&self, ok: bool);
+    /// A request waited this long for the app+tenant's throttle gate (a `Retry-After`, a
+    /// backoff, or its pacing slot) before it was sent.
+    fn throttle_waited(&self, _waited: Duration) {}
 }
 
 /// Observes nothing.
@@ -302,6 +305,15 @@ impl HttpGraph {
     /// Wait for the throttle gate, then for this request's pacing slot. The slot is taken only
     /// once the gate is open, so requests held by a `Retry-After` leave one by one, not together.
     async fn wait_for_gate(&self) {
+        let started = Instant::now();
+        self.wait_for_gate_inner().await;
+        let waited = started.elapsed();
+        if waited >= Duration::from_millis(1) {
+            self.observer.throttle_waited(waited);
+        }
+    }
+
+    async fn wait_for_gate_inner(&self) {
         loop {
             let until = *self.throttle.until.lock().unwrap();
             if let Some(t) = until.filter(|t| *t > Instant::now()) {

@@ -1,10 +1,10 @@
 //! Prometheus metrics (prometheus-client, OpenMetrics text on /metrics).
 
-use std::time::Duration;
+use std::{collections::HashSet, sync::Mutex, time::Duration};
 
 use prometheus_client::{
     encoding::EncodeLabelSet,
-    metrics::{counter::Counter, family::Family, histogram::Histogram},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::Registry,
 };
 
@@ -40,6 +40,10 @@ pub struct Metrics {
     pub(crate) graph_throttled: Counter,
     pub(crate) token_refreshes: Family<ResultLabels, Counter>,
     pub(crate) status_writes: Family<KindLabels, Counter>,
+    pub(crate) throttle_wait: Histogram,
+    pub(crate) pending_creates: Gauge,
+    /// The resources whose status records a create in flight (the gauge is its size).
+    pending: Mutex<HashSet<String>>,
 }
 
 fn seconds_buckets() -> impl Iterator<Item = f64> {
@@ -61,6 +65,9 @@ impl Metrics {
             graph_throttled: Counter::default(),
             token_refreshes: Family::default(),
             status_writes: Family::default(),
+            throttle_wait: Histogram::new(seconds_buckets()),
+            pending_creates: Gauge::default(),
+            pending: Mutex::default(),
         };
         let r = registry.sub_registry_with_prefix("graphorg");
         r.register(
@@ -98,7 +105,29 @@ impl Metrics {
             "Status writes by kind",
             m.status_writes.clone(),
         );
+        r.register(
+            "graph_throttle_wait_seconds",
+            "Time Graph requests waited for their app+tenant's throttle gate (Retry-After, backoff, pacing)",
+            m.throttle_wait.clone(),
+        );
+        r.register(
+            "pending_creates",
+            "Resources whose status records a Graph create not yet confirmed",
+            m.pending_creates.clone(),
+        );
         m
+    }
+
+    /// Whether the resource `key` has a create in flight, as its status last written says.
+    pub(crate) fn pending_create(&self, key: &str, pending: bool) {
+        let mut set = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if pending {
+            set.insert(key.to_string());
+        } else {
+            set.remove(key);
+        }
+        self.pending_creates
+            .set(i64::try_from(set.len()).unwrap_or(i64::MAX));
     }
 
     pub(crate) fn reconciled(&self, kind: &'static str, result: &str, elapsed: Duration) {
@@ -128,6 +157,10 @@ impl RequestObserver for Metrics {
         if status == Some(429) {
             self.graph_throttled.inc();
         }
+    }
+
+    fn throttle_waited(&self, waited: Duration) {
+        self.throttle_wait.observe(waited.as_secs_f64());
     }
 
     fn token_refreshed(&self, ok: bool) {

@@ -99,6 +99,12 @@ pub(crate) trait Kind:
     }
 
     /// The deletion has work to do in Graph (deletionPolicy), so a finalizer must hold it.
+    /// Whether `status` records a create whose result is not known yet (for the
+    /// pending-creates gauge).
+    fn pending_create(_status: &Self::Status) -> bool {
+        false
+    }
+
     fn needs_cleanup(&self) -> bool {
         false
     }
@@ -292,6 +298,9 @@ impl<K: Kind> Round<K> {
         self.base().mark_superseded(&self.key, replaced.as_deref());
         self.base()
             .metrics
+            .pending_create(&self.key, K::pending_create(&self.status));
+        self.base()
+            .metrics
             .status_writes
             .get_or_create(&metrics::KindLabels { kind: K::KIND })
             .inc();
@@ -395,6 +404,7 @@ impl<K: Kind> Round<K> {
                 self.event(Reason::Deleted, "Delete", message).await;
                 finalizer::set_cleanup(&self.api(), &self.obj, false).await?;
                 self.base().forget(&self.key);
+                self.base().metrics.pending_create(&self.key, false);
                 return Ok(Action::await_change());
             }
             Ok(Cleanup::Waiting(message)) => Ok(Health::progressing(Reason::Leaving, message)

@@ -51,6 +51,10 @@ impl Kind for MultiTenantOrganization {
             .then_some(settings.transition_poll)
     }
 
+    fn pending_create(status: &Self::Status) -> bool {
+        status.pending_create.is_some()
+    }
+
     fn needs_cleanup(&self) -> bool {
         self.spec.deletion_policy == DeletionPolicy::Leave
     }

@@ -33,6 +33,10 @@ impl Kind for Organization {
         self.status.as_ref()
     }
 
+    fn pending_create(status: &Self::Status) -> bool {
+        status.pending_create.is_some()
+    }
+
     fn settled(&self) -> bool {
         self.status.as_ref().is_some_and(|s| s.id.is_some())
     }
