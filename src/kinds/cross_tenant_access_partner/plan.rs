@@ -59,45 +59,45 @@ pub(crate) fn plan(
             ),
         ));
     }
-    let want = desired_partner(spec);
-    let partner = match &observed.partner {
+    let partner = step(&desired_partner(spec), observed.partner.as_ref(), |body| {
+        body.insert("tenantId".into(), Value::String(partner_id.clone()));
+    });
+    let sync = match &spec.identity_synchronization {
+        None => Step::NotManaged,
+        Some(declared) => step(
+            &serde_json::to_value(declared).unwrap_or(Value::Null),
+            observed.sync.as_ref(),
+            |_| {},
+        ),
+    };
+    if spec.management_policy == ManagementPolicy::Observe {
+        return observe(partner_id, own_tenant_id, partner, sync);
+    }
+    Plan::Act { partner, sync }
+}
+
+/// Create (with `keyed` adding the object's key to the body) what Graph lacks, PATCH what
+/// differs.
+fn step<T: serde::Serialize>(
+    want: &Value,
+    have: Option<&T>,
+    keyed: impl FnOnce(&mut PatchBody),
+) -> Step {
+    match have {
         None => {
             let mut body = want.as_object().cloned().unwrap_or_default();
-            body.insert("tenantId".into(), Value::String(partner_id.clone()));
+            keyed(&mut body);
             Step::Create(body)
         }
         Some(have) => {
-            let have = serde_json::to_value(have).unwrap_or(Value::Null);
-            let patch = minimal_patch(&want, &have);
+            let patch = minimal_patch(want, &serde_json::to_value(have).unwrap_or(Value::Null));
             if patch.is_empty() {
                 Step::InSync
             } else {
                 Step::Update(patch)
             }
         }
-    };
-    let sync = match &spec.identity_synchronization {
-        None => Step::NotManaged,
-        Some(declared) => {
-            let want = serde_json::to_value(declared).unwrap_or(Value::Null);
-            match &observed.sync {
-                None => Step::Create(want.as_object().cloned().unwrap_or_default()),
-                Some(have) => {
-                    let have = serde_json::to_value(have).unwrap_or(Value::Null);
-                    let patch = minimal_patch(&want, &have);
-                    if patch.is_empty() {
-                        Step::InSync
-                    } else {
-                        Step::Update(patch)
-                    }
-                }
-            }
-        }
-    };
-    if spec.management_policy == ManagementPolicy::Observe {
-        return observe(partner_id, own_tenant_id, partner, sync);
     }
-    Plan::Act { partner, sync }
 }
 
 /// Observe never writes: a missing partner stalls, a difference is reported.
