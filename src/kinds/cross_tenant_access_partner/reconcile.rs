@@ -84,7 +84,7 @@ impl Kind for CrossTenantAccessPartner {
             return Ok(Health::progressing(Reason::WaitingForJoin, why).recheck_after(poll));
         }
 
-        let mut done: Vec<String> = Vec::new();
+        let mut done = Done::default();
         // The partner settings first: the sync policy lives under them.
         match partner {
             Step::Create(body) => {
@@ -93,24 +93,27 @@ impl Kind for CrossTenantAccessPartner {
                     Ok(created) => {
                         observed.partner = Some(created);
                         round.status.partner = Some(Origin::Created);
-                        done.push(format!("created the partner settings for {partner_id}"));
+                        done.note(
+                            Origin::Created,
+                            format!("created the partner settings for {partner_id}"),
+                        );
                     }
                     Err(e) if already_exists(&e) => {
                         // A join (or our own earlier, unanswered attempt) made it: adopt.
-                        let found = graph.get_partner(v, &partner_id).await?;
+                        observed.partner = Some(graph.get_partner(v, &partner_id).await?);
                         round.status.partner.get_or_insert(Origin::Adopted);
-                        observed.partner = Some(found);
                         if let Plan::Act {
                             partner: Step::Update(patch),
                             ..
                         } = plan(&round.obj.spec, &tenant_id, &observed)
                         {
+                            round.may_write()?;
                             graph.update_partner(v, &partner_id, &patch).await?;
-                            observed.partner = Some(graph.get_partner(v, &partner_id).await?);
                         }
-                        done.push(format!(
-                            "adopted the existing partner settings for {partner_id}"
-                        ));
+                        done.note(
+                            Origin::Adopted,
+                            format!("adopted the existing partner settings for {partner_id}"),
+                        );
                     }
                     Err(e) => return Err(e.into()),
                 }
@@ -119,15 +122,15 @@ impl Kind for CrossTenantAccessPartner {
                 round.may_write()?;
                 graph.update_partner(v, &partner_id, &patch).await?;
                 round.status.partner.get_or_insert(Origin::Adopted);
-                observed.partner = Some(graph.get_partner(v, &partner_id).await?);
-                done.push(format!("updated {}", fields(&patch)));
+                done.updated(format!("updated {}", fields(&patch)));
             }
             Step::InSync | Step::NotManaged => {
                 if round.status.partner.is_none() {
                     round.status.partner = Some(Origin::Adopted);
-                    done.push(format!(
-                        "adopted the existing partner settings for {partner_id}"
-                    ));
+                    done.note(
+                        Origin::Adopted,
+                        format!("adopted the existing partner settings for {partner_id}"),
+                    );
                 }
             }
         }
@@ -137,7 +140,10 @@ impl Kind for CrossTenantAccessPartner {
                 match graph.create_identity_sync(v, &partner_id, &body).await {
                     Ok(()) => {
                         round.status.identity_synchronization = Some(Origin::Created);
-                        done.push("created the identity synchronization policy".into());
+                        done.note(
+                            Origin::Created,
+                            "created the identity synchronization policy".into(),
+                        );
                     }
                     Err(e) if already_exists(&e) => {
                         // PUT creates only; the documented remedy is GET, then PATCH.
@@ -151,9 +157,13 @@ impl Kind for CrossTenantAccessPartner {
                             ..
                         } = plan(&round.obj.spec, &tenant_id, &observed)
                         {
+                            round.may_write()?;
                             graph.update_identity_sync(v, &partner_id, &patch).await?;
                         }
-                        done.push("adopted the existing identity synchronization policy".into());
+                        done.note(
+                            Origin::Adopted,
+                            "adopted the existing identity synchronization policy".into(),
+                        );
                     }
                     Err(e) => return Err(e.into()),
                 }
@@ -165,7 +175,7 @@ impl Kind for CrossTenantAccessPartner {
                     .status
                     .identity_synchronization
                     .get_or_insert(Origin::Adopted);
-                done.push(format!(
+                done.updated(format!(
                     "updated identitySynchronization {}",
                     fields(&patch)
                 ));
@@ -173,30 +183,27 @@ impl Kind for CrossTenantAccessPartner {
             Step::InSync => {
                 if round.status.identity_synchronization.is_none() {
                     round.status.identity_synchronization = Some(Origin::Adopted);
-                    done.push("adopted the existing identity synchronization policy".into());
+                    done.note(
+                        Origin::Adopted,
+                        "adopted the existing identity synchronization policy".into(),
+                    );
                 }
             }
             Step::NotManaged => round.status.identity_synchronization = None,
         }
+        // Service-managed, so what was read (or created) is current: a PATCH doesn't change it.
         round.status.is_in_multi_tenant_organization = observed
             .partner
             .as_ref()
             .and_then(|p| p.is_in_multi_tenant_organization);
 
-        if done.is_empty() {
+        let Some(reason) = done.reason() else {
             return Ok(Health::ready(
                 Reason::InSync,
                 format!("tenant {tenant_id}'s settings for partner {partner_id} match the spec"),
             ));
-        }
-        let reason = if done.iter().any(|d| d.starts_with("created")) {
-            Reason::Created
-        } else if done.iter().any(|d| d.starts_with("adopted")) {
-            Reason::Adopted
-        } else {
-            Reason::Updated
         };
-        let message = done.join("; ");
+        let message = done.lines.join("; ");
         round
             .event(reason, action_of(reason), message.clone())
             .await;
@@ -300,6 +307,41 @@ fn record(status: &mut CrossTenantAccessPartnerStatus, observed: &Observed, orig
 
 fn fields(patch: &graph_client::types::PatchBody) -> String {
     patch.keys().cloned().collect::<Vec<_>>().join(", ")
+}
+
+/// What a round changed: a line each, and the reason that sums it up (a creation outweighs an
+/// adoption, which outweighs an update).
+#[derive(Default)]
+struct Done {
+    lines: Vec<String>,
+    created: bool,
+    adopted: bool,
+}
+
+impl Done {
+    fn note(&mut self, origin: Origin, line: String) {
+        match origin {
+            Origin::Created => self.created = true,
+            Origin::Adopted => self.adopted = true,
+        }
+        self.lines.push(line);
+    }
+
+    fn updated(&mut self, line: String) {
+        self.lines.push(line);
+    }
+
+    fn reason(&self) -> Option<Reason> {
+        if self.lines.is_empty() {
+            None
+        } else if self.created {
+            Some(Reason::Created)
+        } else if self.adopted {
+            Some(Reason::Adopted)
+        } else {
+            Some(Reason::Updated)
+        }
+    }
 }
 
 fn action_of(reason: Reason) -> &'static str {
