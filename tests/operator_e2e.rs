@@ -317,10 +317,21 @@ async fn a_crash_between_create_and_status_write_leaves_exactly_one_object() {
         before["status"]["id"].is_null(),
         "the id must not be recorded yet"
     );
-    assert!(
-        before["status"]["pendingCreate"].is_object(),
-        "the intent is recorded before the call"
-    );
+    // The intent is durable before the call: in the create journal, a Lease in the claims
+    // namespace (here the test's), under the resource's uid.
+    let uid = before["metadata"]["uid"].as_str().unwrap();
+    let (_, leases, _) = kubectl_run(&["get", "leases", "-n", &ns, "-o", "json"], None);
+    let leases: serde_json::Value = serde_json::from_str(&leases).unwrap();
+    let intent = leases["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|l| {
+            l["metadata"]["annotations"][format!("pending-create.graphorg.io/{uid}")].as_str()
+        })
+        .expect("the intent is recorded before the call");
+    let intent: serde_json::Value = serde_json::from_str(intent).unwrap();
+    assert!(intent["startedAt"].is_string(), "{intent}");
     operator.kill9();
 
     let _operator = start_operator(&ns, &[]);
@@ -477,6 +488,10 @@ async fn a_reconcile_from_a_stale_cache_neither_creates_again_nor_erases_the_id(
             resync: Duration::from_secs(3600),
             transition_poll: Duration::from_secs(1),
             consistency_window: Duration::from_secs(60),
+            create_journal: reconciler::JournalLease {
+                namespace: ns.clone(),
+                name: "stale-test-creates".into(),
+            },
         },
     );
     let ctx = Arc::new(kinds::Context::new(base, connections, ns.clone()));

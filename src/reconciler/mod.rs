@@ -7,6 +7,7 @@
 pub(crate) mod annotations;
 mod conditions;
 mod context;
+pub(crate) mod create_journal;
 mod finalizer;
 pub mod metrics;
 mod reason;
@@ -15,6 +16,7 @@ mod status;
 
 pub(crate) use conditions::{Health, READY, STALLED, find, is_true};
 pub use context::{Context, Settings};
+pub use create_journal::JournalLease;
 pub use metrics::Metrics;
 pub(crate) use reason::Reason;
 #[cfg(test)]

@@ -139,6 +139,8 @@ pub(crate) struct Round<K: Kind> {
     /// The status holds something Graph just returned (a new id) that must not be lost to a
     /// write conflict.
     holds_new_graph_state: bool,
+    /// Set while this round may record a create intent soon ([`Round::may_create`]).
+    approach: Option<super::create_journal::Approach>,
 }
 
 /// How soon a reconcile that started from a stale version looks again if no watch event comes.
@@ -246,6 +248,61 @@ impl<K: Kind> Round<K> {
         }
     }
 
+    /// Before a create call: make sure the decision was made from the newest version of the
+    /// resource (a lagging cache could otherwise create a second object for one that already
+    /// has its id), then make `intent` durable in the create journal. The round's status must
+    /// hold the outcome (the id, or a pending record) before the entry is dropped, which
+    /// [`Round::finish`] does.
+    pub(crate) async fn record_create_intent(&mut self, intent: &serde_json::Value) -> Result<()> {
+        self.may_write()?;
+        let live = self.api().get_metadata(&self.obj.name_any()).await?;
+        if live.metadata.resource_version != self.obj.meta().resource_version {
+            return Err(Error::Stale {
+                resource_version: self.obj.meta().resource_version.clone().unwrap_or_default(),
+            });
+        }
+        let mut entry = intent.clone();
+        if let Some(fields) = entry.as_object_mut() {
+            // For a person reading the Lease: which resource the uid is.
+            fields.insert("object".into(), self.key.clone().into());
+        }
+        let approach = self.approach.take();
+        self.base()
+            .journal
+            .record(&self.uid()?, &entry, approach)
+            .await
+    }
+
+    /// This round may create (the resource has no id yet): a journal write for another round's
+    /// create waits a little for this one's intent, so that a burst shares writes.
+    pub(crate) fn may_create(&mut self) {
+        if self.approach.is_none() {
+            self.approach = Some(self.base().journal.approach());
+        }
+    }
+
+    /// The intent of a create of this resource that may be in flight: recorded by an earlier
+    /// round whose outcome never reached the status, or by a process that crashed.
+    pub(crate) async fn journaled_create(&self) -> Result<Option<serde_json::Value>> {
+        self.base().journal.pending(&self.uid()?).await
+    }
+
+    /// No create call followed [`Round::record_create_intent`] (or Graph refused it outright):
+    /// nothing is in flight.
+    pub(crate) fn withdraw_create_intent(&self) {
+        if let Some(uid) = self.obj.meta().uid.as_deref() {
+            self.base().journal.forget(uid);
+        }
+    }
+
+    fn uid(&self) -> Result<String> {
+        self.obj
+            .meta()
+            .uid
+            .clone()
+            .ok_or_else(|| Error::InvalidSpec("the resource has no metadata.uid".into()))
+    }
+
     /// The status now holds what Graph just created (an id): a conflicting write must re-read
     /// the resource and write it anyway, never drop it.
     pub(crate) fn holds_new_graph_state(&mut self) {
@@ -254,8 +311,7 @@ impl<K: Kind> Round<K> {
 
     /// Write `health` into the status now, before a slow or risky step (a create), so that a
     /// crash during that step leaves a visible trace.
-    /// No Event for it: the step's own result gets one (a create costs two status writes and
-    /// one Event, not two).
+    /// No Event for it: the step's own result gets one.
     pub(crate) async fn checkpoint(&mut self, health: &Health) -> Result<()> {
         self.publish(health, None).await.map(drop)
     }
@@ -388,6 +444,12 @@ impl<K: Kind> Round<K> {
             health.message = format!("{}; {problems}", health.message);
         }
         self.publish(&health, Some(action)).await?;
+        if (self.obj.settled() || K::pending_create(&self.status))
+            && let Some(uid) = self.obj.meta().uid.as_deref()
+        {
+            // The status now holds the outcome of any create in flight.
+            self.base().journal.forget(uid);
+        }
         if health.is_ready() {
             self.base().mark_synced(&self.key, self.fingerprint);
         }
@@ -464,6 +526,7 @@ fn begin<K: Kind>(ctx: &Arc<K::Ctx>, obj: Arc<K>, check_settled: bool) -> Begin<
         started: Instant::now(),
         annotation_problems: asked.problems,
         holds_new_graph_state: false,
+        approach: None,
     })
 }
 

@@ -44,6 +44,8 @@ pub(crate) struct Recorded {
     pub(crate) body: Value,
     /// The status code answered.
     pub(crate) status: u16,
+    /// When, on the timeline Graph calls share ([`super::next_seq`]).
+    pub(crate) seq: u64,
 }
 
 impl Recorded {
@@ -550,6 +552,7 @@ impl tower::Service<Request<Body>> for ApiServer {
                 content_type,
                 body,
                 status: answer.status.as_u16(),
+                seq: super::next_seq(),
             });
             drop(state);
             let response = Response::builder()

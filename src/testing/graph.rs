@@ -25,10 +25,12 @@ use crate::kinds::{TenantConnection, tenant_connection::GraphFactory};
 
 /// One Graph call: the tenant it was made in (as the connection names it) and the operation
 /// (the [`GraphApi`] method's name).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub(crate) struct GraphCall {
     pub(crate) tenant: String,
     pub(crate) operation: &'static str,
+    /// When, on the timeline Kubernetes requests share ([`super::next_seq`]).
+    pub(crate) seq: u64,
 }
 
 /// Builds in-process Graph clients over one emulator, all recording into one log.
@@ -103,6 +105,7 @@ impl RecordingGraph {
             .push(GraphCall {
                 tenant: self.tenant.clone(),
                 operation,
+                seq: super::next_seq(),
             });
         match &self.refused {
             None => Ok(()),

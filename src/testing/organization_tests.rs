@@ -87,16 +87,29 @@ async fn creates_the_organization_recording_the_intent_then_the_id() {
     assert_eq!(status.observed_generation, Some(1));
     assert_eq!(h.graph_count("create_organization"), 1);
 
-    // Two status writes, applied as the operator's field manager, each conditional on the
-    // version before it: the intent (so that a crash or a lagging list can't cause a second
-    // create), then the id.
-    let writes = h.status_writes();
-    assert_eq!(writes.len(), 2, "{writes:#?}");
+    // The intent first, in the create journal (so that a crash or a lagging list can't cause
+    // a second create), then one status write with the id, applied as the operator's field
+    // manager and conditional on the version the round started from.
+    let journal = h.journal_writes();
+    assert_eq!(journal.len(), 1, "{journal:#?}");
+    let uid = stored.metadata.uid.clone().expect("a uid");
+    let entry =
+        &journal[0].body["metadata"]["annotations"][format!("pending-create.graphorg.io/{uid}")];
+    let entry: serde_json::Value =
+        serde_json::from_str(entry.as_str().expect("an entry for the organization")).unwrap();
+    assert!(entry["startedAt"].is_string(), "{entry}");
+    assert_eq!(entry["object"], "Organization/tests/northwind");
+    let create = h
+        .graph_log()
+        .into_iter()
+        .find(|c| c.operation == "create_organization")
+        .expect("the create call");
     assert!(
-        writes[0].body["status"]["pendingCreate"]["startedAt"].is_string(),
-        "{:#?}",
-        writes[0].body
+        journal[0].seq < create.seq,
+        "the intent is durable before the call"
     );
+    let writes = h.status_writes();
+    assert_eq!(writes.len(), 1, "{writes:#?}");
     assert_eq!(
         writes[0].content_type.as_deref(),
         Some("application/apply-patch+yaml")
@@ -108,11 +121,7 @@ async fn creates_the_organization_recording_the_intent_then_the_id() {
         writes[0].body["metadata"]["resourceVersion"].as_str(),
         seeded_version.as_deref()
     );
-    assert_ne!(
-        writes[1].body["metadata"]["resourceVersion"],
-        writes[0].body["metadata"]["resourceVersion"],
-        "the second write is conditional on the first one's result"
-    );
+    assert!(writes[0].body["status"]["id"].is_string());
     assert_eq!(h.event_reasons(), ["Created"]);
 
     // The wake-up our own write causes costs neither a Graph call nor a request.
@@ -137,23 +146,151 @@ async fn creation_mode_create_records_the_intent_before_the_call() {
 
     h.reconcile(org).await.expect("the round");
 
-    // A checkpoint (Creating, with the namesakes that existed before), then the result.
-    let writes = h.status_writes();
-    assert_eq!(writes.len(), 2, "{writes:#?}");
-    let checkpoint = &writes[0].body["status"];
-    assert_eq!(checkpoint["pendingCreate"]["preexistingIds"], json!([old]));
-    assert_eq!(checkpoint["conditions"][0]["type"], "Ready");
-    assert_eq!(checkpoint["conditions"][0]["reason"], "Creating");
-    // The second write is conditional on the version the first one made.
-    assert_ne!(
-        writes[1].body["metadata"]["resourceVersion"],
-        writes[0].body["metadata"]["resourceVersion"]
+    // The intent (with the namesakes that existed before) in the journal, then the result.
+    let stored: Organization = h.stored("northwind");
+    let uid = stored.metadata.uid.clone().expect("a uid");
+    let journal = h.journal();
+    assert_eq!(
+        journal[&uid]["preexistingIds"],
+        json!([old]),
+        "{journal:#?}"
     );
+    let create = h
+        .graph_log()
+        .into_iter()
+        .find(|c| c.operation == "create_organization")
+        .expect("the create call");
+    assert!(h.journal_writes()[0].seq < create.seq);
+    assert_eq!(h.status_writes().len(), 1);
     let status = status_of(&h.stored("northwind"));
     assert_eq!(status.pending_create, None);
     assert_eq!(named(&h, "Northwind").await.len(), 2);
     assert_ne!(status.id.as_deref(), Some(old.as_str()));
     assert_eq!(h.graph_count("create_organization"), 1);
+
+    // The next create's journal write no longer carries this one: its id is in its status.
+    let next = organization(&h, "fabrikam", "Fabrikam", json!({}));
+    let next_uid = next.metadata.uid.clone().expect("a uid");
+    h.reconcile(next).await.expect("the second create");
+    let journal = h.journal();
+    assert!(journal.contains_key(&next_uid), "{journal:#?}");
+    assert!(!journal.contains_key(&uid), "{journal:#?}");
+}
+
+/// The journal as a crashed process left it: `entries` (uid → entry) in its Lease.
+fn crashed_with(h: &Harness, entries: &[(&str, serde_json::Value)]) {
+    let annotations: serde_json::Map<String, serde_json::Value> = entries
+        .iter()
+        .map(|(uid, e)| {
+            (
+                format!("pending-create.graphorg.io/{uid}"),
+                json!(e.to_string()),
+            )
+        })
+        .collect();
+    let _: k8s_openapi::api::coordination::v1::Lease = h.seed(json!({
+        "metadata": {
+            "name": super::JOURNAL_LEASE,
+            "namespace": super::CLAIMS_NS,
+            "annotations": annotations,
+        },
+    }));
+}
+
+#[tokio::test]
+async fn a_create_in_the_journal_of_a_crashed_process_is_recovered_by_adoption() {
+    let h = harness().await;
+    let before = namesake(&h, "Northwind").await;
+    let org = organization(
+        &h,
+        "northwind",
+        "Northwind",
+        json!({"creationMode": "Create"}),
+    );
+    let uid = org.metadata.uid.clone().expect("a uid");
+    // The crashed process recorded its intent, and its call made an organization, but the id
+    // never reached the status.
+    crashed_with(
+        &h,
+        &[(
+            uid.as_str(),
+            json!({"startedAt": jiff::Timestamp::now().to_string(), "preexistingIds": [before]}),
+        )],
+    );
+    let made = namesake(&h, "Northwind").await;
+
+    h.restarted().reconcile(org).await.expect("the round");
+
+    let status = status_of(&h.stored("northwind"));
+    assert_eq!(
+        status.id.as_deref(),
+        Some(made.as_str()),
+        "the one the call made"
+    );
+    assert_eq!(status.pending_create, None);
+    assert_eq!(ready(Some(&status.conditions)).1, "Recovered");
+    assert_eq!(h.graph_count("create_organization"), 0, "no second create");
+    assert!(h.journal_writes().is_empty(), "{:#?}", h.journal_writes());
+}
+
+#[tokio::test]
+async fn a_journaled_create_not_in_the_lists_yet_is_waited_for_and_said_in_status() {
+    let h = harness().await;
+    let org = organization(&h, "northwind", "Northwind", json!({}));
+    let uid = org.metadata.uid.clone().expect("a uid");
+    let started = jiff::Timestamp::now().to_string();
+    crashed_with(
+        &h,
+        &[(
+            uid.as_str(),
+            json!({"startedAt": started, "preexistingIds": []}),
+        )],
+    );
+
+    let action = h.restarted().reconcile(org).await.expect("the round");
+
+    assert_eq!(
+        h.graph_count("create_organization"),
+        0,
+        "not created again yet"
+    );
+    let status = status_of(&h.stored("northwind"));
+    assert_eq!(status.id, None);
+    assert_eq!(
+        status
+            .pending_create
+            .as_ref()
+            .map(|p| p.started_at.as_str()),
+        Some(started.as_str()),
+        "the status now says a create may be in flight"
+    );
+    assert_eq!(ready(Some(&status.conditions)).1, "WaitingForGraph");
+    assert!(
+        format!("{action:?}").contains("requeue_after: Some"),
+        "looked at again when the window ends: {action:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_decision_from_a_stale_version_records_no_intent_and_creates_nothing() {
+    let h = harness().await;
+    let stale = organization(&h, "northwind", "Northwind", json!({}));
+    // Someone writes the resource after the cached copy was taken.
+    let _: Organization = h.api.modify(
+        super::NS,
+        "northwind",
+        json!({"metadata": {"labels": {"team": "a"}}}),
+    );
+
+    let result = h.reconcile(stale).await;
+
+    assert!(
+        matches!(result, Err(crate::error::Error::Stale { .. })),
+        "{result:?}"
+    );
+    assert_eq!(h.graph_count("create_organization"), 0);
+    assert!(h.journal_writes().is_empty(), "{:#?}", h.journal_writes());
+    assert!(h.status_writes().is_empty(), "{:#?}", h.status_writes());
 }
 
 #[tokio::test]

@@ -221,8 +221,10 @@ pub struct OrganizationStatus {
     /// Names of the verified domains.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub verified_domains: Vec<String>,
-    /// Set just before a create call and cleared once the id is recorded: after a crash in
-    /// between, the operator adopts the object that call made instead of creating another.
+    /// A create whose answer never arrived (a timeout, or a crash: the intent, recorded in the
+    /// operator's create journal before every create call, then moves here). Cleared once the
+    /// id is recorded; meanwhile the operator adopts what that call made, or waits for Graph's
+    /// lists to show it, instead of creating another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_create: Option<PendingCreate>,
 }

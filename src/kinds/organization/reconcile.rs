@@ -47,6 +47,18 @@ impl Kind for Organization {
             ready_connection(ctx, &ns, &round.obj.spec.connection_ref.name, ROLE).await?;
         let v = round.obj.spec.graph_api_version;
 
+        if round.status.id.is_none() {
+            round.may_create();
+        }
+        // A create whose outcome never reached the status (an answer lost, a crash) is in the
+        // create journal: from now on the status says so, and the plan waits for it.
+        if round.status.id.is_none()
+            && round.status.pending_create.is_none()
+            && let Some(entry) = round.journaled_create().await?
+        {
+            round.status.pending_create = serde_json::from_value(entry).ok();
+        }
+
         // Observe.
         let observed = match &round.status.id {
             Some(id) => match graph.get_organization(v, id).await {
@@ -151,14 +163,17 @@ async fn create(
     // Record the intent before the call, in every creation mode: a crash after Graph creates
     // the object but before its id is written is then recovered by adoption, and a create that
     // Graph's lists don't show yet is waited for, never repeated at once.
-    round.may_write()?;
-    round.status.pending_create = Some(PendingCreate {
+    let pending = PendingCreate {
         started_at: jiff::Timestamp::now().to_string(),
         preexisting_ids,
-    });
-    let creating = Health::progressing(Reason::Creating, "creating the organization in Graph");
-    round.checkpoint(&creating).await?;
-    round.may_write()?;
+    };
+    let intent = serde_json::to_value(&pending)
+        .map_err(|e| Error::InvalidSpec(format!("cannot encode the create intent: {e}")))?;
+    round.record_create_intent(&intent).await?;
+    if let Err(e) = round.may_write() {
+        round.withdraw_create_intent();
+        return Err(e);
+    }
 
     let created = match graph
         .create_organization(v, &round.obj.spec.create_body())
@@ -166,10 +181,12 @@ async fn create(
     {
         Ok(org) => org,
         Err(e) => {
-            // A definite refusal created nothing; anything else may have, so the pending record
-            // stays for the next round to resolve.
-            if !e.is_transient() {
-                round.status.pending_create = None;
+            // A definite refusal created nothing; anything else may have, so the status keeps a
+            // pending record for the next round to resolve.
+            if e.is_transient() {
+                round.status.pending_create = Some(pending);
+            } else {
+                round.withdraw_create_intent();
             }
             return Err(e.into());
         }

@@ -1,0 +1,136 @@
+//! The create journal on its own: group commit, entries dropped once resolved, and entries
+//! another writer added kept across a conflict.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::coordination::v1::Lease;
+use serde_json::json;
+
+use super::{ApiServer, CLAIMS_NS, JOURNAL_LEASE};
+use crate::reconciler::{JournalLease, create_journal::CreateJournal};
+
+fn journal(api: &ApiServer) -> CreateJournal {
+    CreateJournal::new(
+        api.client(),
+        &JournalLease {
+            namespace: CLAIMS_NS.into(),
+            name: JOURNAL_LEASE.into(),
+        },
+        "test",
+        Default::default(),
+    )
+}
+
+fn stored_uids(api: &ApiServer) -> Vec<String> {
+    let lease: Lease = api.get(CLAIMS_NS, JOURNAL_LEASE).expect("the Lease");
+    lease
+        .metadata
+        .annotations
+        .unwrap_or_default()
+        .keys()
+        .filter_map(|k| k.strip_prefix("pending-create.graphorg.io/"))
+        .map(str::to_string)
+        .collect()
+}
+
+fn lease_writes(api: &ApiServer) -> usize {
+    api.requests()
+        .iter()
+        .filter(|r| r.is_write() && r.path.contains("/leases"))
+        .count()
+}
+
+fn entry() -> serde_json::Value {
+    json!({"startedAt": jiff::Timestamp::now().to_string()})
+}
+
+#[tokio::test]
+async fn creates_waiting_together_share_one_write_and_resolved_ones_go_with_the_next() {
+    let api = ApiServer::default();
+    let j = Arc::new(journal(&api));
+    let uids: Vec<String> = (0..8).map(|i| format!("uid-{i}")).collect();
+    let tasks: Vec<_> = uids
+        .iter()
+        .cloned()
+        .map(|uid| {
+            let j = j.clone();
+            tokio::spawn(async move { j.record(&uid, &entry(), None).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("the task").expect("recorded");
+    }
+
+    let writes = lease_writes(&api);
+    assert!(
+        writes < uids.len(),
+        "{writes} writes for {} intents",
+        uids.len()
+    );
+    let mut stored = stored_uids(&api);
+    stored.sort();
+    assert_eq!(stored, uids, "every intent is durable once record returns");
+
+    for uid in &uids[..7] {
+        j.forget(uid);
+    }
+    assert_eq!(
+        lease_writes(&api),
+        writes,
+        "forgetting writes nothing by itself"
+    );
+    j.record("uid-8", &entry(), None).await.expect("recorded");
+    assert_eq!(stored_uids(&api), ["uid-7", "uid-8"]);
+    assert!(j.pending("uid-7").await.expect("read").is_some());
+    assert!(j.pending("uid-0").await.expect("read").is_none());
+}
+
+#[tokio::test]
+async fn a_new_process_reads_the_entries_and_keeps_what_another_writer_added() {
+    let api = ApiServer::default();
+    let first = journal(&api);
+    first
+        .record("crashed", &entry(), None)
+        .await
+        .expect("recorded");
+
+    // A new leader reads the journal the crashed one left.
+    let second = journal(&api);
+    assert!(second.pending("crashed").await.expect("read").is_some());
+    // The old one, not yet stopped, writes one more after the new one read.
+    first
+        .record("late", &entry(), None)
+        .await
+        .expect("recorded");
+    // The new leader's write conflicts, reads again, and keeps both.
+    second
+        .record("mine", &entry(), None)
+        .await
+        .expect("recorded");
+    let mut stored = stored_uids(&api);
+    stored.sort();
+    assert_eq!(stored, ["crashed", "late", "mine"]);
+}
+
+#[tokio::test]
+async fn a_write_waits_for_a_round_about_to_record_its_intent() {
+    let api = ApiServer::default();
+    let j = Arc::new(journal(&api));
+    // A round looking its resource up in Graph, which may create it.
+    let coming = j.approach();
+    let first = {
+        let j = j.clone();
+        tokio::spawn(async move { j.record("first", &entry(), None).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert_eq!(lease_writes(&api), 0, "the first write waits for the round");
+
+    j.record("second", &entry(), Some(coming))
+        .await
+        .expect("recorded");
+    first.await.expect("the task").expect("recorded");
+    assert_eq!(lease_writes(&api), 1, "one write for both");
+    let mut stored = stored_uids(&api);
+    stored.sort();
+    assert_eq!(stored, ["first", "second"]);
+}
