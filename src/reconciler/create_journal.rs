@@ -3,15 +3,16 @@
 //! waits for Graph's lists to show it) instead of creating a second object.
 //!
 //! Why not in each resource's status: a status write of a custom resource costs the API server
-//! about five times an Event, and it was half of the API server's work in a burst of creates.
-//! Here one write carries the intents of every create waiting at that moment (group commit: the
-//! first waiter writes, the others find theirs already written), so a burst of N creates costs
-//! about N / concurrency writes. The record of one create lives only until the resource's own
-//! status holds the outcome (the id, or a pending record when the answer was lost); the entry
-//! then goes with the next write.
+//! three to six times an Event (bench/api_costs.py), and it was half of the API server's work
+//! in a burst of creates. Here one write carries the intents of every create waiting at that
+//! moment (group commit: the first waiter writes, the others find theirs already written), so a
+//! burst of N creates costs about N / 2 writes (scripts/bench). The record of one create lives
+//! only until the resource's own status holds the outcome (the id, or a pending record when the
+//! answer was lost); the entry then goes with the next write.
 //!
-//! Where: annotations of one Lease per operator deployment (`<leader-election-lease>-creates`
-//! in the leader election namespace), which the operator may already write; one annotation per
+//! Where: annotations of one Lease per operator deployment and watched scope
+//! (`<leader-election-lease>-creates-<hash>` in the leader election namespace), which the
+//! operator may already write; one annotation per
 //! resource uid, its value a small JSON object (when, and what the kind needs to recover).
 
 use std::{
