@@ -61,6 +61,14 @@ async fn named(h: &Harness, display_name: &str) -> Vec<String> {
         .collect()
 }
 
+/// The (first) create call sent to Graph.
+fn create_call(h: &Harness) -> super::GraphCall {
+    h.graph_log()
+        .into_iter()
+        .find(|c| c.operation == "create_organization")
+        .expect("the create call")
+}
+
 fn status_of(o: &Organization) -> OrganizationStatus {
     o.status.clone().unwrap_or_default()
 }
@@ -99,13 +107,8 @@ async fn creates_the_organization_recording_the_intent_then_the_id() {
         serde_json::from_str(entry.as_str().expect("an entry for the organization")).unwrap();
     assert!(entry["startedAt"].is_string(), "{entry}");
     assert_eq!(entry["object"], "Organization/tests/northwind");
-    let create = h
-        .graph_log()
-        .into_iter()
-        .find(|c| c.operation == "create_organization")
-        .expect("the create call");
     assert!(
-        journal[0].seq < create.seq,
+        journal[0].seq < create_call(&h).seq,
         "the intent is durable before the call"
     );
     let writes = h.status_writes();
@@ -155,12 +158,7 @@ async fn creation_mode_create_records_the_intent_before_the_call() {
         json!([old]),
         "{journal:#?}"
     );
-    let create = h
-        .graph_log()
-        .into_iter()
-        .find(|c| c.operation == "create_organization")
-        .expect("the create call");
-    assert!(h.journal_writes()[0].seq < create.seq);
+    assert!(h.journal_writes()[0].seq < create_call(&h).seq);
     assert_eq!(h.status_writes().len(), 1);
     let status = status_of(&h.stored("northwind"));
     assert_eq!(status.pending_create, None);
