@@ -78,6 +78,17 @@ pub enum Error {
     )]
     TenantMismatch { spec: String, token: String },
 
+    /// The create journal (a Lease beside the leader-election one) could not be read or
+    /// written, so no create may be sent yet.
+    #[error(
+        "cannot record the create's intent in the operator's create journal (Lease {lease}); nothing was created: {source}"
+    )]
+    CreateJournal {
+        lease: String,
+        #[source]
+        source: kube::Error,
+    },
+
     /// This replica lost leadership while the round ran; the new leader takes over.
     #[error("this replica is no longer the leader; the new leader reconciles it")]
     NotLeader,
@@ -98,7 +109,7 @@ impl Error {
     /// The reason used in conditions, Events and metrics.
     pub(crate) fn reason(&self) -> Reason {
         match self {
-            Self::Kube(_) => Reason::KubernetesError,
+            Self::Kube(_) | Self::CreateJournal { .. } => Reason::KubernetesError,
             Self::Graph(GraphError::Api { status: 403, .. }) => Reason::Forbidden,
             Self::Graph(GraphError::Api { status: 429, .. }) => Reason::Throttled,
             Self::Graph(GraphError::Api { status, .. }) if *status >= 500 => {
@@ -136,7 +147,11 @@ impl Error {
     /// Terminal errors stop retries; the watches bring the resource back when something changes.
     pub(crate) fn is_terminal(&self) -> bool {
         match self {
-            Self::Kube(_) | Self::Stale { .. } | Self::Panicked(_) | Self::NotLeader => false,
+            Self::Kube(_)
+            | Self::CreateJournal { .. }
+            | Self::Stale { .. }
+            | Self::Panicked(_)
+            | Self::NotLeader => false,
             Self::Graph(e) => !e.is_transient(),
             // These resolve when another object changes, which the watches see.
             Self::ConnectionNotFound { .. } | Self::ConnectionNotReady { .. } => true,

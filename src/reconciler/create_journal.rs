@@ -3,7 +3,7 @@
 //! waits for Graph's lists to show it) instead of creating a second object.
 //!
 //! Why not in each resource's status: a status write of a custom resource costs the API server
-//! three to six times an Event (bench/api_costs.py), and it was half of the API server's work
+//! about three times an Event or a Lease write (bench/api_costs.py), and it was half of the API server's work
 //! in a burst of creates. Here one write carries the intents of every create waiting at that
 //! moment (group commit: the first waiter writes, the others find theirs already written), so a
 //! burst of N creates costs about N / 2 writes (scripts/bench). The record of one create lives
@@ -42,7 +42,13 @@ const PREFIX: &str = "pending-create.graphorg.io/";
 /// (nothing reconciles it any more): dropped at the next write.
 const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
-/// How long a write waits at most for the rounds about to record an intent.
+/// The largest entry the journal takes. The Lease is shared by every namespace, so one
+/// resource's intent (its list of namesakes in Graph, say) must not be able to fill it; a larger
+/// intent is recorded in the resource's own status instead.
+pub(crate) const ENTRY_MAX_BYTES: usize = 1024;
+
+/// How long a write waits at most for the rounds about to record an intent. Bounded, so rounds
+/// held up by a slow Graph endpoint cost another namespace's creates at most this much.
 const GATHER_AT_MOST: std::time::Duration = std::time::Duration::from_millis(30);
 
 #[derive(Default)]
@@ -84,6 +90,8 @@ struct Entries {
 pub(crate) struct CreateJournal {
     api: Api<Lease>,
     name: String,
+    /// `namespace/name`, for errors.
+    lease: String,
     identity: String,
     /// Counts the writes (`graphorg_create_journal_writes_total`).
     writes: prometheus_client::metrics::counter::Counter,
@@ -126,6 +134,7 @@ impl CreateJournal {
             writes,
             api: Api::namespaced(client, &lease.namespace),
             name: lease.name.clone(),
+            lease: format!("{}/{}", lease.namespace, lease.name),
             identity: identity.to_string(),
             entries: Mutex::default(),
             writer: AsyncMutex::new(None),
@@ -212,6 +221,13 @@ impl CreateJournal {
         }
     }
 
+    fn failed(&self, source: kube::Error) -> Error {
+        Error::CreateJournal {
+            lease: self.lease.clone(),
+            source,
+        }
+    }
+
     /// Read the Lease once.
     async fn load(&self) -> Result<()> {
         if locked(&self.entries).loaded_at.is_some() {
@@ -221,7 +237,11 @@ impl CreateJournal {
         if locked(&self.entries).loaded_at.is_some() {
             return Ok(());
         }
-        let found = self.api.get_opt(&self.name).await?;
+        let found = self
+            .api
+            .get_opt(&self.name)
+            .await
+            .map_err(|e| self.failed(e))?;
         let mut e = locked(&self.entries);
         if let Some(l) = &found {
             e.wanted.extend(entries_of(l));
@@ -232,42 +252,29 @@ impl CreateJournal {
     }
 
     /// Write every wanted entry, with the resourceVersion of the copy last seen; on a conflict,
-    /// read again, keep what someone else added since we loaded, and retry.
+    /// read again, keep what someone else added since we loaded, and retry (three tries).
     async fn write(&self, lease: &mut Option<Lease>) -> Result<()> {
-        let mut conflict = None;
-        for _ in 0..3 {
-            let (entries, version) = {
-                let mut e = locked(&self.entries);
-                let now = jiff::Timestamp::now();
-                e.wanted.retain(|_, v| {
-                    started_at(v).is_none_or(|t| {
-                        now.duration_since(t)
-                            .try_into()
-                            .map_or(true, |age: std::time::Duration| age < ABANDONED_AFTER)
-                    })
-                });
-                (e.wanted.clone(), e.version)
-            };
-            let result = match lease.as_ref() {
-                Some(current) => {
-                    let next = self.with_entries(current.clone(), &entries);
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let (entries, version) = self.current_entries();
+            let next = self.with_entries(
+                lease.clone().unwrap_or_else(|| Lease {
+                    metadata: ObjectMeta {
+                        name: Some(self.name.clone()),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                }),
+                &entries,
+            );
+            let result = match lease {
+                Some(_) => {
                     self.api
                         .replace(&self.name, &PostParams::default(), &next)
                         .await
                 }
-                None => {
-                    let next = self.with_entries(
-                        Lease {
-                            metadata: ObjectMeta {
-                                name: Some(self.name.clone()),
-                                ..Default::default()
-                            },
-                            ..Default::default()
-                        },
-                        &entries,
-                    );
-                    self.api.create(&PostParams::default(), &next).await
-                }
+                None => self.api.create(&PostParams::default(), &next).await,
             };
             match result {
                 Ok(written) => {
@@ -277,31 +284,48 @@ impl CreateJournal {
                     e.durable = e.durable.max(version);
                     return Ok(());
                 }
-                Err(kube::Error::Api(s)) if s.code == 409 => {
-                    conflict = Some(kube::Error::Api(s));
-                    let fresh = self.api.get_opt(&self.name).await?;
+                Err(kube::Error::Api(s)) if s.code == 409 && tries < 3 => {
+                    let fresh = self
+                        .api
+                        .get_opt(&self.name)
+                        .await
+                        .map_err(|e| self.failed(e))?;
                     if let Some(l) = &fresh {
-                        let mut e = locked(&self.entries);
-                        let since = e.loaded_at;
-                        for (uid, entry) in entries_of(l) {
-                            let foreign = !e.wanted.contains_key(&uid)
-                                && match (started_at(&entry), since) {
-                                    (Some(t), Some(since)) => t > since,
-                                    _ => false,
-                                };
-                            if foreign {
-                                e.wanted.insert(uid, entry);
-                                e.version += 1;
-                            }
-                        }
+                        self.keep_foreign(l);
                     }
                     *lease = fresh;
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(self.failed(e)),
             }
         }
-        // Three conflicts in a row: someone else keeps writing it; this round retries later.
-        Err(conflict.map_or(Error::NotLeader, Error::Kube))
+    }
+
+    /// The entries to write (abandoned ones dropped) and the version they are.
+    fn current_entries(&self) -> (BTreeMap<String, String>, u64) {
+        let mut e = locked(&self.entries);
+        let now = jiff::Timestamp::now();
+        e.wanted.retain(|_, v| {
+            started_at(v).is_none_or(|t| {
+                std::time::Duration::try_from(now.duration_since(t))
+                    .map_or(true, |age| age < ABANDONED_AFTER)
+            })
+        });
+        (e.wanted.clone(), e.version)
+    }
+
+    /// Entries on the server that we don't hold and that started after we read the journal
+    /// were written by someone else (a previous leader still finishing): keep them.
+    fn keep_foreign(&self, lease: &Lease) {
+        let mut e = locked(&self.entries);
+        let Some(since) = e.loaded_at else { return };
+        for (uid, entry) in entries_of(lease) {
+            let foreign =
+                !e.wanted.contains_key(&uid) && started_at(&entry).is_some_and(|t| t > since);
+            if foreign {
+                e.wanted.insert(uid, entry);
+                e.version += 1;
+            }
+        }
     }
 
     /// `lease` with exactly `entries` as its journal annotations, stamped by this writer.

@@ -21,7 +21,9 @@ pub use metrics::Metrics;
 pub(crate) use reason::Reason;
 #[cfg(test)]
 pub(crate) use round::STALE_RETRY;
-pub(crate) use round::{Cleanup, Kind, KindStatus, Round, error_policy, kind_status, reconcile};
+pub(crate) use round::{
+    Cleanup, IntentKept, Kind, KindStatus, Round, error_policy, kind_status, reconcile,
+};
 
 pub(crate) use finalizer::CLEANUP as CLEANUP_FINALIZER;
 

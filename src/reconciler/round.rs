@@ -25,7 +25,7 @@ use super::{
     Context, Reason, annotations,
     conditions::{self, Health, State, conditions_for},
     context::ObjectKey,
-    finalizer, metrics, status,
+    create_journal, finalizer, metrics, status,
 };
 use crate::error::{Error, Result};
 
@@ -143,6 +143,15 @@ pub(crate) struct Round<K: Kind> {
     approach: Option<super::create_journal::Approach>,
 }
 
+/// Where [`Round::record_create_intent`] kept an intent.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum IntentKept {
+    InJournal,
+    /// Too large for the journal: the caller records it in the resource's status (a
+    /// checkpoint, conditional on the version like every status write).
+    NeedsStatus,
+}
+
 /// How soon a reconcile that started from a stale version looks again if no watch event comes.
 pub(crate) const STALE_RETRY: Duration = Duration::from_secs(2);
 
@@ -252,25 +261,33 @@ impl<K: Kind> Round<K> {
     /// resource (a lagging cache could otherwise create a second object for one that already
     /// has its id), then make `intent` durable in the create journal. The round's status must
     /// hold the outcome (the id, or a pending record) before the entry is dropped, which
-    /// [`Round::finish`] does.
-    pub(crate) async fn record_create_intent(&mut self, intent: &serde_json::Value) -> Result<()> {
+    /// [`Round::finish`] does. An intent too large for the shared journal is left to the caller
+    /// to record in the resource's own status ([`IntentKept::NeedsStatus`]).
+    pub(crate) async fn record_create_intent(
+        &mut self,
+        intent: &serde_json::Value,
+    ) -> Result<IntentKept> {
         self.may_write()?;
+        let mut entry = intent.clone();
+        if let Some(fields) = entry.as_object_mut() {
+            // For a person reading the Lease: which resource the uid is.
+            fields.insert("object".into(), self.key.clone().into());
+        }
+        if entry.to_string().len() > create_journal::ENTRY_MAX_BYTES {
+            return Ok(IntentKept::NeedsStatus);
+        }
         let live = self.api().get_metadata(&self.obj.name_any()).await?;
         if live.metadata.resource_version != self.obj.meta().resource_version {
             return Err(Error::Stale {
                 resource_version: self.obj.meta().resource_version.clone().unwrap_or_default(),
             });
         }
-        let mut entry = intent.clone();
-        if let Some(fields) = entry.as_object_mut() {
-            // For a person reading the Lease: which resource the uid is.
-            fields.insert("object".into(), self.key.clone().into());
-        }
         let approach = self.approach.take();
         self.base()
             .journal
             .record(&self.uid()?, &entry, approach)
-            .await
+            .await?;
+        Ok(IntentKept::InJournal)
     }
 
     /// This round may create (the resource has no id yet): a journal write for another round's

@@ -175,6 +175,38 @@ async fn creation_mode_create_records_the_intent_before_the_call() {
     assert!(!journal.contains_key(&uid), "{journal:#?}");
 }
 
+#[tokio::test]
+async fn an_intent_too_large_for_the_shared_journal_goes_to_the_resources_status() {
+    let h = harness().await;
+    // Enough namesakes that the intent's list of them exceeds what the journal takes.
+    let mut olds = Vec::new();
+    for _ in 0..40 {
+        olds.push(namesake(&h, "Northwind").await);
+    }
+    let org = organization(
+        &h,
+        "northwind",
+        "Northwind",
+        json!({"creationMode": "Create"}),
+    );
+
+    h.reconcile(org).await.expect("the round");
+
+    assert!(h.journal_writes().is_empty(), "{:#?}", h.journal_writes());
+    let writes = h.status_writes();
+    assert_eq!(writes.len(), 2, "the intent, then the id: {writes:#?}");
+    let checkpoint = &writes[0].body["status"]["pendingCreate"];
+    assert_eq!(checkpoint["preexistingIds"], json!(olds));
+    assert!(
+        writes[0].seq < create_call(&h).seq,
+        "recorded before the call"
+    );
+    let status = status_of(&h.stored("northwind"));
+    assert_eq!(status.pending_create, None);
+    assert!(status.id.is_some_and(|id| !olds.contains(&id)));
+    assert_eq!(h.graph_count("create_organization"), 1);
+}
+
 /// The journal as a crashed process left it: `entries` (uid → entry) in its Lease.
 fn crashed_with(h: &Harness, entries: &[(&str, serde_json::Value)]) {
     let annotations: serde_json::Map<String, serde_json::Value> = entries

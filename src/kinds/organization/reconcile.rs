@@ -10,7 +10,7 @@ use super::{
 use crate::{
     error::{Error, Result},
     kinds::{Context, tenant_connection::ready_connection},
-    reconciler::{Health, Kind, Reason, Round},
+    reconciler::{Health, IntentKept, Kind, Reason, Round},
 };
 
 const ROLE: &str = "Organization.ReadWrite.All";
@@ -56,7 +56,14 @@ impl Kind for Organization {
             && round.status.pending_create.is_none()
             && let Some(entry) = round.journaled_create().await?
         {
-            round.status.pending_create = serde_json::from_value(entry).ok();
+            round.status.pending_create = match serde_json::from_value(entry) {
+                Ok(pending) => Some(pending),
+                Err(e) => {
+                    // Only the operator writes the journal; an edited entry can't be trusted.
+                    tracing::warn!(error = %e, "an unreadable create-journal entry; ignored");
+                    None
+                }
+            };
         }
 
         // Observe.
@@ -169,7 +176,17 @@ async fn create(
     };
     let intent = serde_json::to_value(&pending)
         .map_err(|e| Error::InvalidSpec(format!("cannot encode the create intent: {e}")))?;
-    round.record_create_intent(&intent).await?;
+    if round.record_create_intent(&intent).await? == IntentKept::NeedsStatus {
+        // Too large for the journal every namespace shares (many namesakes in Graph): in this
+        // resource's own status instead.
+        round.status.pending_create = Some(pending.clone());
+        round
+            .checkpoint(&Health::progressing(
+                Reason::Creating,
+                "creating the organization in Graph",
+            ))
+            .await?;
+    }
     if let Err(e) = round.may_write() {
         round.withdraw_create_intent();
         return Err(e);
@@ -186,6 +203,7 @@ async fn create(
             if e.is_transient() {
                 round.status.pending_create = Some(pending);
             } else {
+                round.status.pending_create = None;
                 round.withdraw_create_intent();
             }
             return Err(e.into());
