@@ -29,7 +29,7 @@ use serde::Deserialize;
 use crate::{
     GraphResult, TokenInfo,
     endpoint::{EndpointGuard, Outcome, origin_of},
-    error::{GraphError, TokenErrorBody, location_host, parse_retry_after},
+    error::{GraphError, TOKEN_REQUEST, TokenErrorBody, location_host, parse_retry_after},
 };
 
 /// A secret value that never prints.
@@ -262,7 +262,7 @@ impl TokenRequestor {
         if resp.status().is_redirection() {
             // Never followed (see `build_http_client`): the form carries the credential.
             return Err(GraphError::Redirected {
-                operation: "token request",
+                operation: TOKEN_REQUEST,
                 status,
                 location_host: location_host(&endpoint, header("location")),
             });
@@ -283,7 +283,7 @@ impl TokenRequestor {
             });
         }
         let tr: TokenResponse = serde_json::from_str(&body).map_err(|e| GraphError::Malformed {
-            operation: "token request",
+            operation: TOKEN_REQUEST,
             status,
             message: e.to_string(),
             request_id: None,
@@ -374,7 +374,8 @@ fn sign_compact_jws(
 fn token_transport_error(e: reqwest::Error) -> GraphError {
     let timeout = e.is_timeout();
     GraphError::Transport {
-        operation: "token request",
+        operation: TOKEN_REQUEST,
+        sent: !e.is_connect(),
         message: e.without_url().to_string(),
         timeout,
     }
@@ -521,7 +522,7 @@ impl TokenCache {
         // Weak: the state holds this future, which must not keep the state alive.
         let shared_state = Arc::downgrade(&self.state);
         // Asked now, so that a refusal is this flight's result at once.
-        let permit = self.guard.acquire(self.origin.as_deref(), "token request");
+        let permit = self.guard.acquire(self.origin.as_deref(), TOKEN_REQUEST);
         let result = async move {
             let result = match permit {
                 Err(refused) => Err(refused),
@@ -532,9 +533,10 @@ impl TokenCache {
                         {
                             Ok(r) => r,
                             Err(_) => Err(GraphError::Transport {
-                                operation: "token request",
+                                operation: TOKEN_REQUEST,
                                 message: format!("no answer within {timeout:?}"),
                                 timeout: true,
+                                sent: true,
                             }),
                         };
                     if let Some(permit) = permit {

@@ -223,6 +223,8 @@ impl EndpointGuard {
             operation,
             message,
             timeout: false,
+            // Refused here, before any connection.
+            sent: false,
         }
     }
 

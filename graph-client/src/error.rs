@@ -40,6 +40,9 @@ pub enum GraphError {
         operation: &'static str,
         message: String,
         timeout: bool,
+        /// The request may have reached the server (false: refused locally, or no connection
+        /// was made), so a write it carried may have happened.
+        sent: bool,
     },
     /// An answer that is not the JSON Graph documents.
     #[error("Graph {operation} returned a malformed body (HTTP {status}): {message}{}", request_ids(.request_id, &None))]
@@ -95,6 +98,9 @@ fn trace(trace_id: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
+/// The `operation` of every error from the token endpoint (as opposed to Graph's).
+pub(crate) const TOKEN_REQUEST: &str = "token request";
+
 impl GraphError {
     /// Worth retrying with backoff: throttling, server errors, timeouts, broken connections and
     /// garbled bodies. Everything else needs a change to the spec, the secret or the grants.
@@ -106,6 +112,27 @@ impl GraphError {
             }
             Self::Transport { .. } | Self::Malformed { .. } => true,
             Self::Credential(_)
+            | Self::InvalidArgument(_)
+            | Self::Unsupported(_)
+            | Self::Redirected { .. }
+            | Self::ForeignNextLink { .. } => false,
+        }
+    }
+
+    /// A write that failed like this may still have happened in Graph, so it must not simply be
+    /// sent again (a create would make a second object). False when Graph refused it (any 4xx:
+    /// a throttled request is rejected before it is processed) or never had it (the token
+    /// could not be had, no connection, refused by the client's own guards); true for a 5xx, a
+    /// broken or timed-out exchange, and an answer that could not be read.
+    pub fn may_have_taken_effect(&self) -> bool {
+        match self {
+            Self::Api { status, .. } => *status == 408 || *status >= 500,
+            Self::Transport {
+                operation, sent, ..
+            } => *sent && *operation != TOKEN_REQUEST,
+            Self::Malformed { operation, .. } => *operation != TOKEN_REQUEST,
+            Self::Token { .. }
+            | Self::Credential(_)
             | Self::InvalidArgument(_)
             | Self::Unsupported(_)
             | Self::Redirected { .. }

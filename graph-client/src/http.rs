@@ -16,7 +16,7 @@ use crate::{
     ApiVersion, GraphApi, GraphResult, TokenInfo,
     auth::{TokenCache, TokenRequestor},
     endpoint::{EndpointGuard, Outcome, origin_of},
-    error::{GraphError, GraphErrorBody, location_host, parse_retry_after},
+    error::{GraphError, GraphErrorBody, TOKEN_REQUEST, location_host, parse_retry_after},
     types::*,
 };
 
@@ -466,7 +466,7 @@ impl HttpGraph {
             GraphError::Token { .. } => true,
             GraphError::Transport { operation, .. }
             | GraphError::Malformed { operation, .. }
-            | GraphError::Redirected { operation, .. } => *operation == "token request",
+            | GraphError::Redirected { operation, .. } => *operation == TOKEN_REQUEST,
             _ => false,
         };
         if from_token_endpoint {
@@ -501,6 +501,8 @@ impl HttpGraph {
             let timeout = e.is_timeout();
             GraphError::Transport {
                 operation,
+                // No connection, no request: nothing reached Graph.
+                sent: !e.is_connect(),
                 message: format!(
                     "{} (client-request-id {client_request_id})",
                     e.without_url()
@@ -1566,6 +1568,76 @@ mod tests {
         c.list_organizations(ApiVersion::V1).await.unwrap();
         let gap = gap(api.graph_requests());
         assert!(gap >= floor, "asked again after {gap:?}");
+    }
+
+    /// Whether a failed create may still have made an object decides whether the operator
+    /// waits for it to show (a minute, by default) or creates again at the next round.
+    #[tokio::test]
+    async fn a_failed_create_may_have_happened_only_if_graph_had_the_request() {
+        let once = || RetryPolicy {
+            attempts: 1,
+            ..measurable_policy()
+        };
+        async fn create(c: HttpGraph) -> GraphError {
+            c.create_organization(ApiVersion::V1, &crate::types::OrganizationFields::default())
+                .await
+                .expect_err("the create fails")
+        }
+        // Graph answered: a 5xx may have created it; a 429 or another 4xx refused it.
+        for (status, maybe) in [
+            (500, true),
+            (503, true),
+            (504, true),
+            (429, false),
+            (400, false),
+        ] {
+            let api = Server::start("127.0.0.1", move |r| {
+                Some(if r.is_token_request() {
+                    Reply::token("t0")
+                } else {
+                    Reply::json(
+                        status,
+                        serde_json::json!({"error": {"code": "X", "message": "m"}}),
+                    )
+                })
+            })
+            .await;
+            let err = create(client(&api, once())).await;
+            assert_eq!(err.may_have_taken_effect(), maybe, "HTTP {status}: {err}");
+        }
+        // No answer in time: it may have.
+        let silent = Server::start("127.0.0.1", |r| {
+            r.is_token_request().then(|| Reply::token("t0"))
+        })
+        .await;
+        let policy = RetryPolicy {
+            timeout: Duration::from_millis(200),
+            ..once()
+        };
+        let err = create(client(&silent, policy)).await;
+        assert!(err.may_have_taken_effect(), "{err}");
+        // The token endpoint failed: the create was never sent.
+        let no_token = Server::start("127.0.0.1", |_| {
+            Some(Reply::json(
+                503,
+                serde_json::json!({"error": "temporarily_unavailable"}),
+            ))
+        })
+        .await;
+        let err = create(client(&no_token, once())).await;
+        assert!(!err.may_have_taken_effect(), "{err}");
+        assert!(no_token.graph_requests().is_empty());
+        // Nothing listens on Graph's port: no connection, no request.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let root = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let tokens = Server::start("127.0.0.1", |_| Some(Reply::token("t0"))).await;
+        let err = create(client_at(&root, &tokens.url(), once())).await;
+        assert!(
+            matches!(err, GraphError::Transport { sent: false, .. }),
+            "{err:?}"
+        );
+        assert!(!err.may_have_taken_effect(), "{err}");
     }
 
     fn measurable_policy() -> RetryPolicy {
