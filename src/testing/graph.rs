@@ -33,16 +33,26 @@ pub(crate) struct GraphCall {
     pub(crate) seq: u64,
 }
 
+/// What the operator's Graph calls met, shared by every client of one test.
+#[derive(Default)]
+pub(crate) struct GraphTraffic {
+    /// Every call, in order.
+    pub(crate) calls: Mutex<Vec<GraphCall>>,
+    /// Failures queued by the test: the next call of that operation gets the error instead of
+    /// reaching the emulator.
+    pub(crate) failures: Mutex<Vec<(&'static str, GraphError)>>,
+}
+
 /// Builds in-process Graph clients over one emulator, all recording into one log.
 pub(crate) struct EmulatorGraphs {
     emu: Arc<Emu>,
-    calls: Arc<Mutex<Vec<GraphCall>>>,
+    traffic: Arc<GraphTraffic>,
 }
 
 impl EmulatorGraphs {
-    /// Clients over `emu`, recording into `calls`.
-    pub(crate) fn new(emu: Arc<Emu>, calls: Arc<Mutex<Vec<GraphCall>>>) -> Self {
-        Self { emu, calls }
+    /// Clients over `emu`, recording into `traffic`.
+    pub(crate) fn new(emu: Arc<Emu>, traffic: Arc<GraphTraffic>) -> Self {
+        Self { emu, traffic }
     }
 }
 
@@ -82,7 +92,7 @@ impl GraphFactory for EmulatorGraphs {
             emu: self.emu.clone(),
             tenant,
             refused,
-            calls: self.calls.clone(),
+            traffic: self.traffic.clone(),
         })
     }
 }
@@ -94,12 +104,13 @@ struct RecordingGraph {
     tenant: String,
     /// The token endpoint's answer to the credential: status, error, description.
     refused: Option<(u16, String, String)>,
-    calls: Arc<Mutex<Vec<GraphCall>>>,
+    traffic: Arc<GraphTraffic>,
 }
 
 impl RecordingGraph {
     fn record(&self, operation: &'static str) -> GraphResult<()> {
-        self.calls
+        self.traffic
+            .calls
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(GraphCall {
@@ -107,6 +118,15 @@ impl RecordingGraph {
                 operation,
                 seq: super::next_seq(),
             });
+        let mut failures = self
+            .traffic
+            .failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = failures.iter().position(|(op, _)| *op == operation) {
+            return Err(failures.remove(i).1);
+        }
+        drop(failures);
         match &self.refused {
             None => Ok(()),
             Some((status, error, description)) => Err(GraphError::Token {

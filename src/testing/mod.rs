@@ -17,10 +17,7 @@ mod partner_tests;
 mod round_tests;
 mod tenant_connection_tests;
 
-use std::{
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use k8s_openapi::{
     ByteString,
@@ -37,8 +34,9 @@ use serde::{Serialize, de::DeserializeOwned};
 use serde_json::json;
 
 pub(crate) use api_server::{ApiServer, Recorded};
-use graph::EmulatorGraphs;
 pub(crate) use graph::GraphCall;
+use graph::{EmulatorGraphs, GraphTraffic};
+use graph_client::GraphError;
 pub(crate) use graph_emulator::config::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_A, DEFAULT_TENANT_B,
 };
@@ -76,7 +74,7 @@ pub(crate) struct Harness {
     pub(crate) api: ApiServer,
     pub(crate) emu: Arc<Emu>,
     pub(crate) ctx: Arc<kinds::Context>,
-    graph_calls: Arc<Mutex<Vec<GraphCall>>>,
+    graph: Arc<GraphTraffic>,
 }
 
 impl Harness {
@@ -88,12 +86,12 @@ impl Harness {
     pub(crate) async fn with_config(config: EmulatorConfig) -> Self {
         let emu = Emu::new(config, EmulatorOptions::default()).expect("emulator state");
         let api = ApiServer::default();
-        let graph_calls = Arc::default();
+        let graph = Arc::default();
         Self {
-            ctx: context(&api, &emu, &graph_calls),
+            ctx: context(&api, &emu, &graph),
             api,
             emu,
-            graph_calls,
+            graph,
         }
     }
 
@@ -101,10 +99,10 @@ impl Harness {
     /// earlier rounds (backoff, last syncs, its own writes).
     pub(crate) fn restarted(&self) -> Self {
         Self {
-            ctx: context(&self.api, &self.emu, &self.graph_calls),
+            ctx: context(&self.api, &self.emu, &self.graph),
             api: self.api.clone(),
             emu: self.emu.clone(),
-            graph_calls: self.graph_calls.clone(),
+            graph: self.graph.clone(),
         }
     }
 
@@ -245,9 +243,19 @@ impl Harness {
             .collect()
     }
 
+    /// The next call of Graph operation `op` fails with `err` (nothing reaches the emulator).
+    pub(crate) fn fail_next(&self, op: &'static str, err: GraphError) {
+        self.graph
+            .failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((op, err));
+    }
+
     /// The Graph calls since the last [`Self::forget_traffic`], with their tenants.
     pub(crate) fn graph_log(&self) -> Vec<GraphCall> {
-        self.graph_calls
+        self.graph
+            .calls
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
@@ -282,7 +290,8 @@ impl Harness {
     /// Forget the Kubernetes requests and Graph calls so far.
     pub(crate) fn forget_traffic(&self) {
         self.api.clear_requests();
-        self.graph_calls
+        self.graph
+            .calls
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
@@ -327,11 +336,7 @@ impl Harness {
 
 /// The context the controllers share, as `run` builds it, over the fake API server and the
 /// emulator.
-fn context(
-    api: &ApiServer,
-    emu: &Arc<Emu>,
-    graph_calls: &Arc<Mutex<Vec<GraphCall>>>,
-) -> Arc<kinds::Context> {
+fn context(api: &ApiServer, emu: &Arc<Emu>, graph: &Arc<GraphTraffic>) -> Arc<kinds::Context> {
     let client = api.client();
     let base = reconciler::Context::new(
         client.clone(),
@@ -350,7 +355,7 @@ fn context(
             },
         },
     );
-    let graphs = EmulatorGraphs::new(emu.clone(), graph_calls.clone());
+    let graphs = EmulatorGraphs::new(emu.clone(), graph.clone());
     let connections = Connections::new(client, Arc::new(graphs), None)
         .with_role_recheck_interval(ROLE_RECHECK_INTERVAL);
     Arc::new(kinds::Context::new(

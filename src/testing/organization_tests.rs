@@ -1,6 +1,6 @@
 //! Organization rounds: create, adopt, recover an interrupted create, refuse to guess, update.
 
-use graph_client::{ApiVersion, GraphApi, types::OrganizationFields};
+use graph_client::{ApiVersion, GraphApi, GraphError, types::OrganizationFields};
 use serde_json::json;
 
 use super::{DEFAULT_TENANT_A, Harness, ready};
@@ -299,6 +299,84 @@ async fn a_journaled_create_not_in_the_lists_yet_is_waited_for_and_said_in_statu
         format!("{action:?}").contains("requeue_after: Some"),
         "looked at again when the window ends: {action:?}"
     );
+}
+
+/// A failed create Graph never had or refused made nothing: sent again at the next round, with
+/// no wait. One that reached Graph and broke (a 5xx) may have made one: waited for.
+#[tokio::test]
+async fn a_create_graph_refused_or_never_had_is_sent_again_and_a_broken_one_is_waited_for() {
+    let api = |status: u16, code: &str| GraphError::Api {
+        operation: "create organization",
+        status,
+        code: code.into(),
+        message: "m".into(),
+        request_id: None,
+        client_request_id: None,
+        retry_after: None,
+    };
+    let cases = [
+        (api(429, "TooManyRequests"), false),
+        (
+            GraphError::Token {
+                authority: "in-process".into(),
+                status: 503,
+                error: "temporarily_unavailable".into(),
+                description: "AADSTS0: down".into(),
+                trace_id: None,
+                retry_after: None,
+            },
+            false,
+        ),
+        (
+            GraphError::Transport {
+                operation: "create organization",
+                message: "connection refused".into(),
+                timeout: false,
+                sent: false,
+            },
+            false,
+        ),
+        (api(503, "serviceNotAvailable"), true),
+        (
+            GraphError::Transport {
+                operation: "create organization",
+                message: "connection reset".into(),
+                timeout: false,
+                sent: true,
+            },
+            true,
+        ),
+    ];
+    for (failure, may_have_happened) in cases {
+        let h = harness().await;
+        h.fail_next("create_organization", failure.clone());
+        let org = organization(&h, "northwind", "Northwind", json!({}));
+
+        h.reconcile(org).await.expect("the round");
+        let status = status_of(&h.stored("northwind"));
+        assert_eq!(status.id, None, "{failure}");
+        assert_eq!(
+            status.pending_create.is_some(),
+            may_have_happened,
+            "{failure}: {status:?}"
+        );
+
+        h.reconcile_stored::<Organization>("northwind")
+            .await
+            .expect("the next round");
+        let status = status_of(&h.stored("northwind"));
+        let reason = ready(Some(&status.conditions)).1;
+        if may_have_happened {
+            assert_eq!(reason, "WaitingForGraph", "{failure}");
+            assert_eq!(h.graph_count("create_organization"), 1, "{failure}");
+            assert!(named(&h, "Northwind").await.is_empty());
+        } else {
+            assert_eq!(reason, "Created", "{failure}");
+            assert_eq!(h.graph_count("create_organization"), 2, "{failure}");
+            assert_eq!(named(&h, "Northwind").await.len(), 1, "{failure}");
+            assert_eq!(status.pending_create, None);
+        }
+    }
 }
 
 #[tokio::test]

@@ -228,7 +228,7 @@ async fn recover_create(
         record(status, &now);
         return Error::Graph(err);
     }
-    if !err.is_transient() {
+    if !err.may_have_taken_effect() {
         status.pending_create = None;
     }
     Error::Graph(err)

@@ -198,9 +198,10 @@ async fn create(
     {
         Ok(org) => org,
         Err(e) => {
-            // A definite refusal created nothing; anything else may have, so the status keeps a
-            // pending record for the next round to resolve.
-            if e.is_transient() {
+            // A create Graph refused (a 4xx, throttling included) or never had (no token, no
+            // connection) made nothing: the next round may create at once. Anything else may
+            // have, so the status keeps a pending record for the next round to resolve.
+            if e.may_have_taken_effect() {
                 round.status.pending_create = Some(pending);
             } else {
                 round.status.pending_create = None;
