@@ -295,10 +295,31 @@ async fn a_journaled_create_not_in_the_lists_yet_is_waited_for_and_said_in_statu
         "the status now says a create may be in flight"
     );
     assert_eq!(ready(Some(&status.conditions)).1, "WaitingForGraph");
-    assert!(
-        format!("{action:?}").contains("requeue_after: Some"),
-        "looked at again when the window ends: {action:?}"
+    assert_eq!(
+        action,
+        kube::runtime::controller::Action::requeue(std::time::Duration::from_secs(10)),
+        "looked for again within the window"
     );
+
+    // A look inside the window that finds nothing writes nothing: the message names the end of
+    // the window, not the time left.
+    h.forget_traffic();
+    h.reconcile_stored::<Organization>("northwind")
+        .await
+        .expect("a look inside the window");
+    assert_eq!(h.graph_count("create_organization"), 0);
+    assert!(h.status_writes().is_empty(), "{:#?}", h.status_writes());
+
+    // The lost create's organization shows in the lists: adopted at the next look, long
+    // before the window ends.
+    let made = namesake(&h, "Northwind").await;
+    h.reconcile_stored::<Organization>("northwind")
+        .await
+        .expect("the look that finds it");
+    let status = status_of(&h.stored("northwind"));
+    assert_eq!(status.id.as_deref(), Some(made.as_str()));
+    assert_eq!(ready(Some(&status.conditions)).1, "Recovered");
+    assert_eq!(h.graph_count("create_organization"), 0, "no second create");
 }
 
 /// A failed create Graph never had or refused made nothing: sent again at the next round, with

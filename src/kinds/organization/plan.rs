@@ -47,22 +47,26 @@ pub(crate) enum Plan {
         reason: Reason,
         message: String,
     },
-    /// An interrupted create may have landed without showing in Graph's lists yet: look again
-    /// after `left` before creating again.
+    /// An interrupted create may have landed without showing in Graph's lists yet: not created
+    /// again for `left`, that is until `until`.
     AwaitConsistency {
         left: std::time::Duration,
+        until: jiff::Timestamp,
     },
 }
 
-/// How much of the consistency window is left since `started_at`; `None` once it has passed
-/// (or if the record's time can't be read, which can't be waited out either).
-fn window_left(started_at: &str, clock: CreateClock) -> Option<std::time::Duration> {
+/// The wait for a create that started at `started_at`, while the consistency window lasts;
+/// `None` once it has passed (or if the record's time can't be read, which can't be waited out
+/// either).
+fn await_consistency(started_at: &str, clock: CreateClock) -> Option<Plan> {
     let started: jiff::Timestamp = started_at.parse().ok()?;
     let elapsed = std::time::Duration::try_from(clock.now.duration_since(started)).ok()?;
-    clock
+    let left = clock
         .consistency_window
         .checked_sub(elapsed)
-        .filter(|d| !d.is_zero())
+        .filter(|d| !d.is_zero())?;
+    let until = started.checked_add(clock.consistency_window).ok()?;
+    Some(Plan::AwaitConsistency { left, until })
 }
 
 /// What follows an adoption.
@@ -156,12 +160,11 @@ fn manage(
                     1 => adopt(spec, fresh, true),
                     // Graph's lists lag its writes: an interrupted create that did land may not
                     // show yet. Create again only once the window has passed with nothing new.
-                    0 => match window_left(&pending.started_at, clock) {
-                        Some(left) => Plan::AwaitConsistency { left },
-                        None => Plan::Create {
+                    0 => await_consistency(&pending.started_at, clock).unwrap_or_else(|| {
+                        Plan::Create {
                             preexisting_ids: ids(&matches),
-                        },
-                    },
+                        }
+                    }),
                     n => Plan::Stall {
                         reason: Reason::Ambiguous,
                         message: format!(
@@ -374,7 +377,8 @@ mod tests {
                 soon
             ),
             Plan::AwaitConsistency {
-                left: std::time::Duration::from_secs(40)
+                left: std::time::Duration::from_secs(40),
+                until: "2026-01-01T00:01:00Z".parse().unwrap(),
             },
             "inside the window, a missing namesake may only be lagging"
         );

@@ -15,6 +15,10 @@ use crate::{
 
 const ROLE: &str = "Organization.ReadWrite.All";
 
+/// How often a create that may have happened is looked for in Graph's lists while the
+/// consistency window lasts.
+const LOOK_AGAIN_WHILE_WAITING: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// One round of one Organization, as its controller runs it (public for tests that drive a
 /// round by hand, e.g. from a deliberately stale copy).
 pub async fn reconcile(
@@ -87,14 +91,18 @@ impl Kind for Organization {
         };
         match plan(&round.obj.spec, &round.status, observed, clock) {
             Plan::Stall { reason, message } => Ok(Health::stalled(reason, message)),
-            Plan::AwaitConsistency { left } => Ok(Health::progressing(
+            // Looked for again every few seconds (a lost answer's object is usually listed well
+            // within the window); the message names the end of the window, not the time left,
+            // so these looks write nothing.
+            Plan::AwaitConsistency { left, until } => Ok(Health::progressing(
                 Reason::WaitingForGraph,
                 format!(
-                    "an interrupted create may not show in Graph's lists yet; created again only if none appears within {}s",
-                    left.as_secs().max(1)
+                    "an interrupted create may not show in Graph's lists yet; looking every {}s, created again only if none appears by {:.0}",
+                    LOOK_AGAIN_WHILE_WAITING.as_secs(),
+                    until
                 ),
             )
-            .recheck_after(left)),
+            .recheck_after(left.min(LOOK_AGAIN_WHILE_WAITING))),
             Plan::InSync { org } => {
                 record(&mut round.status, &org);
                 Ok(Health::ready(
