@@ -111,7 +111,9 @@ impl Error {
         match self {
             Self::Kube(_) | Self::CreateJournal { .. } => Reason::KubernetesError,
             Self::Graph(GraphError::Api { status: 403, .. }) => Reason::Forbidden,
-            Self::Graph(GraphError::Api { status: 429, .. }) => Reason::Throttled,
+            Self::Graph(GraphError::Api { status: 429, .. } | GraphError::Held { .. }) => {
+                Reason::Throttled
+            }
             Self::Graph(GraphError::Api { status, .. }) if *status >= 500 => {
                 Reason::GraphUnavailable
             }

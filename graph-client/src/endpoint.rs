@@ -102,6 +102,7 @@ impl Outcome {
                 message: message.clone(),
             },
             Err(GraphError::Credential(_))
+            | Err(GraphError::Held { .. })
             | Err(GraphError::InvalidArgument(_))
             | Err(GraphError::Unsupported(_))
             | Err(GraphError::ForeignNextLink { .. }) => Self::Neutral,

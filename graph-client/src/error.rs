@@ -31,6 +31,16 @@ pub enum GraphError {
         trace_id: Option<String>,
         retry_after: Option<Duration>,
     },
+    /// Not sent: Graph asked this app to wait in this tenant (a `Retry-After`) for longer than a
+    /// request waits in line, so the caller gets the wait back instead of holding its place
+    /// (a reconcile slot other namespaces need) until it is over.
+    #[error(
+        "Graph {operation} not sent yet: Graph asked this app to wait in this tenant (Retry-After); sent again once the wait is over"
+    )]
+    Held {
+        operation: &'static str,
+        left: Duration,
+    },
     /// The credential itself can't be used (unreadable token file, bad PEM, ...).
     #[error("credential unusable: {0}")]
     Credential(String),
@@ -110,7 +120,7 @@ impl GraphError {
             Self::Token { status, error, .. } => {
                 *status == 429 || *status >= 500 || error == "temporarily_unavailable"
             }
-            Self::Transport { .. } | Self::Malformed { .. } => true,
+            Self::Transport { .. } | Self::Malformed { .. } | Self::Held { .. } => true,
             Self::Credential(_)
             | Self::InvalidArgument(_)
             | Self::Unsupported(_)
@@ -132,6 +142,7 @@ impl GraphError {
             } => *sent && *operation != TOKEN_REQUEST,
             Self::Malformed { operation, .. } => *operation != TOKEN_REQUEST,
             Self::Token { .. }
+            | Self::Held { .. }
             | Self::Credential(_)
             | Self::InvalidArgument(_)
             | Self::Unsupported(_)
@@ -156,6 +167,7 @@ impl GraphError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Api { retry_after, .. } | Self::Token { retry_after, .. } => *retry_after,
+            Self::Held { left, .. } => Some(*left),
             _ => None,
         }
     }
@@ -166,6 +178,7 @@ impl GraphError {
             Self::Api { code, .. } => code,
             Self::Token { error, .. } => error,
             Self::Credential(_) => "CredentialUnusable",
+            Self::Held { .. } => "TooManyRequests",
             Self::Transport { timeout: true, .. } => "Timeout",
             Self::Transport { .. } => "TransportError",
             Self::Malformed { .. } => "MalformedResponse",

@@ -114,6 +114,23 @@ impl RetryPolicy {
     }
 }
 
+/// The longest a request waits for a throttle gate to open. A longer `Retry-After` is handed
+/// back to the caller ([`GraphError::Held`]): a reconcile waiting inside a request holds one of
+/// its controller's few slots, and one tenant's throttling must not hold the slots every other
+/// namespace needs. Graph's usual `Retry-After` (a few seconds at most) is waited out in line.
+pub const LONGEST_WAIT_IN_LINE: Duration = Duration::from_secs(2);
+
+/// Wait until `until`, or, if that is more than [`LONGEST_WAIT_IN_LINE`] away, give the wait
+/// back as [`GraphError::Held`].
+async fn wait_in_line(operation: &'static str, until: Instant) -> GraphResult<()> {
+    let left = until.saturating_duration_since(Instant::now());
+    if left > LONGEST_WAIT_IN_LINE {
+        return Err(GraphError::Held { operation, left });
+    }
+    tokio::time::sleep_until(until.into()).await;
+    Ok(())
+}
+
 /// Whether a failed attempt may be sent again. A create that may have reached the server is
 /// not resent here: the reconciler recovers it by adoption instead of risking a duplicate.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -304,20 +321,23 @@ impl HttpGraph {
 
     /// Wait for the throttle gate, then for this request's pacing slot. The slot is taken only
     /// once the gate is open, so requests held by a `Retry-After` leave one by one, not together.
-    async fn wait_for_gate(&self) {
+    /// A gate closed for longer than [`LONGEST_WAIT_IN_LINE`] is not waited for: the caller gets
+    /// [`GraphError::Held`] with the time left.
+    async fn wait_for_gate(&self, operation: &'static str) -> GraphResult<()> {
         let started = Instant::now();
-        self.wait_for_gate_inner().await;
+        let result = self.wait_for_gate_inner(operation).await;
         let waited = started.elapsed();
         if waited >= Duration::from_millis(1) {
             self.observer.throttle_waited(waited);
         }
+        result
     }
 
-    async fn wait_for_gate_inner(&self) {
+    async fn wait_for_gate_inner(&self, operation: &'static str) -> GraphResult<()> {
         loop {
             let until = *self.throttle.until.lock().unwrap();
             if let Some(t) = until.filter(|t| *t > Instant::now()) {
-                tokio::time::sleep_until(t.into()).await;
+                wait_in_line(operation, t).await?;
                 continue;
             }
             let slot = self
@@ -337,7 +357,7 @@ impl HttpGraph {
                 .unwrap()
                 .is_none_or(|t| t <= Instant::now());
             if reopened {
-                return;
+                return Ok(());
             }
         }
     }
@@ -364,14 +384,15 @@ impl HttpGraph {
                     self.observer.token_refreshed(false);
                     // A backed-off or busy token endpoint would refuse the retry as well: give
                     // the caller its error now rather than hold it through the backoff.
+                    // The token endpoint's Retry-After (possibly fractional) is a floor too.
+                    let delay = self.policy.delay_for(attempt, &e);
                     if !e.is_transient()
                         || attempt + 1 >= self.policy.attempts
                         || self.tokens.endpoint_refuses()
+                        || delay > LONGEST_WAIT_IN_LINE
                     {
                         return Err(e);
                     }
-                    // The token endpoint's Retry-After (possibly fractional) is a floor too.
-                    let delay = self.policy.delay_for(attempt, &e);
                     tracing::debug!(attempt, ?delay, error = %e, "retrying the token request");
                     tokio::time::sleep(delay).await;
                     attempt += 1;
@@ -413,7 +434,7 @@ impl HttpGraph {
         let url = self.authorize(operation, url)?;
         let mut attempt = 0;
         loop {
-            self.wait_for_gate().await;
+            self.wait_for_gate(operation).await?;
             let result = self
                 .send_once(operation, method.clone(), &url, body.as_ref())
                 .await;
@@ -452,6 +473,11 @@ impl HttpGraph {
                 {
                     return Err(err);
                 }
+            }
+            if delay > LONGEST_WAIT_IN_LINE {
+                // The caller retries after the wait (the error carries any Retry-After), without
+                // holding its place meanwhile; see LONGEST_WAIT_IN_LINE.
+                return Err(err);
             }
             tracing::debug!(operation, attempt, ?delay, error = %err, "retrying Graph request");
             tokio::time::sleep(delay).await;
@@ -514,7 +540,7 @@ impl HttpGraph {
         // prepared (token, body) still holds it back.
         let held = *self.throttle.until.lock().unwrap();
         if let Some(t) = held.filter(|t| *t > Instant::now()) {
-            tokio::time::sleep_until(t.into()).await;
+            wait_in_line(operation, t).await?;
         }
         let permit = self
             .guard
@@ -1638,6 +1664,42 @@ mod tests {
             "{err:?}"
         );
         assert!(!err.may_have_taken_effect(), "{err}");
+    }
+
+    /// A reconcile waiting inside a request holds a controller slot: a Retry-After longer than
+    /// LONGEST_WAIT_IN_LINE is handed back at once, and later requests are held back without
+    /// being sent, each told how long is left.
+    #[tokio::test]
+    async fn a_long_retry_after_is_handed_back_not_waited_in_line() {
+        let api = Server::start("127.0.0.1", |r| {
+            Some(if r.is_token_request() {
+                Reply::token("t0")
+            } else {
+                Reply::json(
+                    429,
+                    serde_json::json!({"error": {"code": "TooManyRequests", "message": "m"}}),
+                )
+                .header("retry-after", "5")
+            })
+        })
+        .await;
+        let c = client(&api, measurable_policy());
+        let started = Instant::now();
+        let first = c.list_organizations(ApiVersion::V1).await.unwrap_err();
+        assert_eq!(first.retry_after(), Some(Duration::from_secs(5)), "{first}");
+        let second = c.list_organizations(ApiVersion::V1).await.unwrap_err();
+        assert!(
+            matches!(second, GraphError::Held { left, .. }
+                if left > Duration::from_secs(4) && left <= Duration::from_secs(5)),
+            "{second:?}"
+        );
+        assert!(second.is_transient() && !second.may_have_taken_effect());
+        assert!(
+            started.elapsed() < LONGEST_WAIT_IN_LINE,
+            "waited {:?}",
+            started.elapsed()
+        );
+        assert_eq!(api.graph_requests().len(), 1, "nothing sent while held");
     }
 
     fn measurable_policy() -> RetryPolicy {
