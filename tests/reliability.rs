@@ -1442,6 +1442,90 @@ async fn seconds_until_ready(kube: &Kube, ns: &str, what: &[&str]) -> f64 {
     t.elapsed().as_secs_f64()
 }
 
+/// `manifest` with every object labelled for the test run `run` (see [`cluster_wide_operator`]).
+fn labelled(run: &str, manifest: String) -> String {
+    manifest.replace(
+        "metadata: {name: ",
+        &format!("metadata: {{labels: {{rel-run: {run}}}, name: "),
+    )
+}
+
+/// One operator for every namespace, as in a cluster-wide deployment (a controller per listed
+/// namespace would give each its own workers), narrowed to the objects [`labelled`] for `run`.
+/// Default concurrency; the tests' 5 s Graph timeout, which is also the token deadline.
+fn cluster_wide_operator(claims_ns: &str, run: &str, allowed: &str) -> Proc {
+    let log = tempfile::tempdir().unwrap().keep().join("operator.log");
+    let selector = format!("rel-run={run}");
+    Proc {
+        child: Command::new(env!("CARGO_BIN_EXE_graph-org-operator"))
+            .args([
+                "run",
+                "--claims-namespace",
+                claims_ns,
+                "--label-selector",
+                &selector,
+                "--allowed-endpoints",
+                allowed,
+                "--http-listen",
+                "127.0.0.1:0",
+                "--graph-timeout",
+                "5s",
+                "--log-format",
+                "json",
+            ])
+            .env("KUBECONFIG", kubeconfig_path())
+            .env("RUST_LOG", "info,graph_org_operator=debug,kube=warn")
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(log.with_extension("err")).unwrap())
+            .spawn()
+            .expect("start the operator"),
+        log: log.with_extension("err"),
+    }
+}
+
+/// Seconds until a new connection `name` (tenant A on `emulator`, Secret `creds`) and an
+/// Organization on it are Ready in `ns`.
+async fn healthy_pair_seconds(
+    kube: &Kube,
+    ns: &str,
+    emulator: &Emulator,
+    run: &str,
+    name: &str,
+) -> f64 {
+    kube.apply(
+        ns,
+        &labelled(
+            run,
+            format!(
+                "{}{}",
+                connection_manifest(name, TENANT_A, "creds", emulator),
+                org(
+                    &format!("{name}-org"),
+                    name,
+                    &format!("Pair-{name}"),
+                    "AdoptOrCreate"
+                ),
+            ),
+        ),
+    );
+    seconds_until_ready(
+        kube,
+        ns,
+        &[
+            &format!("tenantconnection/{name}"),
+            &format!("organization/{name}-org"),
+        ],
+    )
+    .await
+}
+
+/// [`healthy_pair_seconds`] with nothing else to do, after a warm-up pair (so that the
+/// operator's start is not counted).
+async fn baseline_seconds(kube: &Kube, ns: &str, emulator: &Emulator, run: &str) -> f64 {
+    healthy_pair_seconds(kube, ns, emulator, run, "warmup").await;
+    healthy_pair_seconds(kube, ns, emulator, run, "baseline").await
+}
+
 /// Many connections in one namespace whose authority accepts connections and never answers
 /// can't hold the workers that another namespace's healthy connection needs: the endpoint guard
 /// lets at most its cap of requests wait for the tarpit and refuses the rest at once, then backs
@@ -1458,75 +1542,12 @@ async fn a_namespace_of_hanging_authorities_does_not_delay_another_namespace() {
     let emulator = Emulator::start(&[]);
     let tarpit = Tarpit::start().await;
     let allowed = format!("{},{}", allowed_endpoints(), tarpit.url);
-    // One controller for both namespaces, as in a cluster-wide deployment (a controller per
-    // listed namespace would give each its own workers): the whole cluster, narrowed to this
-    // test's resources by a label. Default concurrency; the tests' 5 s Graph timeout, which is
-    // also the token deadline.
     let run = healthy_ns.clone();
-    let label = |manifest: String| {
-        manifest.replace(
-            "metadata: {name: ",
-            &format!("metadata: {{labels: {{rel-tarpit: {run}}}, name: "),
-        )
-    };
-    let log = tempfile::tempdir().unwrap().keep().join("operator.log");
-    let selector = format!("rel-tarpit={run}");
-    let operator = Proc {
-        child: Command::new(env!("CARGO_BIN_EXE_graph-org-operator"))
-            .args([
-                "run",
-                "--claims-namespace",
-                &healthy_ns,
-                "--label-selector",
-                &selector,
-                "--allowed-endpoints",
-                &allowed,
-                "--http-listen",
-                "127.0.0.1:0",
-                "--graph-timeout",
-                "5s",
-                "--log-format",
-                "json",
-            ])
-            .env("KUBECONFIG", kubeconfig_path())
-            .env("RUST_LOG", "info,graph_org_operator=debug,kube=warn")
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(std::fs::File::create(log.with_extension("err")).unwrap())
-            .spawn()
-            .expect("start the operator"),
-        log: log.with_extension("err"),
-    };
+    let label = |manifest: String| labelled(&run, manifest);
+    let operator = cluster_wide_operator(&healthy_ns, &run, &allowed);
     kube.apply(&healthy_ns, &label(secret_manifest("creds", CLIENT_SECRET)));
     kube.apply(&tarpit_ns, &label(secret_manifest("creds", CLIENT_SECRET)));
-    let healthy = |name: &str| {
-        label(format!(
-            "{}{}",
-            connection_manifest(name, TENANT_A, "creds", &emulator),
-            org(
-                &format!("{name}-org"),
-                name,
-                &format!("Tarpit-{name}"),
-                "AdoptOrCreate"
-            ),
-        ))
-    };
-    // A warm-up pair, so that the baseline doesn't include the operator's start.
-    kube.apply(&healthy_ns, &healthy("warmup"));
-    seconds_until_ready(
-        &kube,
-        &healthy_ns,
-        &["tenantconnection/warmup", "organization/warmup-org"],
-    )
-    .await;
-
-    // Baseline: a new connection and Organization, with nothing else to do.
-    kube.apply(&healthy_ns, &healthy("baseline"));
-    let baseline = seconds_until_ready(
-        &kube,
-        &healthy_ns,
-        &["tenantconnection/baseline", "organization/baseline-org"],
-    )
-    .await;
+    let baseline = baseline_seconds(&kube, &healthy_ns, &emulator, &run).await;
 
     // The tarpit connections: authority the tarpit, Graph the emulator.
     let mut m = String::new();
@@ -1550,13 +1571,7 @@ async fn a_namespace_of_hanging_authorities_does_not_delay_another_namespace() {
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
 
-    kube.apply(&healthy_ns, &healthy("during"));
-    let during = seconds_until_ready(
-        &kube,
-        &healthy_ns,
-        &["tenantconnection/during", "organization/during-org"],
-    )
-    .await;
+    let during = healthy_pair_seconds(&kube, &healthy_ns, &emulator, &run, "during").await;
     let reached = tarpit.connections();
     // What the tarpit connections say: their Ready conditions' reasons, and one message.
     let (ok, out, err) = kube.run(
@@ -1592,6 +1607,109 @@ async fn a_namespace_of_hanging_authorities_does_not_delay_another_namespace() {
         during <= allowed_s,
         "the healthy namespace took {during:.2} s with {tarpits} hanging connections elsewhere, \
          {baseline:.2} s without (allowed {allowed_s:.2} s); {reached} connections reached the tarpit"
+    );
+    drop(operator);
+}
+
+/// One namespace whose tenant answers every create with a 429 and a minute's Retry-After can't
+/// hold the reconcile slots another namespace needs: its rounds hand the wait back and are
+/// requeued after it, instead of sleeping inside the request, and the Retry-After still holds
+/// back every create of that tenant.
+#[tokio::test]
+async fn a_namespace_throttled_for_a_minute_does_not_delay_another_namespace() {
+    let _serial = SERIAL.lock().await;
+    let kube = Kube::shared();
+    let client = client().await;
+    install_crds();
+    let healthy_ns = namespace(&client, "rel-healthy").await;
+    let throttled_ns = namespace(&client, "rel-throttled").await;
+    let emulator = Emulator::start(&[]);
+    let throttling = Emulator::start(&[]);
+    throttling
+        .put_faults(serde_json::json!({"rules": [{
+            "method": "POST", "pathPrefix": "/v1.0/organization",
+            "throttleRate": 1.0, "retryAfterSecs": 60
+        }]}))
+        .await;
+    let run = healthy_ns.clone();
+    let operator = cluster_wide_operator(&healthy_ns, &run, &allowed_endpoints());
+    for ns in [&healthy_ns, &throttled_ns] {
+        kube.apply(ns, &labelled(&run, secret_manifest("creds", CLIENT_SECRET)));
+    }
+    let baseline = baseline_seconds(&kube, &healthy_ns, &emulator, &run).await;
+
+    // Three times as many organizations as the controller has slots (the default 8).
+    let orgs = 24;
+    let mut m = connection_manifest("throttled", TENANT_A, "creds", &throttling);
+    for i in 0..orgs {
+        m.push_str(&org(
+            &format!("held-{i:02}"),
+            "throttled",
+            &format!("Held-{i:02}"),
+            "Create",
+        ));
+    }
+    kube.apply(&throttled_ns, &labelled(&run, m));
+    let creates_sent = || async {
+        throttling
+            .journal()
+            .await
+            .iter()
+            .filter(|e| e["method"] == "POST" && e["path"] == "/v1.0/organization")
+            .count()
+    };
+    eventually(
+        Duration::from_secs(60),
+        "a create to be throttled",
+        || async { (creates_sent().await > 0).then_some(()) },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let during = healthy_pair_seconds(&kube, &healthy_ns, &emulator, &run, "during").await;
+    // Every throttled organization has had its round (none is stuck inside a request) and says
+    // so.
+    let reasons = eventually(
+        Duration::from_secs(30),
+        "every throttled organization to say Throttled",
+        || async {
+            let listed = kube.get_json(&throttled_ns, "organizations")?;
+            let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+            for o in listed["items"].as_array().into_iter().flatten() {
+                let (status, reason, _) = condition(o, "Ready").unwrap_or_default();
+                *reasons.entry(format!("{status} {reason}")).or_default() += 1;
+            }
+            (reasons.get("False Throttled") == Some(&orgs)).then_some(reasons)
+        },
+    )
+    .await;
+    let sent = creates_sent().await;
+    let ratio = during / baseline;
+    figures(
+        "a tenant throttled for a minute in another namespace",
+        &[
+            (
+                "throttled organizations",
+                format!("{orgs} (every create answered 429, Retry-After 60 s)"),
+            ),
+            ("baseline s", format!("{baseline:.2}")),
+            ("meanwhile s", format!("{during:.2}")),
+            ("ratio", format!("{ratio:.2}")),
+            ("creates sent to the throttled tenant", sent.to_string()),
+            ("throttled organizations' Ready", format!("{reasons:?}")),
+        ],
+    );
+    let allowed_s = 2.0 * baseline + 2.0;
+    assert!(
+        during <= allowed_s,
+        "the healthy namespace took {during:.2} s while another tenant was throttled, \
+         {baseline:.2} s without (allowed {allowed_s:.2} s)"
+    );
+    // Only the rounds already on their way when the first 429 came back sent theirs: at most
+    // one per slot.
+    assert!(
+        (1..=8).contains(&sent),
+        "{sent} creates reached the throttled tenant inside its Retry-After"
     );
     drop(operator);
 }
