@@ -163,6 +163,16 @@ impl GraphError {
         }
     }
 
+    /// This error handed back to the caller instead of a retry after `wait` (see
+    /// `LONGEST_WAIT_IN_LINE`): the caller's retry comes no sooner than the client's own would
+    /// have, whether or not the server gave a `Retry-After`.
+    pub(crate) fn with_wait_at_least(mut self, wait: Duration) -> Self {
+        if let Self::Api { retry_after, .. } | Self::Token { retry_after, .. } = &mut self {
+            *retry_after = Some(retry_after.map_or(wait, |ra| ra.max(wait)));
+        }
+        self
+    }
+
     /// How long the server asked us to wait, if it said.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {

@@ -389,9 +389,11 @@ impl HttpGraph {
                     if !e.is_transient()
                         || attempt + 1 >= self.policy.attempts
                         || self.tokens.endpoint_refuses()
-                        || delay > LONGEST_WAIT_IN_LINE
                     {
                         return Err(e);
+                    }
+                    if delay > LONGEST_WAIT_IN_LINE {
+                        return Err(e.with_wait_at_least(delay));
                     }
                     tracing::debug!(attempt, ?delay, error = %e, "retrying the token request");
                     tokio::time::sleep(delay).await;
@@ -475,9 +477,9 @@ impl HttpGraph {
                 }
             }
             if delay > LONGEST_WAIT_IN_LINE {
-                // The caller retries after the wait (the error carries any Retry-After), without
-                // holding its place meanwhile; see LONGEST_WAIT_IN_LINE.
-                return Err(err);
+                // The caller retries after the wait, without holding its place meanwhile; see
+                // LONGEST_WAIT_IN_LINE.
+                return Err(err.with_wait_at_least(delay));
             }
             tracing::debug!(operation, attempt, ?delay, error = %err, "retrying Graph request");
             tokio::time::sleep(delay).await;
@@ -1686,7 +1688,12 @@ mod tests {
         let c = client(&api, measurable_policy());
         let started = Instant::now();
         let first = c.list_organizations(ApiVersion::V1).await.unwrap_err();
-        assert_eq!(first.retry_after(), Some(Duration::from_secs(5)), "{first}");
+        assert!(
+            first
+                .retry_after()
+                .is_some_and(|w| w >= Duration::from_secs(5) && w < Duration::from_secs(10)),
+            "{first:?}"
+        );
         let second = c.list_organizations(ApiVersion::V1).await.unwrap_err();
         assert!(
             matches!(second, GraphError::Held { left, .. }
@@ -1700,6 +1707,45 @@ mod tests {
             started.elapsed()
         );
         assert_eq!(api.graph_requests().len(), 1, "nothing sent while held");
+    }
+
+    /// The same for the client's own backoff: a retry it would make more than
+    /// LONGEST_WAIT_IN_LINE later is the caller's, and the error says when.
+    #[tokio::test]
+    async fn a_long_backoff_is_handed_back_with_the_wait_it_would_have_made() {
+        let api = Server::start("127.0.0.1", |r| {
+            Some(if r.is_token_request() {
+                Reply::token("t0")
+            } else {
+                Reply::json(
+                    503,
+                    serde_json::json!({"error": {"code": "serviceNotAvailable", "message": "m"}}),
+                )
+            })
+        })
+        .await;
+        let policy = RetryPolicy {
+            throttled_base: Duration::from_secs(3),
+            throttled_cap: Duration::from_secs(3),
+            ..measurable_policy()
+        };
+        let started = Instant::now();
+        let err = client(&api, policy)
+            .list_organizations(ApiVersion::V1)
+            .await
+            .unwrap_err();
+        assert!(
+            started.elapsed() < LONGEST_WAIT_IN_LINE,
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(
+            err.retry_after()
+                .is_some_and(|w| w >= Duration::from_secs(2)),
+            "{err:?}"
+        );
+        assert_eq!(err.status(), Some(503));
+        assert_eq!(api.graph_requests().len(), 1);
     }
 
     fn measurable_policy() -> RetryPolicy {
