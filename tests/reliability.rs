@@ -1890,7 +1890,10 @@ async fn throttling_without_retry_after_backs_off_from_a_second_and_converges() 
              "omitRetryAfter": true, "times": 1}
         ]}))
         .await;
-    let mut operator = start_operator(&ns, &[]);
+    // A create answered 503 may have happened and is waited for through the consistency
+    // window; these lists don't lag, so 10 s instead of the default minute (as in the
+    // Graph-faults test).
+    let mut operator = start_operator(&ns, &["--create-consistency-window", "10s"]);
     setup_connections(&kube, &ns, &emulator, &[("conn-a", TENANT_A)]);
     let mut manifest = String::new();
     for i in 0..orgs {
