@@ -35,13 +35,18 @@ pub(super) async fn acquire(
         .clone()
         .unwrap_or_else(|| args.claims_namespace.clone());
     let duration = args.leader_election_lease_duration.as_secs().max(2);
+    let identity = format!("{identity}-{}", uuid::Uuid::new_v4().simple());
     let manager =
         kube_lease_manager::LeaseManagerBuilder::new(client.clone(), &args.leader_election_lease)
             .with_namespace(&namespace)
-            .with_identity(format!("{identity}-{}", uuid::Uuid::new_v4().simple()))
+            .with_identity(&identity)
             .with_duration(duration)
             .with_grace((duration / 3).max(1))
-            .with_field_manager(FIELD_MANAGER)
+            // One field manager per candidate: taking a free Lease is a server-side apply, and
+            // only a second manager's apply of holderIdentity conflicts. With one manager
+            // shared by every replica, two that saw the Lease free at once both took it, and
+            // both reconciled (duplicate creates) until the next renewal.
+            .with_field_manager(format!("{FIELD_MANAGER}-{identity}"))
             .build()
             .await?;
     let (mut is_leader, task) = manager.watch().await;
