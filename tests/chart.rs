@@ -423,6 +423,89 @@ async fn two_replicas_only_the_leader_writes_and_a_standby_takes_over() {
     second.kill9();
 }
 
+/// Standbys that find the Lease free at the same moment elect one leader, never two (two
+/// leaders both create: the node test once saw 18 duplicate creates that way). A standby sleeps
+/// until the holder's lease would expire, so when the leader shuts down and releases the Lease,
+/// every standby wakes at the same instant and tries to take it. Three rounds of a leader
+/// stopped (SIGTERM) in front of three standbys; a second winner would log that it became the
+/// leader too, and lose the Lease at its next renewal.
+#[tokio::test]
+async fn standbys_finding_the_lease_free_together_elect_exactly_one() {
+    let client = client().await;
+    install_crds();
+    let ns = namespace(&client, "election").await;
+    let start = |lease: &str| {
+        start_operator(
+            &ns,
+            &[
+                "--leader-elect",
+                "--leader-election-lease",
+                lease,
+                "--leader-election-lease-duration",
+                "3s",
+            ],
+        )
+    };
+    for round in 0..3 {
+        let lease = format!("race-{round}");
+        let leader = start(&lease);
+        eventually(Duration::from_secs(30), "a first leader", || async {
+            leader
+                .log_text()
+                .contains("became the leader")
+                .then_some(())
+        })
+        .await;
+        let mut standbys: Vec<Proc> = (0..3).map(|_| start(&lease)).collect();
+        eventually(Duration::from_secs(30), "three standbys", || async {
+            standbys
+                .iter()
+                .all(|c| c.log_text().contains("waiting to become the leader"))
+                .then_some(())
+        })
+        .await;
+        // A graceful stop (SIGTERM, then the process exits by itself) releases the Lease.
+        let mut leader = leader;
+        let stopped = Command::new("kill")
+            .arg(leader.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(stopped.success());
+        leader.child.wait().expect("the leader exits");
+        assert!(
+            leader.log_text().contains("controllers stopped"),
+            "{}",
+            leader.log_text()
+        );
+        let leaders = || {
+            standbys
+                .iter()
+                .filter(|c| c.log_text().contains("became the leader"))
+                .count()
+        };
+        eventually(Duration::from_secs(30), "a new leader", || async {
+            (leaders() > 0).then_some(())
+        })
+        .await;
+        // Past a renewal (lease 3 s): a second holder would have been found out by now.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(
+            leaders(),
+            1,
+            "round {round}: more than one standby took the Lease"
+        );
+        assert!(
+            standbys
+                .iter()
+                .all(|c| !c.log_text().contains("lost the leader Lease")),
+            "round {round}: a new leader lost the Lease it had just taken"
+        );
+        for c in &mut standbys {
+            c.kill9();
+        }
+    }
+}
+
 /// `watchSecrets: false`: the chart grants only `get` on Secrets, and the operator, started with
 /// `--watch-secrets false`, reads the Secret by name and never lists or watches Secrets.
 #[tokio::test]
