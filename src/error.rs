@@ -97,6 +97,13 @@ pub enum Error {
     #[error("the reconcile panicked ({0}); retried with backoff")]
     Panicked(String),
 
+    /// Another replica of the operator (two leaders for a moment) recorded a create of this
+    /// resource in the create journal first; this one sent nothing, and the next round waits
+    /// for that create to show in Graph.
+    #[error(
+        "another replica of the operator recorded a create of this resource first (create journal Lease {lease}); nothing was sent from here"
+    )]
+    CreateRecordedElsewhere { lease: String },
     /// The reconcile started from a version of the resource that is no longer the newest (the
     /// watch cache lags); nothing was written, and the next round starts from the newer one.
     #[error(
@@ -110,6 +117,7 @@ impl Error {
     pub(crate) fn reason(&self) -> Reason {
         match self {
             Self::Kube(_) | Self::CreateJournal { .. } => Reason::KubernetesError,
+            Self::CreateRecordedElsewhere { .. } => Reason::WaitingForGraph,
             Self::Graph(GraphError::Api { status: 403, .. }) => Reason::Forbidden,
             Self::Graph(GraphError::Api { status: 429, .. } | GraphError::Held { .. }) => {
                 Reason::Throttled
@@ -151,6 +159,7 @@ impl Error {
         match self {
             Self::Kube(_)
             | Self::CreateJournal { .. }
+            | Self::CreateRecordedElsewhere { .. }
             | Self::Stale { .. }
             | Self::Panicked(_)
             | Self::NotLeader => false,

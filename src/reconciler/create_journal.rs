@@ -89,6 +89,9 @@ struct Entries {
 
 pub(crate) struct CreateJournal {
     api: Api<Lease>,
+    /// Written into each entry (`by`): which process recorded it, so that an entry for the
+    /// same resource from another replica (two leaders for a moment) is recognised as theirs.
+    process: String,
     name: String,
     /// `namespace/name`, for errors.
     lease: String,
@@ -113,6 +116,12 @@ fn started_at(entry: &str) -> Option<jiff::Timestamp> {
     v.get("startedAt")?.as_str()?.parse().ok()
 }
 
+/// Which process wrote an entry (`by`), if it says.
+fn written_by(entry: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(entry).ok()?;
+    Some(v.get("by")?.as_str()?.to_string())
+}
+
 fn entries_of(lease: &Lease) -> BTreeMap<String, String> {
     lease
         .metadata
@@ -132,6 +141,7 @@ impl CreateJournal {
     ) -> Self {
         Self {
             writes,
+            process: format!("{identity}/{}", uuid::Uuid::new_v4().simple()),
             api: Api::namespaced(client, &lease.namespace),
             name: lease.name.clone(),
             lease: format!("{}/{}", lease.namespace, lease.name),
@@ -163,6 +173,10 @@ impl CreateJournal {
         approach: Option<Approach>,
     ) -> Result<()> {
         self.load().await?;
+        let mut entry = entry.clone();
+        if let Some(fields) = entry.as_object_mut() {
+            fields.insert("by".into(), self.process.clone().into());
+        }
         let entry = entry.to_string();
         let ticket = {
             let mut e = locked(&self.entries);
@@ -178,14 +192,22 @@ impl CreateJournal {
         }
         self.gather().await;
         let written = self.write(&mut lease).await;
+        let mut e = locked(&self.entries);
         if written.is_err() {
-            let mut e = locked(&self.entries);
             if e.wanted.get(uid) == Some(&entry) {
                 e.wanted.remove(uid);
                 e.version += 1;
             }
+            return written;
         }
-        written
+        if e.wanted.get(uid) != Some(&entry) {
+            // Another replica recorded a create of this resource first (see `keep_foreign`):
+            // its create may be in flight, so this one must not be sent.
+            return Err(Error::CreateRecordedElsewhere {
+                lease: self.lease.clone(),
+            });
+        }
+        Ok(())
     }
 
     /// The resource's own status now holds the outcome: the entry is no longer needed (it goes
@@ -314,14 +336,20 @@ impl CreateJournal {
     }
 
     /// Entries on the server that we don't hold and that started after we read the journal
-    /// were written by someone else (a previous leader still finishing): keep them.
+    /// were written by someone else (a previous leader still finishing): keep them. An entry
+    /// another process wrote for a resource we are about to record wins: it got there first
+    /// (the Lease's resourceVersion orders the two writes), so ours is replaced and its create
+    /// is not sent ([`CreateJournal::record`] says so).
     fn keep_foreign(&self, lease: &Lease) {
         let mut e = locked(&self.entries);
         let Some(since) = e.loaded_at else { return };
         for (uid, entry) in entries_of(lease) {
-            let foreign =
-                !e.wanted.contains_key(&uid) && started_at(&entry).is_some_and(|t| t > since);
-            if foreign {
+            let theirs = written_by(&entry).is_some_and(|by| by != self.process);
+            let keep = match e.wanted.get(&uid) {
+                None => started_at(&entry).is_some_and(|t| t > since),
+                Some(ours) => theirs && *ours != entry,
+            };
+            if keep {
                 e.wanted.insert(uid, entry);
                 e.version += 1;
             }

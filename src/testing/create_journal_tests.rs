@@ -134,3 +134,43 @@ async fn a_write_waits_for_a_round_about_to_record_its_intent() {
     stored.sort();
     assert_eq!(stored, ["first", "second"]);
 }
+
+/// Two replicas that both lead for a moment and both decide to create one resource: the
+/// journal's Lease orders their writes, the second sees the first's entry and sends nothing,
+/// and from then on waits for that create like any other in flight.
+#[tokio::test]
+async fn of_two_replicas_recording_one_create_only_the_first_may_send_it() {
+    let api = ApiServer::default();
+    let (first, second) = (journal(&api), journal(&api));
+    // Both have read the journal (empty) before either records.
+    assert!(first.pending("uid-1").await.expect("read").is_none());
+    assert!(second.pending("uid-1").await.expect("read").is_none());
+
+    first
+        .record("uid-1", &entry(), None)
+        .await
+        .expect("the first records");
+    let refused = second.record("uid-1", &entry(), None).await;
+    assert!(
+        matches!(
+            refused,
+            Err(crate::error::Error::CreateRecordedElsewhere { .. })
+        ),
+        "{refused:?}"
+    );
+    let theirs = second
+        .pending("uid-1")
+        .await
+        .expect("read")
+        .expect("the first's entry, now waited for");
+    let first_entry = first.pending("uid-1").await.expect("read");
+    assert_eq!(Some(theirs), first_entry);
+    // Other resources are unaffected.
+    second
+        .record("uid-2", &entry(), None)
+        .await
+        .expect("another resource");
+    let mut stored = stored_uids(&api);
+    stored.sort();
+    assert_eq!(stored, ["uid-1", "uid-2"]);
+}
