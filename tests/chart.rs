@@ -74,9 +74,11 @@ fn lint_passes_and_the_schema_refuses_wrong_values() {
         ),
         (&["--set", "metrics.port=80"], "/metrics/port"),
         (
-            &["--set", "leaderElection.enabled=yes"],
-            "/leaderElection/enabled",
+            &["--set", "leaderElection.leaseDuration=soon"],
+            "/leaderElection/leaseDuration",
         ),
+        // Leader election has no off switch any more (see the next test): setting one fails.
+        (&["--set", "leaderElection.enabled=false"], "enabled"),
         (&["--set", "typoedKey=1"], "typoedKey"),
     ];
     for (args, needle) in cases {
@@ -86,6 +88,42 @@ fn lint_passes_and_the_schema_refuses_wrong_values() {
         assert!(
             !ok && err.contains(needle),
             "{args:?} should be refused naming {needle:?}, got ok={ok}: {err}"
+        );
+    }
+}
+
+/// Every pod runs leader election, one replica included, and the Deployment rolls: a rollout
+/// runs the old and the new pod side by side, and a pod reconciling without the Lease beside
+/// one holding it sent creates twice (the node test's move from one replica to two).
+#[test]
+fn every_replica_count_renders_leader_election_and_a_rolling_update() {
+    kubeconfig_path();
+    for replicas in ["1", "2", "3"] {
+        let (ok, manifest, err) = helm(&[
+            "template",
+            "t",
+            CHART,
+            "--set",
+            &format!("replicaCount={replicas}"),
+            "--show-only",
+            "templates/deployment.yaml",
+        ]);
+        assert!(ok, "helm template: {err}");
+        let deployment: serde_json::Value = serde_yaml::from_str(&manifest).unwrap();
+        let env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let leader_elect = env.iter().find(|e| e["name"] == "LEADER_ELECT");
+        assert_eq!(
+            leader_elect.map(|e| e["value"].clone()),
+            Some(serde_json::json!("true")),
+            "replicaCount={replicas}: LEADER_ELECT in {env:?}"
+        );
+        let strategy = &deployment["spec"]["strategy"]["type"];
+        assert!(
+            strategy.is_null() || strategy == "RollingUpdate",
+            "replicaCount={replicas}: strategy {strategy}"
         );
     }
 }

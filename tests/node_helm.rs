@@ -477,11 +477,17 @@ async fn helm_install_runs_the_operator_as_pods_on_a_node() {
         t.elapsed().as_secs_f64()
     );
     assert_eq!(ids.len(), 50, "50 distinct Graph ids");
-    assert_eq!(
-        emulator.creates().await,
-        51,
-        "one create per Organization (50 + the first)"
-    );
+    let creates = emulator.creates().await;
+    if creates != 51 {
+        // Which pods led when: the leader-election lines of every pod still there.
+        for p in pods(&ns) {
+            let (_, logs, _) = kubectl_run(&["logs", "-n", &ns, &name(&p)], None);
+            for l in logs.lines().filter(|l| l.contains("leader")) {
+                eprintln!("{}: {l}", name(&p));
+            }
+        }
+    }
+    assert_eq!(creates, 51, "one create per Organization (50 + the first)");
     rollout(&ns);
     ready_pods(&ns, 2).await;
     let new_leader = leader(&ns).await;

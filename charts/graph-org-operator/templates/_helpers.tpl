@@ -22,10 +22,6 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- default (include "gorg.fullname" .) .Values.serviceAccount.name -}}
 {{- end -}}
 
-{{- define "gorg.leaderElection" -}}
-{{- if or .Values.leaderElection.enabled (gt (int .Values.replicaCount) 1) -}}true{{- else -}}false{{- end -}}
-{{- end -}}
-
 {{/* The rules the operator needs in each namespace it reconciles. */}}
 {{- define "gorg.namespacedRules" -}}
 - apiGroups: [graphorg.io]
