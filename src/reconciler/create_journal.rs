@@ -186,20 +186,21 @@ impl CreateJournal {
         };
         drop(approach);
         let mut lease = self.writer.lock().await;
-        if locked(&self.entries).durable >= ticket {
-            // Another waiter's write carried ours.
-            return Ok(());
-        }
-        self.gather().await;
-        let written = self.write(&mut lease).await;
-        let mut e = locked(&self.entries);
-        if written.is_err() {
-            if e.wanted.get(uid) == Some(&entry) {
-                e.wanted.remove(uid);
-                e.version += 1;
+        // Another waiter's write may have carried ours (`durable`); either way, that write may
+        // have met another replica's entry for this resource and kept it instead (checked below).
+        if locked(&self.entries).durable < ticket {
+            self.gather().await;
+            let written = self.write(&mut lease).await;
+            if written.is_err() {
+                let mut e = locked(&self.entries);
+                if e.wanted.get(uid) == Some(&entry) {
+                    e.wanted.remove(uid);
+                    e.version += 1;
+                }
+                return written;
             }
-            return written;
         }
+        let e = locked(&self.entries);
         if e.wanted.get(uid) != Some(&entry) {
             // Another replica recorded a create of this resource first (see `keep_foreign`):
             // its create may be in flight, so this one must not be sent.

@@ -174,3 +174,39 @@ async fn of_two_replicas_recording_one_create_only_the_first_may_send_it() {
     stored.sort();
     assert_eq!(stored, ["uid-1", "uid-2"]);
 }
+
+/// The same race when the second replica's entry went in with another round's write (group
+/// commit): that write met the first replica's entry for the resource and kept it, so the round
+/// whose entry it carried must not send its create either. (It did: it saw its ticket written
+/// and went on; a rollout's burst of creates sent several twice that way.)
+#[tokio::test]
+async fn a_create_carried_by_another_rounds_write_is_refused_when_another_replica_was_first() {
+    let api = ApiServer::default();
+    let (first, second) = (journal(&api), journal(&api));
+    assert!(second.pending("uid-2").await.expect("read").is_none());
+    first
+        .record("uid-2", &entry(), None)
+        .await
+        .expect("the first records uid-2");
+
+    // uid-1's write waits for uid-2's round (approaching), so one write carries both.
+    let approach = second.approach();
+    let (entry_1, entry_2) = (entry(), entry());
+    let (one, two) = tokio::join!(
+        second.record("uid-1", &entry_1, None),
+        second.record("uid-2", &entry_2, Some(approach)),
+    );
+    one.expect("uid-1 is the second replica's own");
+    assert!(
+        matches!(
+            two,
+            Err(crate::error::Error::CreateRecordedElsewhere { .. })
+        ),
+        "{two:?}"
+    );
+    assert_eq!(
+        second.pending("uid-2").await.expect("read"),
+        first.pending("uid-2").await.expect("read"),
+        "the first replica's entry is the one waited for"
+    );
+}
