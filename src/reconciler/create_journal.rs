@@ -85,6 +85,9 @@ struct Entries {
     /// When this process first read the journal: an entry on the server that we don't hold and
     /// that started later was written by someone else (a previous leader still finishing).
     loaded_at: Option<jiff::Timestamp>,
+    /// Resources whose entry another process wrote while this one ran (kept by a re-read), that
+    /// no round of this process has looked at yet: a round about to record one is refused.
+    unseen_foreign: std::collections::BTreeSet<String>,
 }
 
 pub(crate) struct CreateJournal {
@@ -156,10 +159,9 @@ impl CreateJournal {
     /// time this process asks).
     pub(crate) async fn pending(&self, uid: &str) -> Result<Option<serde_json::Value>> {
         self.load().await?;
-        Ok(locked(&self.entries)
-            .wanted
-            .get(uid)
-            .and_then(|e| serde_json::from_str(e).ok()))
+        let mut e = locked(&self.entries);
+        e.unseen_foreign.remove(uid);
+        Ok(e.wanted.get(uid).and_then(|e| serde_json::from_str(e).ok()))
     }
 
     /// Make `entry` durable for `uid` before its create call. Returns once a write that
@@ -180,6 +182,13 @@ impl CreateJournal {
         let entry = entry.to_string();
         let ticket = {
             let mut e = locked(&self.entries);
+            if e.unseen_foreign.remove(uid) {
+                // Another replica's entry for this resource arrived after this round looked
+                // (`pending`): its create may be in flight. The next round sees it and waits.
+                return Err(Error::CreateRecordedElsewhere {
+                    lease: self.lease.clone(),
+                });
+            }
             e.wanted.insert(uid.to_string(), entry.clone());
             e.version += 1;
             e.version
@@ -200,8 +209,9 @@ impl CreateJournal {
                 return written;
             }
         }
-        let e = locked(&self.entries);
+        let mut e = locked(&self.entries);
         if e.wanted.get(uid) != Some(&entry) {
+            e.unseen_foreign.remove(uid);
             // Another replica recorded a create of this resource first (see `keep_foreign`):
             // its create may be in flight, so this one must not be sent.
             return Err(Error::CreateRecordedElsewhere {
@@ -215,6 +225,7 @@ impl CreateJournal {
     /// with the next write; until then it is harmless, the status being newer).
     pub(crate) fn forget(&self, uid: &str) {
         let mut e = locked(&self.entries);
+        e.unseen_foreign.remove(uid);
         if e.wanted.remove(uid).is_some() {
             e.version += 1;
         }
@@ -346,11 +357,14 @@ impl CreateJournal {
         let Some(since) = e.loaded_at else { return };
         for (uid, entry) in entries_of(lease) {
             let theirs = written_by(&entry).is_some_and(|by| by != self.process);
-            let keep = match e.wanted.get(&uid) {
+            let arrived = match e.wanted.get(&uid) {
                 None => started_at(&entry).is_some_and(|t| t > since),
                 Some(ours) => theirs && *ours != entry,
             };
-            if keep {
+            if arrived {
+                if theirs {
+                    e.unseen_foreign.insert(uid.clone());
+                }
                 e.wanted.insert(uid, entry);
                 e.version += 1;
             }

@@ -33,6 +33,16 @@ fn stored_uids(api: &ApiServer) -> Vec<String> {
         .collect()
 }
 
+/// The stored entry of `uid`, as JSON.
+fn stored_entry(api: &ApiServer, uid: &str) -> Option<serde_json::Value> {
+    let lease: Lease = api.get(CLAIMS_NS, JOURNAL_LEASE).expect("the Lease");
+    let value = lease
+        .metadata
+        .annotations?
+        .remove(&format!("pending-create.graphorg.io/{uid}"))?;
+    serde_json::from_str(&value).ok()
+}
+
 fn lease_writes(api: &ApiServer) -> usize {
     api.requests()
         .iter()
@@ -209,4 +219,47 @@ async fn a_create_carried_by_another_rounds_write_is_refused_when_another_replic
         first.pending("uid-2").await.expect("read"),
         "the first replica's entry is the one waited for"
     );
+}
+
+/// Another replica's entry can also reach this process with a write for some other resource,
+/// after the round for its resource looked at the journal and before it records: that round is
+/// refused too (it would have overwritten the entry and created again). Once a round has looked
+/// and waited, it may record (nothing is wedged).
+#[tokio::test]
+async fn an_entry_of_another_replica_that_arrives_after_the_look_refuses_the_record() {
+    let api = ApiServer::default();
+    let (first, second) = (journal(&api), journal(&api));
+    assert!(
+        second.pending("uid-1").await.expect("read").is_none(),
+        "the round's look: nothing in flight"
+    );
+    first
+        .record("uid-1", &entry(), None)
+        .await
+        .expect("the first records uid-1");
+    // The second's write for another resource meets the first's entry and keeps it.
+    second
+        .record("uid-2", &entry(), None)
+        .await
+        .expect("another resource");
+
+    let refused = second.record("uid-1", &entry(), None).await;
+    assert!(
+        matches!(
+            refused,
+            Err(crate::error::Error::CreateRecordedElsewhere { .. })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(
+        stored_entry(&api, "uid-1"),
+        first.pending("uid-1").await.expect("read"),
+        "the first replica's entry is still the stored one"
+    );
+    // The next round sees it (and waits for it); after that it may record.
+    assert!(second.pending("uid-1").await.expect("read").is_some());
+    second
+        .record("uid-1", &entry(), None)
+        .await
+        .expect("recorded after looking");
 }
