@@ -43,6 +43,17 @@ fn stored_entry(api: &ApiServer, uid: &str) -> Option<serde_json::Value> {
     serde_json::from_str(&value).ok()
 }
 
+/// The record was refused: another replica's create of the resource may be in flight.
+fn assert_recorded_elsewhere(result: &crate::error::Result<()>) {
+    assert!(
+        matches!(
+            result,
+            Err(crate::error::Error::CreateRecordedElsewhere { .. })
+        ),
+        "{result:?}"
+    );
+}
+
 fn lease_writes(api: &ApiServer) -> usize {
     api.requests()
         .iter()
@@ -161,13 +172,7 @@ async fn of_two_replicas_recording_one_create_only_the_first_may_send_it() {
         .await
         .expect("the first records");
     let refused = second.record("uid-1", &entry(), None).await;
-    assert!(
-        matches!(
-            refused,
-            Err(crate::error::Error::CreateRecordedElsewhere { .. })
-        ),
-        "{refused:?}"
-    );
+    assert_recorded_elsewhere(&refused);
     let theirs = second
         .pending("uid-1")
         .await
@@ -207,13 +212,7 @@ async fn a_create_carried_by_another_rounds_write_is_refused_when_another_replic
         second.record("uid-2", &entry_2, Some(approach)),
     );
     one.expect("uid-1 is the second replica's own");
-    assert!(
-        matches!(
-            two,
-            Err(crate::error::Error::CreateRecordedElsewhere { .. })
-        ),
-        "{two:?}"
-    );
+    assert_recorded_elsewhere(&two);
     assert_eq!(
         second.pending("uid-2").await.expect("read"),
         first.pending("uid-2").await.expect("read"),
@@ -244,13 +243,7 @@ async fn an_entry_of_another_replica_that_arrives_after_the_look_refuses_the_rec
         .expect("another resource");
 
     let refused = second.record("uid-1", &entry(), None).await;
-    assert!(
-        matches!(
-            refused,
-            Err(crate::error::Error::CreateRecordedElsewhere { .. })
-        ),
-        "{refused:?}"
-    );
+    assert_recorded_elsewhere(&refused);
     assert_eq!(
         stored_entry(&api, "uid-1"),
         first.pending("uid-1").await.expect("read"),
