@@ -27,9 +27,18 @@ fn three_tenants() -> EmulatorConfig {
     c
 }
 
+/// PUT, and (on a 201) wait out the minutes Graph takes to make it active, as the how-to polls
+/// for (tests/emulator_mto_async.rs shows the wait itself).
 async fn put_mto(e: &Env, t: &str, body: Value) -> Resp {
-    e.send(Method::PUT, MTO, Some(t), Some(&body)).await
+    let r = e.send(Method::PUT, MTO, Some(t), Some(&body)).await;
+    if r.status == 201 {
+        e.advance(T.create_secs + 1.0).await;
+    }
+    r
 }
+
+/// The documented timings (state::MtoTimings).
+const T: MtoTimings = MtoTimings::DOCUMENTED;
 
 async fn add(e: &Env, t: &str, tenant: &str, name: &str) -> Resp {
     e.send(
@@ -149,7 +158,7 @@ async fn members_add_duplicate_role_join_and_remove() {
     assert_eq!(r.json["role"], "member");
     assert_eq!(r.json["addedByTenantId"], TA);
     assert_eq!(r.json["transitionDetails"]["desiredState"], "active");
-    assert_eq!(r.json["transitionDetails"]["status"], "running");
+    assert_eq!(r.json["transitionDetails"]["status"], "notStarted");
     let typed: graph_client::types::MtoMember = serde_json::from_value(r.json.clone()).unwrap();
     assert_eq!(typed.tenant_id, TB);
 
@@ -169,7 +178,10 @@ async fn members_add_duplicate_role_join_and_remove() {
         )
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
-    assert_eq!(member(&e, &ta, TB).await.json["role"], "owner");
+    // Pending: the role stays, the new one waits in desiredRole (graph-api §10).
+    let m = member(&e, &ta, TB).await.json;
+    assert_eq!(m["role"], "member");
+    assert_eq!(m["transitionDetails"]["desiredRole"], "owner");
     let r = e
         .send(
             Method::PATCH,
@@ -222,10 +234,10 @@ async fn members_add_duplicate_role_join_and_remove() {
     let r = e.get(&format!("{MTO}/joinRequest"), &tb).await;
     assert_eq!(r.json["addedByTenantId"], TA);
     assert_eq!(r.json["memberState"], "pending");
-    assert_eq!(r.json["transitionDetails"]["status"], "running");
+    assert_eq!(r.json["transitionDetails"]["status"], "notStarted");
     assert_eq!(e.get(MTO, &tb).await.json["state"], "inactive");
 
-    e.advance(601.0).await;
+    e.advance(T.join_secs + 1.0).await;
     let r = e.get(&format!("{MTO}/joinRequest"), &tb).await;
     assert_eq!(r.json["memberState"], "active", "{}", r.text);
     let jr: graph_client::types::JoinRequest = serde_json::from_value(r.json.clone()).unwrap();
@@ -289,7 +301,7 @@ async fn members_add_duplicate_role_join_and_remove() {
     let m = member(&e, &ta, TB).await.json;
     assert_eq!(m["transitionDetails"]["desiredState"], "removed");
     assert_eq!(e.get(MTO, &tb).await.json["state"], "active");
-    e.advance(121.0).await;
+    e.advance(T.remove_secs + 1.0).await;
     let r = member(&e, &ta, TB).await;
     assert_eq!(
         (r.status, r.code().as_str()),
@@ -346,7 +358,7 @@ async fn failed_join_shows_failed_and_can_be_reset() {
 
     e.set_faults(json!({"failJoins": true})).await;
     assert_eq!(join(&e, &tb, TA).await.status, 204);
-    e.advance(601.0).await;
+    e.advance(T.join_secs + 1.0).await;
     let r = e.get(&format!("{MTO}/joinRequest"), &tb).await.json;
     assert_eq!(r["transitionDetails"]["status"], "failed", "{r}");
     assert_eq!(
@@ -373,12 +385,12 @@ async fn failed_join_shows_failed_and_can_be_reset() {
     );
     e.set_faults(json!({})).await;
     assert_eq!(join(&e, &tb, TA).await.status, 204);
-    e.advance(601.0).await;
+    e.advance(T.join_secs + 1.0).await;
     assert_eq!(member(&e, &ta, TB).await.json["state"], "active");
 
     // Joining an owner that never added the tenant fails too (asynchronously).
     assert_eq!(join(&e, &tc, TA).await.status, 204);
-    e.advance(601.0).await;
+    e.advance(T.join_secs + 1.0).await;
     let r = e.get(&format!("{MTO}/joinRequest"), &tc).await.json;
     assert_eq!(r["transitionDetails"]["status"], "failed");
     assert!(
@@ -413,7 +425,7 @@ async fn removal_rules_and_dissolution() {
     );
     assert_eq!(add(&e, &ta, TB, "Fabrikam").await.status, 201);
     assert_eq!(join(&e, &tb, TA).await.status, 204);
-    e.advance(700.0).await;
+    e.advance(T.join_secs + T.add_secs).await;
     assert_eq!(member(&e, &ta, TB).await.json["state"], "active");
 
     // The only owner can't leave while another active tenant remains.
@@ -463,7 +475,7 @@ async fn removal_rules_and_dissolution() {
         .status,
         204
     );
-    e.advance(121.0).await;
+    e.advance(T.remove_secs + 1.0).await;
     assert_eq!(e.get(MTO, &tb).await.json["state"], "inactive");
 
     // A pending tenant doesn't stop the last active owner from dissolving the MTO.
@@ -482,7 +494,7 @@ async fn removal_rules_and_dissolution() {
         "active",
         "still active until the removal completes"
     );
-    e.advance(121.0).await;
+    e.advance(T.remove_secs + 1.0).await;
     let r = e.get(MTO, &ta).await;
     assert_eq!(r.json["state"], "inactive");
     assert!(r.json["id"].is_null());
@@ -506,8 +518,8 @@ async fn national_clouds_have_no_mto_api() {
     let e = start_with(cfg, Default::default()).await;
     let (ta, tb) = (e.token(TA).await, e.token(TB).await);
     let r = e.get(MTO, &tb).await;
-    assert_eq!(r.status, 404, "{}", r.text);
-    assert_eq!(e.get(&format!("{MTO}/tenants"), &tb).await.status, 404);
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(e.get(&format!("{MTO}/tenants"), &tb).await.status, 400);
     assert_eq!(
         e.get("/v1.0/organization", &tb).await.status,
         200,
@@ -516,11 +528,11 @@ async fn national_clouds_have_no_mto_api() {
     assert_eq!(e.get(MTO, &ta).await.status, 200);
     // The fault turns it on for everyone.
     e.set_faults(json!({"nationalCloud": true})).await;
-    assert_eq!(e.get(MTO, &ta).await.status, 404);
+    assert_eq!(e.get(MTO, &ta).await.status, 400);
     assert_eq!(
         put_mto(&e, &ta, json!({"displayName": "x"})).await.status,
-        404
+        400
     );
-    assert_eq!(e.get(&format!("{MTO}/joinRequest"), &ta).await.status, 404);
+    assert_eq!(e.get(&format!("{MTO}/joinRequest"), &ta).await.status, 400);
     assert_eq!(e.get("/v1.0/organization", &ta).await.status, 200);
 }

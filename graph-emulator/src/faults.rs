@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct FaultConfig {
     pub rules: Vec<FaultRule>,
-    /// The MTO API does not exist (404), as in the US Government and China clouds.
+    /// The MTO API does not exist (400 for the segment), as in the US Government and China
+    /// clouds.
     pub national_cloud: bool,
     /// Joins fail with `transitionDetails.status: failed`, "DirectoryService Exception".
     pub fail_joins: bool,
@@ -39,6 +40,10 @@ pub struct FaultConfig {
     /// a join would make a tenant active.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_active_tenants: Option<usize>,
+    /// Tenants over their internal-user limit: a join by one of them, or to an organization
+    /// one of them owns, fails with Graph's details (a failure reason the join page lists).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub internal_user_limit_exceeded: Vec<String>,
 }
 
 /// The largest `listLagSecs` accepted: about 31 years, far beyond any test and far within

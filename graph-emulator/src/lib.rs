@@ -208,6 +208,7 @@ impl Emu {
         dir.national_cloud = faults.config.national_cloud;
         dir.list_lag_secs = faults.config.list_lag_secs;
         dir.max_active_tenants = faults.config.max_active_tenants;
+        dir.over_user_limit = faults.config.internal_user_limit_exceeded.clone();
         f(dir, now)
     }
 
@@ -534,16 +535,30 @@ pub struct EmulatorArgs {
     pub throttle_budget: u32,
     #[arg(long, default_value_t = 10.0)]
     pub throttle_window_secs: f64,
-    /// Emulated seconds: tenant add provisioning, join, removal, and the wait after creation
-    /// before a join is accepted.
-    #[arg(long, default_value_t = 120.0)]
+    /// Emulated seconds: creating the multi-tenant organization, tenant add provisioning,
+    /// join, removal, and the wait after creation before a join is accepted (defaults: the
+    /// documented timings, see state::MtoTimings).
+    #[arg(long, default_value_t = MtoTimings::default().create_secs)]
+    pub mto_create_secs: f64,
+    #[arg(long, default_value_t = MtoTimings::default().add_secs)]
     pub mto_add_secs: f64,
-    #[arg(long, default_value_t = 600.0)]
+    #[arg(long, default_value_t = MtoTimings::default().join_secs)]
     pub mto_join_secs: f64,
-    #[arg(long, default_value_t = 120.0)]
+    #[arg(long, default_value_t = MtoTimings::default().remove_secs)]
     pub mto_remove_secs: f64,
-    #[arg(long, default_value_t = 7200.0)]
+    #[arg(long, default_value_t = MtoTimings::default().join_after_create_secs)]
     pub mto_join_after_create_secs: f64,
+    /// The share (0..1) of each asynchronous step that Graph reports as `notStarted`.
+    #[arg(long, default_value_t = MtoTimings::default().not_started_share)]
+    pub mto_not_started_share: f64,
+    /// Undocumented choice: let an owner remove another active owner or the creator tenant (the
+    /// API page's rule) instead of refusing it (the how-to's, the default).
+    #[arg(long)]
+    pub mto_lenient_owner_removal: bool,
+    /// Undocumented choice: a successful join reads `transitionDetails.status: succeeded`
+    /// instead of a null `transitionDetails` (the how-to's examples, the default).
+    #[arg(long)]
+    pub mto_join_success_shows_succeeded: bool,
     /// Active tenants per multi-tenant organization (owner included) beyond which a join
     /// fails; Graph's limit is 100.
     #[arg(long, default_value_t = state::MAX_ACTIVE_TENANTS)]
@@ -603,6 +618,7 @@ impl EmulatorArgs {
             ("--malformed-rate", self.malformed_rate),
             ("--stall-rate", self.stall_rate),
             ("--commit-then-timeout-rate", self.commit_then_timeout_rate),
+            ("--mto-not-started-share", self.mto_not_started_share),
         ] {
             if !(0.0..=1.0).contains(&r) {
                 return Err(format!("{name} must be between 0 and 1"));
@@ -648,11 +664,15 @@ impl EmulatorArgs {
             throttle_budget: self.throttle_budget,
             throttle_window: Duration::from_secs_f64(self.throttle_window_secs.max(0.001)),
             timings: MtoTimings {
+                create_secs: self.mto_create_secs,
                 add_secs: self.mto_add_secs,
                 join_secs: self.mto_join_secs,
                 remove_secs: self.mto_remove_secs,
+                not_started_share: self.mto_not_started_share,
                 join_after_create_secs: self.mto_join_after_create_secs,
                 max_active_tenants: self.mto_max_active_tenants,
+                strict_owner_removal: !self.mto_lenient_owner_removal,
+                join_success_shows_succeeded: self.mto_join_success_shows_succeeded,
             },
             faults,
             seed: self.seed,

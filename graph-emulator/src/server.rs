@@ -28,7 +28,7 @@ use super::Emu;
 use super::clock::graph_time;
 use super::faults::{Action, FaultConfig};
 use super::journal::JournalEntry;
-use super::state::{ApiError, ApiResult, Caller, Directory, TemplateKind};
+use super::state::{ApiError, ApiResult, Caller, Directory, TemplateKind, segment_not_found};
 use super::tokens::{EntraError, TokenRequest};
 use crate::wire::ApiVersion;
 
@@ -208,14 +208,7 @@ async fn not_found(
     State(emu): State<AppState>,
     req: Request<Body>,
 ) -> Response<Body> {
-    let e = ApiError::new(
-        404,
-        "ResourceNotFound",
-        format!(
-            "Resource not found for the segment '{}'.",
-            last_segment(req.uri().path())
-        ),
-    );
+    let e = segment_not_found(last_segment(req.uri().path()));
     graph_error(&ctx, emu.clock.now(), &e)
 }
 
@@ -598,11 +591,7 @@ graph_handler!(tenant_function, |d, c, now, q, function: String| {
             d.find_tenant_by_domain(c, &function_arg(param, "domainName", arg)?, now)?
         }
         _ => {
-            return Err(ApiError::new(
-                404,
-                "ResourceNotFound",
-                format!("Resource not found for the segment '{function}'."),
-            ));
+            return Err(segment_not_found(&function));
         }
     };
     Ok(Reply::Entity(

@@ -515,11 +515,7 @@ impl Directory {
         if self.mto_cloud(self.tenant(&c.tenant_id)?) {
             Ok(())
         } else {
-            Err(ApiError::new(
-                404,
-                "ResourceNotFound",
-                "Resource not found for the segment 'templates'.",
-            ))
+            Err(super::segment_not_found("templates"))
         }
     }
 
