@@ -79,6 +79,15 @@ graph_enum!(
     }
 );
 
+impl ProcessingStatus {
+    /// Whether Graph is still working: `notStarted` (what it says first, for minutes), `running`,
+    /// and any status this build doesn't know (graph-api §10). Only `succeeded` and `failed`
+    /// end a transition; a client that waits only on `running` sends its write twice.
+    pub fn in_progress(&self) -> bool {
+        !matches!(self, Self::Succeeded | Self::Failed)
+    }
+}
+
 mod cross_tenant;
 pub use cross_tenant::*;
 
@@ -272,6 +281,37 @@ pub struct MtoMember {
     pub transition_details: Option<MemberTransitionDetails>,
 }
 
+impl MtoMember {
+    /// The transition's processing status, if Graph reports one (null once active).
+    pub fn processing(&self) -> Option<&ProcessingStatus> {
+        self.transition_details.as_ref()?.status.as_ref()
+    }
+
+    /// Graph is still adding, re-roling or removing this tenant (graph-api §10).
+    pub fn in_transition(&self) -> bool {
+        self.processing().is_some_and(ProcessingStatus::in_progress)
+    }
+
+    /// The role the tenant has or is getting: a pending tenant's change shows only in
+    /// `transitionDetails.desiredRole`, its `role` unchanged (graph-api §10).
+    pub fn effective_role(&self) -> Option<&MemberRole> {
+        self.transition_details
+            .as_ref()
+            .and_then(|t| t.desired_role.as_ref())
+            .or(self.role.as_ref())
+    }
+
+    /// On its way out, or gone.
+    pub fn leaving(&self) -> bool {
+        self.state == Some(MemberState::Removed)
+            || self
+                .transition_details
+                .as_ref()
+                .and_then(|t| t.desired_state.as_ref())
+                == Some(&MemberState::Removed)
+    }
+}
+
 /// Body of POST `…/tenants`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -308,6 +348,13 @@ pub struct JoinRequest {
     pub role: Option<MemberRole>,
     #[serde(default)]
     pub transition_details: Option<JoinTransitionDetails>,
+}
+
+impl JoinRequest {
+    /// The join's processing status, if Graph reports one (null after success).
+    pub fn processing(&self) -> Option<&ProcessingStatus> {
+        self.transition_details.as_ref()?.status.as_ref()
+    }
 }
 
 /// The all-zero tenant id that resets a failed join (graph-api §2.2).

@@ -39,14 +39,14 @@ reasons! {
     DriftDetected,
     /// The member tenant is an active member.
     Joined,
-    /// Graph reports a member's add, join or removal failed.
-    MemberTransitionFailed,
 
     // Progressing.
     /// A create call is under way.
     Creating,
     /// Member tenants were added, changed or removed; Graph applies that asynchronously.
     MembersUpdated,
+    /// Graph is still adding, re-roling or removing member tenants (notStarted or running).
+    MembersInTransition,
     /// A join request is being processed by Graph.
     Joining,
     /// Graph accepts a join only 2 h after the multi-tenant organization was created.
@@ -79,6 +79,8 @@ reasons! {
     TenantNotFound,
     /// Graph reports the join failed.
     JoinFailed,
+    /// Graph reports a member's add, join or removal failed; the member tenant must reset it.
+    MemberTransitionFailed,
     /// The spec asks for something Graph can't do.
     InvalidSpec,
     /// The kind doesn't exist in the connection's cloud.

@@ -32,6 +32,11 @@ fn mto(h: &Harness, name: &str, extra: serde_json::Value) -> MultiTenantOrganiza
     h.seed(json!({"metadata": {"name": name}, "spec": spec}))
 }
 
+/// Graph's minutes of creation, on the emulated clock.
+fn creation_done(h: &Harness) {
+    h.emu.clock.advance(h.emu.options.timings.create_secs + 1.0);
+}
+
 fn status_of(m: &MultiTenantOrganization) -> MultiTenantOrganizationStatus {
     m.status.clone().unwrap_or_default()
 }
@@ -53,18 +58,23 @@ async fn creates_the_tenants_multi_tenant_organization_after_claiming_the_tenant
     let m = mto(&h, "contoso-mto", json!({"description": "the group"}));
     let uid = m.uid().expect("a uid");
 
-    h.reconcile(m).await.expect("the round");
+    let action = h.reconcile(m).await.expect("the round");
 
+    // Graph answered 201, but creating takes it minutes: Reconciling, polled, no second PUT.
+    assert_eq!(action, Action::requeue(TRANSITION_POLL));
     let stored: MultiTenantOrganization = h.stored("contoso-mto");
     let status = status_of(&stored);
     let (ready_status, reason, _) = verdict(&stored);
     assert_eq!(
         (ready_status.as_str(), reason.as_str()),
-        ("True", "Created")
+        ("False", "Creating")
     );
     assert_eq!(status.tenant_id.as_deref(), Some(DEFAULT_TENANT_A));
     assert_eq!(status.pending_create, None);
-    assert_eq!(status.state.as_deref(), Some("active"));
+    assert_eq!(
+        status.state, None,
+        "not what the 201 said: what GET will say"
+    );
     let created: jiff::Timestamp = status
         .created_date_time
         .as_deref()
@@ -78,19 +88,6 @@ async fn creates_the_tenants_multi_tenant_organization_after_claiming_the_tenant
         .parse()
         .unwrap();
     assert_eq!(joinable.duration_since(created).as_secs(), 7200);
-
-    let in_graph = h
-        .graph_as(DEFAULT_TENANT_A)
-        .get_mto(V)
-        .await
-        .expect("the MTO");
-    assert_eq!(in_graph.id, status.id);
-    assert_eq!(
-        in_graph.display_name.as_deref(),
-        Some("Contoso and friends")
-    );
-    assert_eq!(in_graph.description.as_deref(), Some("the group"));
-    assert_eq!(h.graph_writes(), ["create_mto"]);
 
     // The claim is this resource's, and a checkpoint preceded the create.
     assert_eq!(
@@ -109,6 +106,40 @@ async fn creates_the_tenants_multi_tenant_organization_after_claiming_the_tenant
         ["Created"],
         "the intent is in status; one Event for the result"
     );
+
+    // A round while Graph still says inactive sends nothing.
+    h.forget_traffic();
+    let action = h
+        .reconcile_stored::<MultiTenantOrganization>("contoso-mto")
+        .await
+        .expect("a round while Graph creates it");
+    assert_eq!(action, Action::requeue(TRANSITION_POLL));
+    assert!(h.graph_writes().is_empty(), "{:?}", h.graph_writes());
+    assert_eq!(verdict(&h.stored("contoso-mto")).1, "Creating");
+    assert_eq!(
+        status_of(&h.stored("contoso-mto")).state.as_deref(),
+        Some("inactive")
+    );
+
+    creation_done(&h);
+    h.reconcile_stored::<MultiTenantOrganization>("contoso-mto")
+        .await
+        .expect("the round after creation");
+    let done: MultiTenantOrganization = h.stored("contoso-mto");
+    assert_eq!(verdict(&done).0, "True");
+    assert_eq!(status_of(&done).state.as_deref(), Some("active"));
+    let in_graph = h
+        .graph_as(DEFAULT_TENANT_A)
+        .get_mto(V)
+        .await
+        .expect("the MTO");
+    assert_eq!(in_graph.id, status.id);
+    assert_eq!(
+        in_graph.display_name.as_deref(),
+        Some("Contoso and friends")
+    );
+    assert_eq!(in_graph.description.as_deref(), Some("the group"));
+    assert!(h.graph_writes().is_empty(), "one PUT in all");
 }
 
 #[tokio::test]
@@ -125,6 +156,7 @@ async fn adopts_the_multi_tenant_organization_the_tenant_already_has() {
         )
         .await
         .expect("seeding the MTO");
+    creation_done(&h);
     let m = mto(&h, "contoso-mto", json!({}));
 
     h.reconcile(m).await.expect("the round");
@@ -146,6 +178,7 @@ async fn a_second_resource_for_the_same_tenant_conflicts_and_sends_nothing_to_gr
     let first = mto(&h, "first", json!({}));
     let first_uid = first.uid().unwrap();
     h.reconcile(first).await.expect("the first round");
+    creation_done(&h);
     h.forget_traffic();
 
     let second = mto(&h, "second", json!({"displayName": "Another name"}));
@@ -202,7 +235,7 @@ async fn a_claim_whose_holder_is_gone_is_taken_over() {
         .collect();
     assert_eq!(lease_writes.len(), 1, "{lease_writes:#?}");
     assert_eq!(lease_writes[0].method, "PUT");
-    assert_eq!(verdict(&h.stored("contoso-mto")).1, "Created");
+    assert_eq!(verdict(&h.stored("contoso-mto")).1, "Creating");
 }
 
 #[tokio::test]
@@ -215,6 +248,14 @@ async fn members_are_added_and_watched_at_the_transition_poll() {
     );
 
     let action = h.reconcile(m).await.expect("the round");
+    // Tenants are added only once Graph shows the organization active.
+    assert_eq!(action, Action::requeue(TRANSITION_POLL));
+    assert_eq!(h.graph_writes(), ["create_mto"]);
+    creation_done(&h);
+    let action = h
+        .reconcile_stored::<MultiTenantOrganization>("contoso-mto")
+        .await
+        .expect("the round once active");
 
     assert_eq!(action, Action::requeue(TRANSITION_POLL));
     assert_eq!(h.graph_writes(), ["create_mto", "add_mto_member"]);
@@ -235,16 +276,36 @@ async fn members_are_added_and_watched_at_the_transition_poll() {
         fabrikam.default_domain_name.as_deref(),
         Some("fabrikam.onmicrosoft.com")
     );
-    assert_eq!(fabrikam.transition_status.as_deref(), Some("running"));
+    assert_eq!(fabrikam.transition_status.as_deref(), Some("notStarted"));
     assert!(status.in_transition());
     assert!(h.event_reasons().contains(&"MembersUpdated".to_string()));
+    // Not Ready while Graph adds it: kubectl wait and Flux see Reconciling, naming the tenant.
+    let (ready_status, reason, message) = verdict(&h.stored("contoso-mto"));
+    assert_eq!(
+        (ready_status.as_str(), reason.as_str()),
+        ("False", "MembersInTransition")
+    );
+    assert!(message.contains(DEFAULT_TENANT_B), "{message}");
 
-    // While Graph works on it, the next round doesn't add it again.
-    h.forget_traffic();
-    h.reconcile_stored::<MultiTenantOrganization>("contoso-mto")
-        .await
-        .expect("the next round");
-    assert!(h.graph_writes().is_empty(), "{:?}", h.graph_writes());
+    // While Graph works on it (notStarted, then running), no round adds it again.
+    let timings = h.emu.options.timings.clone();
+    for step in [0.0, timings.add_secs * timings.not_started_share + 1.0] {
+        h.emu.clock.advance(step);
+        h.forget_traffic();
+        let action = h
+            .reconcile_stored::<MultiTenantOrganization>("contoso-mto")
+            .await
+            .expect("the next round");
+        assert_eq!(action, Action::requeue(TRANSITION_POLL));
+        assert!(h.graph_writes().is_empty(), "{:?}", h.graph_writes());
+    }
+    let status = status_of(&h.stored("contoso-mto"));
+    let fabrikam = status
+        .tenants
+        .iter()
+        .find(|t| t.tenant_id == DEFAULT_TENANT_B)
+        .expect("tenant B in status");
+    assert_eq!(fabrikam.transition_status.as_deref(), Some("running"));
 }
 
 #[tokio::test]
@@ -291,7 +352,7 @@ async fn without_the_permission_nothing_is_sent_to_graph() {
         .expect("the round after the grant");
     assert_eq!(
         verdict(&h.stored("contoso-mto")).1,
-        "Created",
+        "Creating",
         "{:?}",
         verdict(&h.stored("contoso-mto"))
     );
@@ -328,9 +389,19 @@ async fn deletion_policy_leave_holds_a_finalizer_and_dissolves_on_delete() {
         .expect("the create");
     assert_eq!(h.graph_writes(), ["create_mto"]);
 
-    // Deleted: the owner leaves, which dissolves it; Graph takes a while.
+    // Deleted while Graph is still creating it: cleanup waits (leaving now would orphan it).
     h.api
         .delete::<MultiTenantOrganization>(super::NS, "contoso-mto");
+    h.forget_traffic();
+    let action = h
+        .reconcile_stored::<MultiTenantOrganization>("contoso-mto")
+        .await
+        .expect("a cleanup round during creation");
+    assert_eq!(action, Action::requeue(TRANSITION_POLL));
+    assert!(h.graph_writes().is_empty(), "{:?}", h.graph_writes());
+    creation_done(&h);
+
+    // Then the owner leaves, which dissolves it; Graph takes a while.
     h.forget_traffic();
     let action = h
         .reconcile_stored::<MultiTenantOrganization>("contoso-mto")

@@ -4,11 +4,11 @@
 //! itself, and every removal is asynchronous, so cleanup is a sequence of rounds, each one safe
 //! to repeat; a tenant or organization Graph no longer knows counts as removed.
 
-use graph_client::types::{MemberState, MtoMember};
+use graph_client::types::{MemberRole, MemberState, MtoMember};
 
 use super::{
     DeletionPolicy, MultiTenantOrganization, claim,
-    reconcile::{ROLE, tenant_status},
+    reconcile::{ROLE, own_create, tenant_status},
 };
 use crate::{
     error::Result,
@@ -52,11 +52,23 @@ pub(super) async fn leave(
             "tenant {tenant_id} is no longer in a multi-tenant organization"
         ))
     };
+    let own = own_create(&round.status);
     match graph.get_mto(v).await {
+        // Graph may still be creating it: leaving now would orphan what it then creates.
+        Ok(mto)
+            if !mto.exists()
+                && own
+                    .may_be_creating(graph.server_time().unwrap_or_else(jiff::Timestamp::now)) =>
+        {
+            return Ok(Cleanup::Waiting(
+                "deletionPolicy Leave: Graph is still creating the multi-tenant organization; the owner leaves once it is active".into(),
+            ));
+        }
         Ok(mto) if !mto.exists() => return Ok(gone()),
         Err(e) if e.is_not_found() => return Ok(gone()),
         Err(e) => return Err(e.into()),
-        Ok(_) => {}
+        // Seen active: from now on, not seeing it means it is gone (plan.rs, OwnCreate).
+        Ok(mto) => round.status.state = mto.state.as_ref().map(|s| s.to_string()),
     }
     let members = match graph.list_mto_members(v).await {
         Ok(m) => m,
@@ -65,19 +77,21 @@ pub(super) async fn leave(
     };
     round.status.tenants = members.iter().map(tenant_status).collect();
     let is_owner = |t: &str| t.eq_ignore_ascii_case(&tenant_id);
-    let leaving = |m: &MtoMember| {
-        m.transition_details
-            .as_ref()
-            .and_then(|t| t.desired_state.as_ref())
-            == Some(&MemberState::Removed)
-    };
     let others: Vec<_> = members
         .iter()
         .filter(|m| !is_owner(&m.tenant_id) && m.state != Some(MemberState::Removed))
         .collect();
     if !others.is_empty() {
-        for m in others.iter().filter(|m| !leaving(m)) {
+        for m in others.iter().filter(|m| !m.leaving()) {
             round.may_write()?;
+            // An active owner is made a member first: the how-to says owners can't be
+            // removed by another tenant (plan.rs, members_plan).
+            if m.role == Some(MemberRole::Owner) && m.state == Some(MemberState::Active) {
+                graph
+                    .update_mto_member_role(v, &m.tenant_id, &MemberRole::Member)
+                    .await?;
+                continue;
+            }
             match graph.remove_mto_member(v, &m.tenant_id).await {
                 Err(e) if e.is_not_found() => {}
                 other => other?,
@@ -98,7 +112,7 @@ pub(super) async fn leave(
     if me.is_none() {
         return Ok(gone());
     }
-    if !me.is_some_and(leaving) {
+    if !me.is_some_and(MtoMember::leaving) {
         round.may_write()?;
         match graph.remove_mto_member(v, &tenant_id).await {
             Err(e) if e.is_not_found() => return Ok(gone()),

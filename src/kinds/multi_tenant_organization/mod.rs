@@ -209,10 +209,16 @@ pub struct TopologyEntry {
 crate::reconciler::kind_status!(MultiTenantOrganizationStatus);
 
 impl MultiTenantOrganizationStatus {
-    /// A member's add, join, role change or removal is still running in Graph.
+    /// Graph is still creating the organization, or a member's add, join, role change or
+    /// removal is still in progress (`notStarted`, `running` or a status this build doesn't
+    /// know): look again at the transition poll.
     pub(crate) fn in_transition(&self) -> bool {
-        self.tenants
-            .iter()
-            .any(|t| t.transition_status.as_deref() == Some("running"))
+        let creating = self.id.is_some() && self.state.as_deref() != Some("active");
+        creating
+            || self.tenants.iter().any(|t| {
+                t.transition_status
+                    .as_deref()
+                    .is_some_and(|s| graph_client::types::ProcessingStatus::from(s).in_progress())
+            })
     }
 }

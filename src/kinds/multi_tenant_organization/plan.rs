@@ -10,6 +10,7 @@ use super::{
     MultiTenantOrganizationSpec, TenantRole, TenantSpec, TenantStatus, TopologyEntry, claim::Claim,
 };
 use crate::reconciler::{Health, Reason};
+use jiff::Timestamp;
 
 /// Graph keeps one multi-tenant organization per tenant: a resource that doesn't hold the
 /// tenant's claim stalls before anything reaches Graph.
@@ -30,11 +31,51 @@ pub(crate) fn claim_verdict(tenant_id: &str, claim: &Claim) -> Option<Health> {
     }
 }
 
+/// How long Graph may take, on its own clock, to show an organization whose PUT it answered
+/// (or may have received): the how-to says creation "can take a few minutes" and polls GET
+/// until it is active. Inside this window a GET that says `inactive` means "still being
+/// created", never "absent"; past it, an organization that still doesn't show is gone (its
+/// last owner left) and is created again.
+pub(crate) const CREATION_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
+
+/// What this resource knows of its own create, for [`mto_plan`]. Both instants are on Graph's
+/// clock (`createdDateTime`, and the `Date` of Graph's last answer when the PUT was sent), so
+/// the window is never measured across two machines' clocks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct OwnCreate {
+    /// Graph answered the PUT: the id is recorded.
+    pub(crate) recorded: bool,
+    /// When the recorded organization was created, or the unanswered PUT sent.
+    pub(crate) since: Option<Timestamp>,
+    /// A GET has shown it active since: creation is over, and not seeing it means it is gone.
+    pub(crate) seen_active: bool,
+}
+
+impl OwnCreate {
+    /// Graph may still be creating this resource's organization: a GET that doesn't show it
+    /// means "not yet", never "absent" (so: no second PUT, and deletion waits for it).
+    pub(crate) fn may_be_creating(&self, graph_now: Timestamp) -> bool {
+        if self.seen_active {
+            return false;
+        }
+        match self.since {
+            Some(t) => t
+                .checked_add(CREATION_WINDOW)
+                .is_ok_and(|until| graph_now < until),
+            // An id without a creation time: never created twice on a guess.
+            None => self.recorded,
+        }
+    }
+}
+
 /// What to do with the tenant's multi-tenant organization.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum MtoPlan {
     /// None exists: PUT this.
     Create(MtoWrite),
+    /// This resource's PUT was answered (or may have landed) and Graph is still creating it:
+    /// never PUT again; nothing else (no tenant is added) until GET shows it active.
+    AwaitCreation,
     /// It exists and differs: PATCH only what differs.
     Update(MtoWrite),
     /// It exists as declared and this resource hasn't recorded it yet.
@@ -44,16 +85,22 @@ pub(crate) enum MtoPlan {
 
 pub(crate) fn mto_plan(
     spec: &MultiTenantOrganizationSpec,
-    recorded: bool,
+    own: &OwnCreate,
     current: &GraphMto,
+    graph_now: Timestamp,
 ) -> MtoPlan {
     let desired = MtoWrite {
         display_name: Some(spec.display_name.clone()),
         description: spec.description.clone(),
     };
     if !current.exists() {
-        return MtoPlan::Create(desired);
+        return if own.may_be_creating(graph_now) {
+            MtoPlan::AwaitCreation
+        } else {
+            MtoPlan::Create(desired)
+        };
     }
+    let recorded = own.recorded;
     let changed = MtoWrite {
         display_name: (current.display_name != desired.display_name)
             .then(|| spec.display_name.clone()),
@@ -72,26 +119,74 @@ pub(crate) fn mto_plan(
     }
 }
 
-/// A member whose transition Graph reports as failed, with Graph's details.
-pub(crate) fn failed_member(members: &[MtoMember]) -> Option<Health> {
-    let failed = members.iter().find(|m| {
-        m.transition_details
-            .as_ref()
-            .and_then(|t| t.status.as_ref())
-            == Some(&ProcessingStatus::Failed)
-    })?;
-    let details = failed
-        .transition_details
-        .as_ref()
-        .and_then(|t| t.details.clone())
-        .unwrap_or_default();
-    Some(Health::ready(
-        Reason::MemberTransitionFailed,
-        format!(
-            "tenant {}: Graph reports the transition failed: {details}",
-            failed.tenant_id
-        ),
-    ))
+/// What the members say about the organization's health, when it isn't simply done: a member
+/// whose transition Graph reports failed (Stalled, naming the tenant and Graph's details: the
+/// member side has to reset its join), or members Graph is still adding, re-roling or removing
+/// (Reconciling, naming them), so `kubectl wait --for=condition=Ready` means every tenant is
+/// where the spec wants it.
+pub(crate) fn members_health(members: &[MtoMember]) -> Option<Health> {
+    let failed: Vec<String> = members
+        .iter()
+        .filter(|m| m.processing() == Some(&ProcessingStatus::Failed))
+        .map(|m| {
+            let details = m
+                .transition_details
+                .as_ref()
+                .and_then(|t| t.details.clone())
+                .filter(|d| !d.is_empty())
+                .unwrap_or_else(|| "Graph gave no details".into());
+            format!("tenant {} ({}): {details}", m.tenant_id, transition_kind(m))
+        })
+        .collect();
+    if !failed.is_empty() {
+        return Some(Health::stalled(
+            Reason::MemberTransitionFailed,
+            format!(
+                "Graph reports a failed transition: {}; the member tenant has to reset its join request",
+                failed.join("; ")
+            ),
+        ));
+    }
+    let moving: Vec<String> = members
+        .iter()
+        .filter(|m| m.in_transition())
+        .map(|m| {
+            format!(
+                "{} ({}, {})",
+                m.tenant_id,
+                transition_kind(m),
+                m.processing().map_or("unknown", |p| p.as_str())
+            )
+        })
+        .collect();
+    (!moving.is_empty()).then(|| {
+        Health::progressing(
+            Reason::MembersInTransition,
+            format!(
+                "Graph is still working on {} tenant(s): {}",
+                moving.len(),
+                moving.join(", ")
+            ),
+        )
+    })
+}
+
+/// Which step a member's transition is: the owner's add (and the member's join), a role
+/// change, or a removal.
+fn transition_kind(m: &MtoMember) -> &'static str {
+    let t = m.transition_details.as_ref();
+    if m.leaving() {
+        "removal"
+    } else if m.state == Some(MemberState::Pending) {
+        "add and join"
+    } else if t
+        .and_then(|t| t.desired_role.as_ref())
+        .is_some_and(|r| Some(r) != m.role.as_ref())
+    {
+        "role change"
+    } else {
+        "transition"
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,15 +212,6 @@ fn wire_role(r: TenantRole) -> MemberRole {
     }
 }
 
-/// A member on its way out (or gone) counts as absent.
-fn leaving(m: &MtoMember) -> bool {
-    matches!(m.state, Some(MemberState::Removed))
-        || m.transition_details
-            .as_ref()
-            .and_then(|t| t.desired_state.as_ref())
-            == Some(&MemberState::Removed)
-}
-
 /// Ops that bring Graph's member list to `desired`. The owner tenant itself is never removed
 /// here (that is what deletionPolicy Leave does).
 pub(crate) fn members_plan(
@@ -137,7 +223,7 @@ pub(crate) fn members_plan(
     for want in desired {
         let have = observed
             .iter()
-            .find(|m| m.tenant_id.eq_ignore_ascii_case(&want.tenant_id) && !leaving(m));
+            .find(|m| m.tenant_id.eq_ignore_ascii_case(&want.tenant_id) && !m.leaving());
         let role = wire_role(want.role);
         match have {
             None => ops.push(MemberOp::Add {
@@ -146,11 +232,8 @@ pub(crate) fn members_plan(
                 role,
             }),
             Some(m) => {
-                let pending_role = m
-                    .transition_details
-                    .as_ref()
-                    .and_then(|t| t.desired_role.as_ref());
-                if m.role.as_ref() != Some(&role) && pending_role != Some(&role) {
+                // A pending tenant's new role shows only in desiredRole (graph-api §10).
+                if m.effective_role() != Some(&role) {
                     ops.push(MemberOp::ChangeRole {
                         tenant_id: want.tenant_id.clone(),
                         role,
@@ -163,9 +246,20 @@ pub(crate) fn members_plan(
         let wanted = desired
             .iter()
             .any(|d| d.tenant_id.eq_ignore_ascii_case(&m.tenant_id));
-        if !wanted && !leaving(m) && !m.tenant_id.eq_ignore_ascii_case(owner_tenant_id) {
-            ops.push(MemberOp::Remove {
-                tenant_id: m.tenant_id.clone(),
+        if !wanted && !m.leaving() && !m.tenant_id.eq_ignore_ascii_case(owner_tenant_id) {
+            // The how-to says an owner can't remove another owner (the API page says it can):
+            // an active owner is made a member first, and removed at the next look.
+            let active_owner =
+                m.role == Some(MemberRole::Owner) && m.state == Some(MemberState::Active);
+            ops.push(if active_owner {
+                MemberOp::ChangeRole {
+                    tenant_id: m.tenant_id.clone(),
+                    role: MemberRole::Member,
+                }
+            } else {
+                MemberOp::Remove {
+                    tenant_id: m.tenant_id.clone(),
+                }
             });
         }
     }
@@ -255,31 +349,106 @@ mod tests {
         }
     }
 
+    fn at(t: &str) -> Timestamp {
+        t.parse().unwrap()
+    }
+
     #[test]
     fn creates_when_none_adopts_once_then_patches_only_what_differs() {
         let none = GraphMto {
             state: Some(MtoState::Inactive),
             ..Default::default()
         };
+        let now = at("2026-01-01T12:00:00Z");
+        let fresh = OwnCreate::default();
         assert!(matches!(
-            mto_plan(&spec(None), false, &none),
+            mto_plan(&spec(None), &fresh, &none, now),
             MtoPlan::Create(MtoWrite { display_name: Some(ref n), .. }) if n == "Contoso MTO"
         ));
+        let recorded = OwnCreate {
+            recorded: true,
+            since: Some(at("2026-01-01T11:59:00Z")),
+            seen_active: true,
+        };
         let same = graph_mto("Contoso MTO", Some("d"));
-        assert_eq!(mto_plan(&spec(Some("d")), false, &same), MtoPlan::Adopt);
-        assert_eq!(mto_plan(&spec(Some("d")), true, &same), MtoPlan::InSync);
         assert_eq!(
-            mto_plan(&spec(None), true, &same),
+            mto_plan(&spec(Some("d")), &fresh, &same, now),
+            MtoPlan::Adopt
+        );
+        assert_eq!(
+            mto_plan(&spec(Some("d")), &recorded, &same, now),
+            MtoPlan::InSync
+        );
+        assert_eq!(
+            mto_plan(&spec(None), &recorded, &same, now),
             MtoPlan::InSync,
             "an unset description is not managed"
         );
         assert_eq!(
-            mto_plan(&spec(Some("new")), true, &same),
+            mto_plan(&spec(Some("new")), &recorded, &same, now),
             MtoPlan::Update(MtoWrite {
                 display_name: None,
                 description: Some("new".into())
             })
         );
+    }
+
+    #[test]
+    fn an_organization_graph_is_still_creating_is_never_put_again() {
+        let inactive = GraphMto {
+            state: Some(MtoState::Inactive),
+            ..Default::default()
+        };
+        let now = at("2026-01-01T12:00:00Z");
+        // Answered 201 a minute ago; GET still says inactive, as Graph does for minutes.
+        let answered = OwnCreate {
+            recorded: true,
+            since: Some(at("2026-01-01T11:59:00Z")),
+            seen_active: false,
+        };
+        assert_eq!(
+            mto_plan(&spec(None), &answered, &inactive, now),
+            MtoPlan::AwaitCreation
+        );
+        // Sent, answer lost: the PUT may have landed; wait the same window.
+        let unanswered = OwnCreate {
+            recorded: false,
+            since: Some(at("2026-01-01T11:30:00Z")),
+            seen_active: false,
+        };
+        assert_eq!(
+            mto_plan(&spec(None), &unanswered, &inactive, now),
+            MtoPlan::AwaitCreation
+        );
+        // An id recorded without a creation time (an older status): still never a second PUT.
+        let id_only = OwnCreate {
+            recorded: true,
+            since: None,
+            seen_active: false,
+        };
+        assert_eq!(
+            mto_plan(&spec(None), &id_only, &inactive, now),
+            MtoPlan::AwaitCreation
+        );
+        // Once seen active, an organization that no longer shows is gone (its last owner left).
+        let seen = OwnCreate {
+            seen_active: true,
+            ..answered.clone()
+        };
+        assert!(matches!(
+            mto_plan(&spec(None), &seen, &inactive, now),
+            MtoPlan::Create(_)
+        ));
+        // Past the window on Graph's clock, an organization that never showed is gone.
+        let long_ago = OwnCreate {
+            recorded: true,
+            since: Some(at("2026-01-01T10:00:00Z")),
+            seen_active: false,
+        };
+        assert!(matches!(
+            mto_plan(&spec(None), &long_ago, &inactive, now),
+            MtoPlan::Create(_)
+        ));
     }
 
     #[test]

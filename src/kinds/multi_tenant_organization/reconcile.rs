@@ -11,8 +11,8 @@ use super::{
     DeletionPolicy, MultiTenantOrganization, MultiTenantOrganizationStatus, TenantStatus, claim,
     cleanup,
     plan::{
-        MemberOp, MtoPlan, claim_verdict, failed_member, lookups_needed, members_plan, mto_plan,
-        topology,
+        MemberOp, MtoPlan, OwnCreate, claim_verdict, lookups_needed, members_health, members_plan,
+        mto_plan, topology,
     },
 };
 use crate::{
@@ -112,13 +112,21 @@ impl Kind for MultiTenantOrganization {
         }
 
         let current = graph.get_mto(v).await?;
-        let mut health = match mto_plan(&round.obj.spec, round.status.id.is_some(), &current) {
+        // Graph's clock (its last answer's Date): the creation window is measured on it.
+        let graph_now = graph.server_time().unwrap_or_else(jiff::Timestamp::now);
+        let poll = round.settings().transition_poll;
+        let mut health = match mto_plan(
+            &round.obj.spec,
+            &own_create(&round.status),
+            &current,
+            graph_now,
+        ) {
             MtoPlan::Create(body) => {
                 // PUT fails on an existing one, so the singleton itself guards against a
                 // duplicate; the pending record tells a person what the operator was doing if it
-                // dies here.
+                // dies here, and holds off another PUT while Graph may still be creating it.
                 round.may_write()?;
-                round.status.pending_create = Some(jiff::Timestamp::now().to_string());
+                round.status.pending_create = Some(graph_now.to_string());
                 let creating =
                     Health::progressing(Reason::Creating, "creating the multi-tenant organization");
                 round.checkpoint(&creating).await?;
@@ -127,6 +135,8 @@ impl Kind for MultiTenantOrganization {
                     Err(e) => return Err(recover_create(&*graph, v, &mut round.status, e).await),
                 };
                 record(&mut round.status, &created);
+                // The 201's state is not what GET will say for minutes: shown once GET says it.
+                round.status.state = None;
                 round.holds_new_graph_state();
                 let message = format!(
                     "created multi-tenant organization {}",
@@ -135,7 +145,26 @@ impl Kind for MultiTenantOrganization {
                 round
                     .event(Reason::Created, "Create", message.clone())
                     .await;
-                Health::ready(Reason::Created, message)
+                // Creation takes Graph minutes; tenants are added once GET shows it active.
+                return Ok(Health::progressing(
+                    Reason::Creating,
+                    format!(
+                        "{message}; Graph is making it active (minutes), then the tenants are added"
+                    ),
+                )
+                .recheck_after(poll));
+            }
+            MtoPlan::AwaitCreation => {
+                round.status.state = current.state.as_ref().map(|s| s.to_string());
+                return Ok(Health::progressing(
+                    Reason::Creating,
+                    format!(
+                        "Graph is still creating the multi-tenant organization{} (GET says {}); the tenants are added once it is active",
+                        round.status.id.as_deref().map(|id| format!(" {id}")).unwrap_or_default(),
+                        current.state.as_ref().map_or("nothing", |s| s.as_str())
+                    ),
+                )
+                .recheck_after(poll));
             }
             MtoPlan::Update(changed) => {
                 round.may_write()?;
@@ -194,18 +223,19 @@ impl Kind for MultiTenantOrganization {
             let (entries, active) = topology(&members, partners.as_deref(), &tenant_id);
             round.status.topology = entries;
             round.status.active = Some(active);
-            if let Some(failed) = failed_member(&members) {
-                health = failed;
-            } else if !ops.is_empty() {
+            if !ops.is_empty() {
                 let message = format!(
                     "{} member change(s) sent; Graph applies them asynchronously",
                     ops.len()
                 );
                 round.event(Reason::MembersUpdated, "Update", message).await;
             }
+            if let Some(members) = members_health(&members) {
+                health = members;
+            }
         }
         if round.status.in_transition() {
-            health = health.recheck_after(round.settings().transition_poll);
+            health = health.recheck_after(poll);
         }
         Ok(health)
     }
@@ -319,6 +349,16 @@ pub(super) fn tenant_status(m: &MtoMember) -> TenantStatus {
             .as_ref()
             .and_then(|t| t.details.clone())
             .filter(|d| !d.is_empty()),
+    }
+}
+
+/// What the status says of this resource's own create (both instants on Graph's clock).
+pub(super) fn own_create(status: &MultiTenantOrganizationStatus) -> OwnCreate {
+    let parse = |t: &Option<String>| t.as_deref().and_then(|t| t.parse::<jiff::Timestamp>().ok());
+    OwnCreate {
+        recorded: status.id.is_some(),
+        since: parse(&status.created_date_time).or_else(|| parse(&status.pending_create)),
+        seen_active: status.state.as_deref() == Some("active"),
     }
 }
 

@@ -46,6 +46,16 @@ pub(super) async fn leave(
         return Ok(done());
     }
     if join.member_state == Some(MemberState::Active) {
+        // Already leaving (Graph removes a tenant over minutes): wait, don't ask again.
+        let own = graph.list_mto_members(v).await?;
+        if own
+            .iter()
+            .any(|m| m.tenant_id.eq_ignore_ascii_case(&tenant_id) && m.leaving())
+        {
+            return Ok(Cleanup::Waiting(format!(
+                "deletionPolicy Leave: tenant {tenant_id} is leaving; Graph removes it asynchronously"
+            )));
+        }
         round.may_write()?;
         match graph.remove_mto_member(v, &tenant_id).await {
             Err(e) if e.is_not_found() => return Ok(done()),
@@ -55,15 +65,11 @@ pub(super) async fn leave(
             "deletionPolicy Leave: tenant {tenant_id} is leaving; Graph removes it asynchronously"
         )));
     }
-    let processing = join
-        .transition_details
-        .as_ref()
-        .and_then(|t| t.status.as_ref());
-    if matches!(
-        processing,
-        Some(ProcessingStatus::Running) | Some(ProcessingStatus::Failed)
-    ) {
-        // A join not completed: cancel it.
+    if join
+        .processing()
+        .is_some_and(|p| p.in_progress() || *p == ProcessingStatus::Failed)
+    {
+        // A join not completed (notStarted, running, unknown, or failed): cancel it.
         round.may_write()?;
         graph.update_join_request(v, JOIN_RESET_TENANT_ID).await?;
     }

@@ -8,7 +8,8 @@ use graph_client::types::{JOIN_RESET_TENANT_ID, JoinRequest, MemberState, Proces
 pub(crate) enum JoinStep {
     /// The tenant is an active member of the owner's organization.
     Active,
-    /// Graph is processing our join request.
+    /// Graph is processing our join request (`notStarted`, `running`, or a status this build
+    /// doesn't know): never sent again.
     Joining,
     /// Too early to ask (Graph's clock).
     WaitUntil(Timestamp),
@@ -38,7 +39,8 @@ pub(crate) fn join_step(
     let ours = added_by.is_some_and(|a| a.eq_ignore_ascii_case(owner_tenant_id));
     let state = join.member_state.as_ref();
     let transition = join.transition_details.as_ref();
-    let processing = transition.and_then(|t| t.status.as_ref());
+    let processing = join.processing();
+    let in_progress = processing.is_some_and(ProcessingStatus::in_progress);
     let details = transition
         .and_then(|t| t.details.clone())
         .unwrap_or_else(|| "Graph gave no details".into());
@@ -58,7 +60,7 @@ pub(crate) fn join_step(
                 ),
             };
         }
-        if processing == Some(&ProcessingStatus::Running) && !reset_requested {
+        if in_progress && !reset_requested {
             return JoinStep::Conflict {
                 message: format!(
                     "a join request to tenant {other}'s multi-tenant organization is in progress; reset it (spec.resetRequestedAt) to join {owner_tenant_id} instead"
@@ -70,7 +72,7 @@ pub(crate) fn join_step(
         return join_when_allowed(JoinStep::ResetAndJoin);
     }
     match processing {
-        Some(ProcessingStatus::Running) => JoinStep::Joining,
+        _ if in_progress => JoinStep::Joining,
         Some(ProcessingStatus::Failed) => JoinStep::Failed {
             details: match added_by {
                 Some(a) if !ours => {
@@ -155,6 +157,62 @@ mod tests {
         let upper = record(Some(&OWNER.to_uppercase()), Some(MemberState::Active), None);
         assert_eq!(
             join_step(OWNER, &upper, now(), None, false),
+            JoinStep::Active
+        );
+    }
+
+    #[test]
+    fn not_started_and_unknown_statuses_are_in_progress_and_never_sent_again() {
+        for status in [
+            ProcessingStatus::NotStarted,
+            ProcessingStatus::Other("unknownFutureValue".into()),
+            ProcessingStatus::Other("validating".into()),
+        ] {
+            let ours = record(
+                Some(OWNER),
+                Some(MemberState::Pending),
+                Some(status.clone()),
+            );
+            assert_eq!(
+                join_step(OWNER, &ours, now(), None, false),
+                JoinStep::Joining,
+                "{status}"
+            );
+            // Another owner's join that Graph has not started yet is still that owner's.
+            let theirs = record(
+                Some(OTHER),
+                Some(MemberState::Pending),
+                Some(status.clone()),
+            );
+            assert!(
+                matches!(
+                    join_step(OWNER, &theirs, now(), None, false),
+                    JoinStep::Conflict { .. }
+                ),
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_join_that_succeeded_reads_active_whether_graph_says_succeeded_or_nothing() {
+        let null_after_success = JoinRequest {
+            added_by_tenant_id: Some(OWNER.into()),
+            member_state: Some(MemberState::Active),
+            transition_details: None,
+            ..Default::default()
+        };
+        assert_eq!(
+            join_step(OWNER, &null_after_success, now(), None, false),
+            JoinStep::Active
+        );
+        let succeeded = record(
+            Some(OWNER),
+            Some(MemberState::Active),
+            Some(ProcessingStatus::Succeeded),
+        );
+        assert_eq!(
+            join_step(OWNER, &succeeded, now(), None, false),
             JoinStep::Active
         );
     }

@@ -182,8 +182,9 @@ async fn converge(
             }
             JoinStep::Joining => (
                 joining(format!(
-                    "join requested; Graph reports memberState {}, transition running",
-                    status.member_state.as_deref().unwrap_or("unknown")
+                    "join requested; Graph reports memberState {}, transition {} (a join takes up to hours)",
+                    status.member_state.as_deref().unwrap_or("unknown"),
+                    join.processing().map_or("unknown", |p| p.as_str())
                 )),
                 Some(poll),
             ),

@@ -453,10 +453,13 @@ pub(crate) async fn ready_connection(
 }
 
 /// The roles that also grant `role` (a ReadWrite grants its Read; broader grants cover
-/// narrower ones), besides `role` itself.
+/// narrower ones), besides `role` itself, as Graph's permission table of each call lists them.
+/// `PATCH /organization` lists only Organization.ReadWrite.All for applications ("higher
+/// privileged permissions: not available", api-reference v1.0 `organization-update.md`), so
+/// Directory.ReadWrite.All does not grant it.
 fn also_granted_by(role: &str) -> &'static [&'static str] {
     match role {
-        "Organization.ReadWrite.All" => &["Directory.ReadWrite.All"],
+        "Organization.ReadWrite.All" => &[],
         "Organization.Read.All" => &[
             "Organization.ReadWrite.All",
             "Directory.Read.All",
@@ -549,4 +552,36 @@ pub(crate) async fn ready_global_connection(
             reason: "the tenant it belongs to is not known yet".into(),
         })?;
     Ok((conn, graph, tenant_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grants;
+
+    fn roles(r: &[&str]) -> Vec<String> {
+        r.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn grants_follow_graphs_permission_table_per_call() {
+        // PATCH /organization: Organization.ReadWrite.All only; Directory.ReadWrite.All is not
+        // listed for it (organization-update.md).
+        assert!(!grants(
+            &roles(&["Directory.ReadWrite.All"]),
+            "Organization.ReadWrite.All"
+        ));
+        assert!(grants(
+            &roles(&["Organization.ReadWrite.All"]),
+            "Organization.ReadWrite.All"
+        ));
+        // GET /organization: any of the four (organization-get.md).
+        for r in [
+            "Organization.ReadWrite.All",
+            "Directory.Read.All",
+            "Directory.ReadWrite.All",
+        ] {
+            assert!(grants(&roles(&[r]), "Organization.Read.All"), "{r}");
+        }
+        assert!(!grants(&roles(&["User.Read.All"]), "Organization.Read.All"));
+    }
 }
