@@ -990,6 +990,9 @@ def mto_floor(args, kube, workdir):
              [t[0] for t in members])
         g.ok(owner[0], "PUT", MTO_PATH, {"displayName": "Bench Group", "description": "bench"})
         t_put = time.monotonic()
+        # Graph takes minutes to create it (GET says inactive meanwhile); adds wait for active.
+        while g.ok(owner[0], "GET", MTO_PATH).get("state") != "active":
+            time.sleep(MTO_POLL)
         each(lambda tid, name: g.ok(owner[0], "POST", f"{MTO_PATH}/tenants",
                                     {"tenantId": tid, "displayName": name, "role": "member"}),
              [(t[0], t[2]) for t in members])

@@ -311,6 +311,8 @@ fn operator_as(
     let child = Command::new(env!("CARGO_BIN_EXE_graph-org-operator"))
         .args(["run", "--watch-namespaces", ns, "--claims-namespace", ns])
         .args(["--http-listen", "127.0.0.1:0"])
+        // Graph creates a multi-tenant organization over minutes (scaled by the emulator).
+        .args(["--transition-poll", "1s"])
         .args(extra)
         .env("KUBECONFIG", kubeconfig)
         .env("ALLOWED_ENDPOINTS", &emulator.url)

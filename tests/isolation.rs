@@ -554,6 +554,8 @@ fn start_isolation_operator(
         .args(["--claims-namespace", claims])
         .args(["--http-listen", "127.0.0.1:0", "--graph-timeout", "5s"])
         .args(["--log-format", "json"])
+        // Graph creates a multi-tenant organization over minutes (scaled by the emulator).
+        .args(["--transition-poll", "1s"])
         .args(["--allowed-endpoints", &allowed.join(",")])
         .args(["--operator-identity-namespaces", identity_namespaces])
         .arg("--federated-token-file")

@@ -1466,6 +1466,9 @@ fn cluster_wide_operator(claims_ns: &str, run: &str, allowed: &str) -> Proc {
                 &selector,
                 "--allowed-endpoints",
                 allowed,
+                // Graph creates a multi-tenant organization over minutes (scaled by the emulator).
+                "--transition-poll",
+                "1s",
                 "--http-listen",
                 "127.0.0.1:0",
                 "--graph-timeout",

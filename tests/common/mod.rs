@@ -273,6 +273,13 @@ impl Emulator {
         let config = dir.join("emulator.yaml");
         std::fs::write(&config, emulator_config()).unwrap();
         let log = dir.join("emulator.log");
+        // Graph's documented timings (minutes to create a multi-tenant organization), scaled so
+        // a test sees them in seconds: 1 real second = 1 emulated minute, unless the test sets
+        // its own clock or a window measured in emulated seconds.
+        let scaled = ["--time-scale", "--list-lag-secs"]
+            .iter()
+            .any(|f| extra_args.contains(f));
+        let scale: &[&str] = if scaled { &[] } else { &["--time-scale", "60"] };
         let mut child = Command::new(graph_emulator_bin())
             .args([
                 "--listen",
@@ -280,6 +287,7 @@ impl Emulator {
                 "--config",
                 config.to_str().unwrap(),
             ])
+            .args(scale)
             .args(extra_args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -486,6 +494,8 @@ pub fn start_operator_with_env(namespace: &str, extra_args: &[&str], env: &[(&st
         ("--http-listen", "127.0.0.1:0"),
         ("--graph-timeout", "5s"),
         ("--log-format", "json"),
+        // Look again at Graph's asynchronous steps every second (60 s by default).
+        ("--transition-poll", "1s"),
     ] {
         if !extra_args.contains(&flag) {
             args.extend([flag, value]);

@@ -722,7 +722,7 @@ pub(super) fn join_json(j: &JoinRecord, now: Timestamp, show_succeeded: bool) ->
     let status = match j.status {
         Some(ProcessingStatus::Running) => Some(progress(j.running_from.unwrap_or(now), now)),
         Some(ProcessingStatus::Succeeded) if !show_succeeded => None,
-        ref other => other.clone(),
+        other => other,
     };
     let transition = match status {
         Some(status) => {
