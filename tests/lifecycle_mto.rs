@@ -251,7 +251,13 @@ async fn owner_and_two_members_become_active_then_one_leaves() {
         "join PATCHes accepted per tenant: B {}, C {}; add POSTs: {}",
         b_joins.len(),
         c_joins.iter().filter(|e| e["status"] == 204).count(),
-        requests(&journal, "POST", "/multiTenantOrganization/tenants", TENANT_A).count()
+        requests(
+            &journal,
+            "POST",
+            "/multiTenantOrganization/tenants",
+            TENANT_A
+        )
+        .count()
     );
     assert!(
         events_with(&ns, "JoinRefused")
