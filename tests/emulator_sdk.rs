@@ -97,6 +97,12 @@ async fn microsoft_python_sdks_accept_the_emulator() {
         .env("GRAPHORG_CLIENT_SECRET", SECRET)
         .env("GRAPHORG_CERT_CLIENT_ID", CERT_APP)
         .env("GRAPHORG_CERT_PEM", &pem_path)
+        .env(
+            "GRAPHORG_MTO_CREATE_SECS",
+            graph_emulator::MtoTimings::DOCUMENTED
+                .create_secs
+                .to_string(),
+        )
         .env("SSL_CERT_FILE", &ca_path)
         .env("REQUESTS_CA_BUNDLE", &ca_path)
         .env("NO_PROXY", "127.0.0.1,localhost")
