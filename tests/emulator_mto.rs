@@ -5,27 +5,11 @@
 mod emulator_support;
 
 use emulator_support::*;
-use graph_emulator::config::{EmulatorConfig, TenantConfig};
+use graph_emulator::config::EmulatorConfig;
 use graph_emulator::wire::Cloud;
 use graph_emulator::{EmulatorOptions, MtoTimings};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-const MTO: &str = "/v1.0/tenantRelationships/multiTenantOrganization";
-const TC: &str = "33333333-3333-4333-8333-333333333333";
-
-fn three_tenants() -> EmulatorConfig {
-    let mut c = EmulatorConfig::default_local();
-    c.tenants.push(TenantConfig {
-        id: TC.into(),
-        domains: vec!["tailspin.onmicrosoft.com".into()],
-        display_name: Some("Tailspin".into()),
-        ..Default::default()
-    });
-    let roles = c.apps[0].roles[TA].clone();
-    c.apps[0].roles.insert(TC.into(), roles);
-    c
-}
 
 /// PUT, and (on a 201) wait out the minutes Graph takes to make it active, as the how-to polls
 /// for (tests/emulator_mto_async.rs shows the wait itself).
@@ -40,29 +24,7 @@ async fn put_mto(e: &Env, t: &str, body: Value) -> Resp {
 /// The documented timings (state::MtoTimings).
 const T: MtoTimings = MtoTimings::DOCUMENTED;
 
-async fn add(e: &Env, t: &str, tenant: &str, name: &str) -> Resp {
-    e.send(
-        Method::POST,
-        &format!("{MTO}/tenants"),
-        Some(t),
-        Some(&json!({"tenantId": tenant, "displayName": name})),
-    )
-    .await
-}
-
-async fn join(e: &Env, t: &str, owner: &str) -> Resp {
-    e.send(
-        Method::PATCH,
-        &format!("{MTO}/joinRequest"),
-        Some(t),
-        Some(&json!({"addedByTenantId": owner})),
-    )
-    .await
-}
-
-async fn member(e: &Env, t: &str, tenant: &str) -> Resp {
-    e.get(&format!("{MTO}/tenants/{tenant}"), t).await
-}
+use emulator_support::{mto_add as add, mto_join as join, mto_member as member};
 
 #[tokio::test]
 async fn create_read_update_and_put_twice() {

@@ -8,26 +8,9 @@
 mod emulator_support;
 
 use emulator_support::*;
-use graph_emulator::config::{EmulatorConfig, TenantConfig};
 use graph_emulator::{EmulatorOptions, MtoTimings};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-const MTO: &str = "/v1.0/tenantRelationships/multiTenantOrganization";
-const TC: &str = "33333333-3333-4333-8333-333333333333";
-
-fn three_tenants() -> EmulatorConfig {
-    let mut c = EmulatorConfig::default_local();
-    c.tenants.push(TenantConfig {
-        id: TC.into(),
-        domains: vec!["tailspin.onmicrosoft.com".into()],
-        display_name: Some("Tailspin".into()),
-        ..Default::default()
-    });
-    let roles = c.apps[0].roles[TA].clone();
-    c.apps[0].roles.insert(TC.into(), roles);
-    c
-}
 
 async fn env(timings: MtoTimings) -> Env {
     start_with(
@@ -51,27 +34,15 @@ async fn put_mto(e: &Env, t: &str) -> Resp {
 }
 
 async fn add(e: &Env, t: &str, tenant: &str) -> Resp {
-    e.send(
-        Method::POST,
-        &format!("{MTO}/tenants"),
-        Some(t),
-        Some(&json!({"tenantId": tenant, "displayName": "T"})),
-    )
-    .await
+    mto_add(e, t, tenant, "T").await
 }
 
 async fn join(e: &Env, t: &str, owner: &str) -> Resp {
-    e.send(
-        Method::PATCH,
-        &format!("{MTO}/joinRequest"),
-        Some(t),
-        Some(&json!({"addedByTenantId": owner})),
-    )
-    .await
+    mto_join(e, t, owner).await
 }
 
 async fn member(e: &Env, t: &str, tenant: &str) -> Value {
-    e.get(&format!("{MTO}/tenants/{tenant}"), t).await.json
+    mto_member(e, t, tenant).await.json
 }
 
 async fn join_record(e: &Env, t: &str) -> Value {

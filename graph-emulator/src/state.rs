@@ -20,6 +20,7 @@
 mod cross_tenant;
 mod mto;
 mod mto_transitions;
+mod mto_wire;
 mod organization;
 
 use std::collections::BTreeMap;
@@ -34,7 +35,8 @@ use crate::wire::{JOIN_RESET_TENANT_ID, MemberRole, MemberState, ProcessingStatu
 
 pub use cross_tenant::TemplateKind;
 pub use mto::MtoTimings;
-use mto::{JoinRecord, Membership, Mto, join_json, member_json, mto_json};
+use mto::{JoinRecord, Membership, Mto};
+use mto_wire::{join_json, member_json, mto_json};
 pub use organization::ORG_WRITABLE;
 use organization::{Orgs, build_org};
 

@@ -268,3 +268,49 @@ pub fn client_assertion(
     });
     jsonwebtoken::encode(&h, &claims, &cert.encoding_key()).unwrap()
 }
+
+// ------------------------------------------------------------------ multi-tenant organization
+
+pub const MTO: &str = "/v1.0/tenantRelationships/multiTenantOrganization";
+/// A third tenant, Tailspin, with the same app and roles as tenant A.
+pub const TC: &str = "33333333-3333-4333-8333-333333333333";
+
+pub fn three_tenants() -> EmulatorConfig {
+    let mut c = EmulatorConfig::default_local();
+    c.tenants.push(config::TenantConfig {
+        id: TC.into(),
+        domains: vec!["tailspin.onmicrosoft.com".into()],
+        display_name: Some("Tailspin".into()),
+        ..Default::default()
+    });
+    let roles = c.apps[0].roles[TA].clone();
+    c.apps[0].roles.insert(TC.into(), roles);
+    c
+}
+
+/// `POST …/tenants` as tenant token `t`.
+pub async fn mto_add(e: &Env, t: &str, tenant: &str, name: &str) -> Resp {
+    e.send(
+        Method::POST,
+        &format!("{MTO}/tenants"),
+        Some(t),
+        Some(&serde_json::json!({"tenantId": tenant, "displayName": name})),
+    )
+    .await
+}
+
+/// `PATCH …/joinRequest {addedByTenantId: owner}` as tenant token `t`.
+pub async fn mto_join(e: &Env, t: &str, owner: &str) -> Resp {
+    e.send(
+        Method::PATCH,
+        &format!("{MTO}/joinRequest"),
+        Some(t),
+        Some(&serde_json::json!({"addedByTenantId": owner})),
+    )
+    .await
+}
+
+/// `GET …/tenants/{tenant}` as tenant token `t`.
+pub async fn mto_member(e: &Env, t: &str, tenant: &str) -> Resp {
+    e.get(&format!("{MTO}/tenants/{tenant}"), t).await
+}

@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::mto_wire::{join_json, member_json, mto_json};
 use super::*;
 
 /// How the emulator plays the asynchronous MTO steps: their emulated durations (graph-api §2.4,
@@ -74,15 +75,6 @@ impl MtoTimings {
     /// When a step started at `start` that lasts `secs` turns from `notStarted` to `running`.
     pub(super) fn running_from(&self, start: Timestamp, secs: f64) -> Timestamp {
         after(start, secs * self.not_started_share.clamp(0.0, 1.0))
-    }
-}
-
-/// `notStarted` before `running_from`, `running` after.
-fn progress(running_from: Timestamp, now: Timestamp) -> ProcessingStatus {
-    if now < running_from {
-        ProcessingStatus::NotStarted
-    } else {
-        ProcessingStatus::Running
     }
 }
 
@@ -155,6 +147,29 @@ impl Directory {
         Ok(())
     }
 
+    /// What every MTO call does first: apply due transitions, refuse outside the Global cloud,
+    /// check the caller's permission.
+    fn enter(&mut self, c: &Caller, permission: &[&str], now: Timestamp) -> ApiResult<()> {
+        self.settle(now);
+        self.mto_available(c)?;
+        require(c, permission)
+    }
+
+    /// [`Self::enter`] for a call with a JSON object body, returned without OData annotations.
+    fn enter_with_body(
+        &mut self,
+        c: &Caller,
+        permission: &[&str],
+        body: Value,
+        now: Timestamp,
+    ) -> ApiResult<Map<String, Value>> {
+        self.enter(c, permission, now)?;
+        let Value::Object(fields) = body else {
+            return Err(ApiError::unreadable_body());
+        };
+        Ok(strip_odata(fields))
+    }
+
     /// The MTO key and the caller's membership, when the caller is in an active one (one still
     /// being created reads as none).
     fn caller_mto(&self, c: &Caller) -> ApiResult<Option<(String, Membership)>> {
@@ -181,9 +196,7 @@ impl Directory {
     }
 
     pub fn get_mto(&mut self, c: &Caller, now: Timestamp) -> ApiResult<Value> {
-        self.settle(now);
-        self.mto_available(c)?;
-        require(c, MTO_READ)?;
+        self.enter(c, MTO_READ, now)?;
         Ok(match self.caller_mto(c)? {
             Some((k, m)) => mto_json(&self.mtos[&k], &m),
             None => {
@@ -194,13 +207,7 @@ impl Directory {
 
     /// `PUT …/multiTenantOrganization`: create only (graph-api §2.4, §7.5).
     pub fn create_mto(&mut self, c: &Caller, body: Value, now: Timestamp) -> ApiResult<Value> {
-        self.settle(now);
-        self.mto_available(c)?;
-        require(c, MTO_WRITE)?;
-        let Value::Object(fields) = body else {
-            return Err(ApiError::unreadable_body());
-        };
-        let fields = strip_odata(fields);
+        let fields = self.enter_with_body(c, MTO_WRITE, body, now)?;
         // One exists, or is being created: what Graph answers a second PUT is undocumented (the
         // CSDL marks the type updatable by PUT); this is what a PowerShell user met
         // (msgraph-sdk-powershell issue 2736).
@@ -275,13 +282,7 @@ impl Directory {
 
     /// `PATCH …/multiTenantOrganization`: displayName and description (owners only).
     pub fn update_mto(&mut self, c: &Caller, body: Value, now: Timestamp) -> ApiResult<()> {
-        self.settle(now);
-        self.mto_available(c)?;
-        require(c, MTO_WRITE)?;
-        let Value::Object(fields) = body else {
-            return Err(ApiError::unreadable_body());
-        };
-        let fields = strip_odata(fields);
+        let fields = self.enter_with_body(c, MTO_WRITE, body, now)?;
         for k in fields.keys() {
             if k != "displayName" && k != "description" {
                 return Err(ApiError::bad_request(format!(
@@ -315,9 +316,7 @@ impl Directory {
         tenant_filter: Option<&str>,
         now: Timestamp,
     ) -> ApiResult<Vec<Value>> {
-        self.settle(now);
-        self.mto_available(c)?;
-        require(c, MTO_READ)?;
+        self.enter(c, MTO_READ, now)?;
         let Some((k, _)) = self.caller_mto(c)? else {
             return Ok(vec![]);
         };
@@ -330,9 +329,7 @@ impl Directory {
     }
 
     pub fn get_member(&mut self, c: &Caller, tid: &str, now: Timestamp) -> ApiResult<Value> {
-        self.settle(now);
-        self.mto_available(c)?;
-        require(c, MTO_READ)?;
+        self.enter(c, MTO_READ, now)?;
         let Some((k, _)) = self.caller_mto(c)? else {
             return Err(ApiError::directory_object_not_found());
         };
@@ -345,13 +342,7 @@ impl Directory {
 
     /// `POST …/tenants` `{tenantId, displayName, role?}`.
     pub fn add_member(&mut self, c: &Caller, body: Value, now: Timestamp) -> ApiResult<Value> {
-        self.settle(now);
-        self.mto_available(c)?;
-        require(c, MTO_WRITE)?;
-        let Value::Object(fields) = body else {
-            return Err(ApiError::unreadable_body());
-        };
-        let fields = strip_odata(fields);
+        let fields = self.enter_with_body(c, MTO_WRITE, body, now)?;
         let tenant_id = opt_string(&fields, "tenantId")?.unwrap_or_default();
         if uuid::Uuid::parse_str(&tenant_id).is_err() {
             return Err(ApiError::bad_request(
@@ -405,13 +396,7 @@ impl Directory {
         body: Value,
         now: Timestamp,
     ) -> ApiResult<()> {
-        self.settle(now);
-        self.mto_available(c)?;
-        require(c, MTO_WRITE)?;
-        let Value::Object(fields) = body else {
-            return Err(ApiError::unreadable_body());
-        };
-        let fields = strip_odata(fields);
+        let fields = self.enter_with_body(c, MTO_WRITE, body, now)?;
         for k in fields.keys() {
             if k != "role" {
                 return Err(ApiError::bad_request(format!(
@@ -458,9 +443,7 @@ impl Directory {
     /// any other tenant, or itself if another active owner remains or no other active tenant
     /// remains (which dissolves the MTO).
     pub fn remove_member(&mut self, c: &Caller, tid: &str, now: Timestamp) -> ApiResult<()> {
-        self.settle(now);
-        self.mto_available(c)?;
-        require(c, MTO_WRITE)?;
+        self.enter(c, MTO_WRITE, now)?;
         let Some((k, _)) = self.caller_mto(c)? else {
             return Err(ApiError::directory_object_not_found());
         };
@@ -522,9 +505,7 @@ impl Directory {
     }
 
     pub fn get_join(&mut self, c: &Caller, now: Timestamp) -> ApiResult<Value> {
-        self.settle(now);
-        self.mto_available(c)?;
-        require(c, MTO_READ)?;
+        self.enter(c, MTO_READ, now)?;
         Ok(join_json(
             &self.tenant(&c.tenant_id)?.join,
             now,
@@ -537,13 +518,7 @@ impl Directory {
     /// `join_after_create_secs` after the MTO's creation (graph-api §2.4: "wait at least 2
     /// hours"; Graph's real answer is undocumented, so the emulator picks this one).
     pub fn update_join(&mut self, c: &Caller, body: Value, now: Timestamp) -> ApiResult<()> {
-        self.settle(now);
-        self.mto_available(c)?;
-        require(c, MTO_WRITE)?;
-        let Value::Object(fields) = body else {
-            return Err(ApiError::unreadable_body());
-        };
-        let fields = strip_odata(fields);
+        let fields = self.enter_with_body(c, MTO_WRITE, body, now)?;
         for k in fields.keys() {
             if k != "addedByTenantId" {
                 return Err(ApiError::bad_request(format!(
@@ -671,70 +646,4 @@ pub(super) fn active(mto: &Mto) -> impl Iterator<Item = &Member> {
 
 pub(super) fn active_owners(mto: &Mto) -> impl Iterator<Item = &Member> {
     active(mto).filter(|m| m.role == MemberRole::Owner)
-}
-
-pub(super) fn mto_json(mto: &Mto, m: &Membership) -> Value {
-    json!({
-        "id": m.local_id,
-        "createdDateTime": graph_time(m.created),
-        "displayName": mto.display_name,
-        "description": mto.description,
-        "state": "active",
-    })
-}
-
-/// A member as `GET …/tenants` shows it at `now`: an add or a removal in progress reads
-/// `notStarted`, then `running`; `transitionDetails` is null once the tenant is active (the
-/// how-to's examples, steps 4–8).
-pub(super) fn member_json(m: &Member, now: Timestamp) -> Value {
-    let transition = if let Some(running_from) = m.removal_running_from {
-        json!({"desiredRole": null, "desiredState": "removed", "status": progress(running_from, now), "details": null})
-    } else if m.state == MemberState::Pending {
-        let desired_role = m.desired_role.unwrap_or(m.role);
-        match &m.failed {
-            Some(d) => {
-                json!({"desiredRole": desired_role, "desiredState": "active", "status": "failed", "details": d})
-            }
-            None => {
-                json!({"desiredRole": desired_role, "desiredState": "active", "status": progress(m.running_from, now), "details": null})
-            }
-        }
-    } else {
-        Value::Null
-    };
-    json!({
-        "id": m.tenant_id,
-        "deletedDateTime": null,
-        "tenantId": m.tenant_id,
-        "displayName": m.display_name,
-        "role": m.role,
-        "state": m.state,
-        "addedByTenantId": m.added_by,
-        "addedDateTime": graph_time(m.added),
-        "joinedDateTime": m.joined.map(graph_time),
-        "transitionDetails": transition,
-    })
-}
-
-/// The join request record at `now`. After success the how-to shows `transitionDetails` null;
-/// `show_succeeded` plays the other reading.
-pub(super) fn join_json(j: &JoinRecord, now: Timestamp, show_succeeded: bool) -> Value {
-    let status = match j.status {
-        Some(ProcessingStatus::Running) => Some(progress(j.running_from.unwrap_or(now), now)),
-        Some(ProcessingStatus::Succeeded) if !show_succeeded => None,
-        other => other,
-    };
-    let transition = match status {
-        Some(status) => {
-            json!({"desiredMemberState": j.desired, "status": status, "details": j.details})
-        }
-        None => Value::Null,
-    };
-    json!({
-        "id": j.id,
-        "addedByTenantId": j.added_by,
-        "memberState": j.member_state,
-        "role": j.role,
-        "transitionDetails": transition,
-    })
 }
