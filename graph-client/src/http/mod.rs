@@ -1,24 +1,37 @@
 //! The real Graph client: reqwest, a token cache, a fresh `client-request-id` per request,
 //! retries with backoff and jitter that honour `Retry-After`, and OData paging.
+//!
+//! The transport that sends one request well lives in its own modules: `transport` (the HTTP
+//! client, the token, the Graph-root check, the retry loop), `retry` (the policy), `throttle`
+//! (the gate and the pacer) and `requests` (URLs, JSON, paging, writes).
+
+mod requests;
+mod retry;
+mod throttle;
+mod transport;
 
 use std::{
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use futures::{FutureExt, future::BoxFuture};
-use rand::Rng;
 use reqwest::Method;
-use serde::{Serialize, de::DeserializeOwned};
 use url::Url;
+
+pub use retry::RetryPolicy;
+pub use throttle::{LONGEST_WAIT_IN_LINE, ThrottleGate};
+pub use transport::build_http_client;
 
 use crate::{
     ApiVersion, GraphApi, GraphResult, TokenInfo,
     auth::{TokenCache, TokenRequestor},
-    endpoint::{EndpointGuard, Outcome, origin_of},
-    error::{GraphError, GraphErrorBody, TOKEN_REQUEST, location_host, parse_retry_after},
+    endpoint::{EndpointGuard, origin_of},
+    error::GraphError,
     types::*,
 };
+use requests::path_segment;
+use retry::Replay;
 
 /// Told about every request, for metrics. Kept as a trait so the Graph client does not depend
 /// on the operator's metrics registry.
@@ -35,175 +48,6 @@ pub struct NoObserver;
 impl RequestObserver for NoObserver {
     fn request(&self, _: &'static str, _: Option<u16>, _: Duration) {}
     fn token_refreshed(&self, _: bool) {}
-}
-
-/// How hard one call tries before giving the error back to the reconciler (which then requeues
-/// with its own backoff).
-#[derive(Clone, Debug)]
-pub struct RetryPolicy {
-    pub attempts: u32,
-    /// The first backoff after a failure that is not throttling (a 500, a broken connection),
-    /// doubled per attempt up to `cap`, with full jitter.
-    pub base: Duration,
-    pub cap: Duration,
-    /// The deadline of one Graph request, and of one token request with everyone waiting for it.
-    pub timeout: Duration,
-    /// The first backoff after a 429, 503 or 504 that says no `Retry-After` (graph-api §3:
-    /// back off exponentially), doubled per attempt up to `throttled_cap`; never less than this.
-    pub throttled_base: Duration,
-    pub throttled_cap: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            attempts: 4,
-            base: Duration::from_millis(250),
-            cap: Duration::from_secs(20),
-            timeout: Duration::from_secs(30),
-            throttled_base: Duration::from_secs(1),
-            throttled_cap: Duration::from_secs(30),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// How long to wait before sending again after `err`: the server's `Retry-After` if it gave
-    /// one (never less), the throttled backoff for a 429/503/504 without one, the ordinary
-    /// backoff otherwise.
-    pub fn delay_for(&self, attempt: u32, err: &GraphError) -> Duration {
-        match err.retry_after() {
-            Some(ra) => self.delay(attempt, Some(ra)),
-            None if err.is_throttled_or_unavailable() => self.throttled_delay(attempt),
-            None => self.delay(attempt, None),
-        }
-    }
-
-    /// Backoff after a 429/503/504 without `Retry-After`: `throttled_base` doubled per attempt,
-    /// up to `throttled_cap`, plus up to a quarter of jitter (at the cap, up to a fifth less
-    /// instead). Never below `throttled_base`.
-    pub fn throttled_delay(&self, attempt: u32) -> Duration {
-        let floor = self.throttled_base;
-        let cap = self.throttled_cap.max(floor);
-        let exp = floor.saturating_mul(1u32 << attempt.min(16)).min(cap);
-        let mut rng = rand::thread_rng();
-        let jittered = exp.saturating_add(exp.mul_f64(rng.gen_range(0.0..0.25)));
-        if jittered <= cap {
-            jittered
-        } else {
-            cap.saturating_sub(cap.mul_f64(rng.gen_range(0.0..0.2)))
-                .max(floor)
-        }
-    }
-
-    /// Exponential backoff with full jitter; a server's `Retry-After` is a floor, never cut.
-    /// For an error, prefer [`RetryPolicy::delay_for`], which knows throttling from failure.
-    pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        let exp = self
-            .base
-            .saturating_mul(1u32 << attempt.min(16))
-            .min(self.cap);
-        let jittered = exp.mul_f64(rand::thread_rng().gen_range(0.0..=1.0));
-        match retry_after {
-            // A little jitter on top so that many waiters don't all return at the same instant.
-            Some(ra) => {
-                ra + ra.mul_f64(rand::thread_rng().gen_range(0.0..0.1)) + Duration::from_millis(5)
-            }
-            None => jittered.max(Duration::from_millis(50)),
-        }
-    }
-}
-
-/// The longest a request waits for a throttle gate to open. A longer `Retry-After` is handed
-/// back to the caller ([`GraphError::Held`]): a reconcile waiting inside a request holds one of
-/// its controller's few slots, and one tenant's throttling must not hold the slots every other
-/// namespace needs. Graph's usual `Retry-After` (a few seconds at most) is waited out in line.
-pub const LONGEST_WAIT_IN_LINE: Duration = Duration::from_secs(2);
-
-/// Wait until `until`, or, if that is more than [`LONGEST_WAIT_IN_LINE`] away, give the wait
-/// back as [`GraphError::Held`].
-async fn wait_in_line(operation: &'static str, until: Instant) -> GraphResult<()> {
-    let left = until.saturating_duration_since(Instant::now());
-    if left > LONGEST_WAIT_IN_LINE {
-        return Err(GraphError::Held { operation, left });
-    }
-    tokio::time::sleep_until(until.into()).await;
-    Ok(())
-}
-
-/// Whether a failed attempt may be sent again. A create that may have reached the server is
-/// not resent here: the reconciler recovers it by adoption instead of risking a duplicate.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Replay {
-    Safe,
-    OnlyIfThrottled,
-}
-
-/// Spaces requests once Graph has throttled this app+tenant.
-///
-/// Graph's bucket refills continuously; a 429's `Retry-After` says how long until the next
-/// token, so the longest one seen estimates the refill interval. Requests are then spaced by that
-/// interval, which uses the whole budget without running into the empty bucket again. Once
-/// demand has stayed below that pace for a minute (no request had to wait for its slot, no 429)
-/// the pacing is dropped, in case the limit was raised. Forgetting after a minute without 429s
-/// instead would drop it in the middle of a long burst, precisely because pacing works, and
-/// buy a fresh round of 429s (the bench saw one per minute).
-#[derive(Debug, Default)]
-struct Pacer {
-    interval: Option<Duration>,
-    next_slot: Option<Instant>,
-    /// The last time the pace was the limit: a 429, or a request that waited for its slot.
-    last_at_limit: Option<Instant>,
-}
-
-impl Pacer {
-    const FORGET_AFTER: Duration = Duration::from_secs(60);
-    /// A longer Retry-After is a pause, not a refill rate: the gate honours the pause, and pacing
-    /// slower than this afterwards would only starve the reconcilers.
-    const MAX_INTERVAL: Duration = Duration::from_millis(100);
-
-    /// When the next request may leave.
-    fn take_slot(&mut self, now: Instant) -> Instant {
-        if self
-            .last_at_limit
-            .is_some_and(|t| now.saturating_duration_since(t) > Self::FORGET_AFTER)
-        {
-            *self = Self::default();
-        }
-        let Some(interval) = self.interval else {
-            return now;
-        };
-        let slot = self.next_slot.map_or(now, |n| n.max(now));
-        if slot > now {
-            self.last_at_limit = Some(now);
-        }
-        self.next_slot = Some(slot + interval);
-        slot
-    }
-
-    fn throttled(&mut self, retry_after: Duration, now: Instant) {
-        // A little slack over the refill interval keeps us just behind the bucket.
-        // A 429 while already pacing means the interval is still too short: Retry-After only says
-        // how long until the *next* token, which can be less than a full refill interval.
-        // Capped as a whole, not just the estimate: 429s that come at random (a struggling
-        // service, not an empty bucket) would otherwise compound ×1.05 each, and the soak saw
-        // the pace reach seconds per request after a hundred of them.
-        let estimate = retry_after.mul_f64(1.02).min(Self::MAX_INTERVAL);
-        self.interval = Some(
-            self.interval
-                .map_or(estimate, |i| i.mul_f64(1.05).max(estimate))
-                .min(Self::MAX_INTERVAL),
-        );
-        self.last_at_limit = Some(now);
-    }
-}
-
-/// Graph throttles per app and tenant: every client for the same app in the same tenant shares
-/// one gate (no request before a `Retry-After` elapses) and one pacer.
-#[derive(Debug, Default)]
-pub struct ThrottleGate {
-    until: Mutex<Option<Instant>>,
-    pacer: Mutex<Pacer>,
 }
 
 pub struct HttpGraph {
@@ -225,52 +69,6 @@ pub struct HttpGraph {
     mto_supported: bool,
     /// The `Date` header of the latest answer.
     last_date: Mutex<Option<jiff::Timestamp>>,
-}
-
-/// A URL the bearer token may be sent to: same scheme, host and port as the Graph root, and no
-/// userinfo. Only [`HttpGraph::authorize`] makes one, and [`HttpGraph::send_once`], the only
-/// place a bearer token is attached, takes nothing else.
-struct GraphUrl(Url);
-
-/// Whether `url` is on the Graph root: the parsed scheme, host and port, not a string prefix
-/// (`https://graph.microsoft.com.evil.example/` and `https://graph.microsoft.com@evil.example/`
-/// start with the root but are elsewhere).
-fn on_graph_root(root: &Url, url: &Url) -> bool {
-    url.scheme() == root.scheme()
-        && url.host() == root.host()
-        && url.port_or_known_default() == root.port_or_known_default()
-        && url.username().is_empty()
-        && url.password().is_none()
-}
-
-struct Response {
-    status: u16,
-    request_id: Option<String>,
-    body: Vec<u8>,
-}
-
-/// The one place HTTP clients are built: rustls with the ring provider, the platform's roots plus
-/// an optional extra CA (the emulator's, or a proxy's).
-///
-/// Redirects are never followed: Graph requests carry a bearer token and token requests a
-/// credential, and neither may go to a host the `Location` header picks. A 3xx comes back as
-/// [`GraphError::Redirected`]. [`HttpGraph`] relies on this: give it only clients built here.
-pub fn build_http_client(extra_ca_pem: Option<&[u8]>) -> Result<reqwest::Client, GraphError> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut b = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(10))
-        .pool_idle_timeout(Duration::from_secs(60))
-        .user_agent(concat!("graph-org-operator/", env!("CARGO_PKG_VERSION")));
-    if let Some(pem) = extra_ca_pem {
-        for cert in reqwest::Certificate::from_pem_bundle(pem)
-            .map_err(|e| GraphError::Credential(format!("CA bundle is not PEM: {e}")))?
-        {
-            b = b.add_root_certificate(cert);
-        }
-    }
-    b.build()
-        .map_err(|e| GraphError::Credential(format!("cannot build the HTTP client: {e}")))
 }
 
 impl HttpGraph {
@@ -319,90 +117,6 @@ impl HttpGraph {
         &self.graph_root
     }
 
-    /// Wait for the throttle gate, then for this request's pacing slot. The slot is taken only
-    /// once the gate is open, so requests held by a `Retry-After` leave one by one, not together.
-    /// A gate closed for longer than [`LONGEST_WAIT_IN_LINE`] is not waited for: the caller gets
-    /// [`GraphError::Held`] with the time left.
-    async fn wait_for_gate(&self, operation: &'static str) -> GraphResult<()> {
-        let started = Instant::now();
-        let result = self.wait_for_gate_inner(operation).await;
-        let waited = started.elapsed();
-        if waited >= Duration::from_millis(1) {
-            self.observer.throttle_waited(waited);
-        }
-        result
-    }
-
-    async fn wait_for_gate_inner(&self, operation: &'static str) -> GraphResult<()> {
-        loop {
-            let until = *self.throttle.until.lock().unwrap();
-            if let Some(t) = until.filter(|t| *t > Instant::now()) {
-                wait_in_line(operation, t).await?;
-                continue;
-            }
-            let slot = self
-                .throttle
-                .pacer
-                .lock()
-                .unwrap()
-                .take_slot(Instant::now());
-            if slot > Instant::now() {
-                tokio::time::sleep_until(slot.into()).await;
-            }
-            // A 429 seen while this request waited for its slot closes the gate again.
-            let reopened = self
-                .throttle
-                .until
-                .lock()
-                .unwrap()
-                .is_none_or(|t| t <= Instant::now());
-            if reopened {
-                return Ok(());
-            }
-        }
-    }
-
-    fn close_gate_for(&self, wait: Duration) {
-        let until = Instant::now() + wait;
-        let mut g = self.throttle.until.lock().unwrap();
-        if g.is_none_or(|t| t < until) {
-            *g = Some(until);
-        }
-    }
-
-    async fn token(&self) -> GraphResult<String> {
-        let mut attempt = 0;
-        loop {
-            match self.tokens.get(&self.http).await {
-                Ok((t, refreshed)) => {
-                    if refreshed {
-                        self.observer.token_refreshed(true);
-                    }
-                    return Ok(t.bearer.0);
-                }
-                Err(e) => {
-                    self.observer.token_refreshed(false);
-                    // A backed-off or busy token endpoint would refuse the retry as well: give
-                    // the caller its error now rather than hold it through the backoff.
-                    // The token endpoint's Retry-After (possibly fractional) is a floor too.
-                    let delay = self.policy.delay_for(attempt, &e);
-                    if !e.is_transient()
-                        || attempt + 1 >= self.policy.attempts
-                        || self.tokens.endpoint_refuses()
-                    {
-                        return Err(e);
-                    }
-                    if delay > LONGEST_WAIT_IN_LINE {
-                        return Err(e.with_wait_at_least(delay));
-                    }
-                    tracing::debug!(attempt, ?delay, error = %e, "retrying the token request");
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                }
-            }
-        }
-    }
-
     fn require_mto(&self) -> GraphResult<()> {
         if self.mto_supported {
             Ok(())
@@ -411,228 +125,6 @@ impl HttpGraph {
                 "multi-tenant organizations exist only in the Global cloud".into(),
             ))
         }
-    }
-
-    /// The one check in front of the bearer token: a URL not on the Graph root gets no request.
-    /// Every URL built here is on it; a page's `@odata.nextLink` may not be.
-    fn authorize(&self, operation: &'static str, url: Url) -> GraphResult<GraphUrl> {
-        match &self.root {
-            Some(root) if on_graph_root(root, &url) => Ok(GraphUrl(url)),
-            _ => Err(GraphError::ForeignNextLink {
-                operation,
-                host: url.host_str().map(str::to_string),
-            }),
-        }
-    }
-
-    async fn send(
-        &self,
-        operation: &'static str,
-        method: Method,
-        url: Url,
-        body: Option<serde_json::Value>,
-        replay: Replay,
-    ) -> GraphResult<Response> {
-        let url = self.authorize(operation, url)?;
-        let mut attempt = 0;
-        loop {
-            self.wait_for_gate(operation).await?;
-            let result = self
-                .send_once(operation, method.clone(), &url, body.as_ref())
-                .await;
-            let err = match result {
-                Ok(r) => return Ok(r),
-                Err(e) => e,
-            };
-            let delay = self.policy.delay_for(attempt, &err);
-            // Graph's Retry-After binds every request of this app in this tenant, whether or not
-            // this one is sent again, so the gate closes before anything else is decided.
-            if let Some(ra) = err.retry_after() {
-                self.close_gate_for(ra);
-                if err.status() == Some(429) {
-                    self.throttle
-                        .pacer
-                        .lock()
-                        .unwrap()
-                        .throttled(ra, Instant::now());
-                }
-            } else if matches!(err, GraphError::Api { .. }) && err.is_throttled_or_unavailable() {
-                // A 429, 503 or 504 without Retry-After holds the app+tenant just the same:
-                // everyone, this request's follow-ups included (a lookup after a failed create),
-                // waits out this backoff. There is no refill interval to pace by.
-                self.close_gate_for(delay);
-            }
-            if matches!(err, GraphError::Api { status: 401, .. }) && attempt == 0 {
-                // A revoked token or changed grants: one fresh token, then report.
-                self.tokens.invalidate().await;
-            } else {
-                let throttled = err.status() == Some(429);
-                let may_replay = replay == Replay::Safe || throttled;
-                if !err.is_transient()
-                    || !may_replay
-                    || attempt + 1 >= self.policy.attempts
-                    || self.endpoint_refuses(&err)
-                {
-                    return Err(err);
-                }
-            }
-            if delay > LONGEST_WAIT_IN_LINE {
-                // The caller retries after the wait, without holding its place meanwhile; see
-                // LONGEST_WAIT_IN_LINE.
-                return Err(err.with_wait_at_least(delay));
-            }
-            tracing::debug!(operation, attempt, ?delay, error = %err, "retrying Graph request");
-            tokio::time::sleep(delay).await;
-            attempt += 1;
-        }
-    }
-
-    /// Whether the origin `err` came from (the token endpoint or the Graph root) is backed off
-    /// or busy now, so that sending again would only be refused.
-    fn endpoint_refuses(&self, err: &GraphError) -> bool {
-        let from_token_endpoint = match err {
-            GraphError::Token { .. } => true,
-            GraphError::Transport { operation, .. }
-            | GraphError::Malformed { operation, .. }
-            | GraphError::Redirected { operation, .. } => *operation == TOKEN_REQUEST,
-            _ => false,
-        };
-        if from_token_endpoint {
-            self.tokens.endpoint_refuses()
-        } else {
-            self.guard.refuses(self.graph_origin.as_deref())
-        }
-    }
-
-    async fn send_once(
-        &self,
-        operation: &'static str,
-        method: Method,
-        GraphUrl(url): &GraphUrl,
-        body: Option<&serde_json::Value>,
-    ) -> GraphResult<Response> {
-        let token = self.token().await?;
-        let client_request_id = uuid::Uuid::new_v4().to_string();
-        let mut req = self
-            .http
-            .request(method, url.clone())
-            .bearer_auth(token)
-            .header("client-request-id", &client_request_id)
-            .header("return-client-request-id", "true")
-            .header("Accept", "application/json")
-            .timeout(self.policy.timeout);
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let started = Instant::now();
-        let transport = |e: reqwest::Error| {
-            let timeout = e.is_timeout();
-            GraphError::Transport {
-                operation,
-                // No connection, no request: nothing reached Graph.
-                sent: !e.is_connect(),
-                message: format!(
-                    "{} (client-request-id {client_request_id})",
-                    e.without_url()
-                ),
-                timeout,
-            }
-        };
-        // Last look at the gate: a Retry-After that arrived while this request was being
-        // prepared (token, body) still holds it back.
-        let held = *self.throttle.until.lock().unwrap();
-        if let Some(t) = held.filter(|t| *t > Instant::now()) {
-            wait_in_line(operation, t).await?;
-        }
-        let permit = self
-            .guard
-            .acquire(self.graph_origin.as_deref(), operation)?;
-        let finish = |outcome: Outcome| {
-            if let Some(p) = permit {
-                p.finish(outcome);
-            }
-        };
-        let resp = match req.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                self.observer.request(operation, None, started.elapsed());
-                let err = transport(e);
-                finish(Outcome::of::<()>(&Err(err.clone())));
-                return Err(err);
-            }
-        };
-        let status = resp.status();
-        let header = |name: &str| {
-            resp.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        let request_id = header("request-id");
-        if let Some(date) = header("date").and_then(|d| {
-            jiff::fmt::rfc2822::DateTimeParser::new()
-                .parse_timestamp(&d)
-                .ok()
-        }) {
-            *self.last_date.lock().unwrap() = Some(date);
-        }
-        let retry_after = header("retry-after").and_then(|v| parse_retry_after(&v));
-        let location = header("location");
-        let bytes = resp.bytes().await.map_err(transport);
-        self.observer
-            .request(operation, Some(status.as_u16()), started.elapsed());
-        // A body cut off or never finished is no answer either.
-        finish(Outcome::of(&bytes));
-        let bytes = bytes?.to_vec();
-        if status.is_redirection() {
-            let err = GraphError::Redirected {
-                operation,
-                status: status.as_u16(),
-                location_host: location_host(url.as_str(), location.as_deref()),
-            };
-            tracing::debug!(error = %err, request_id, client_request_id, "Graph request redirected");
-            return Err(err);
-        }
-        if status.is_success() {
-            tracing::debug!(
-                operation,
-                status = status.as_u16(),
-                request_id,
-                client_request_id,
-                "Graph request"
-            );
-            return Ok(Response {
-                status: status.as_u16(),
-                request_id,
-                body: bytes,
-            });
-        }
-        let parsed: Option<GraphErrorBody> = serde_json::from_slice(&bytes).ok();
-        let detail = parsed.map(|b| b.error).unwrap_or_default();
-        let inner = detail.inner_error.unwrap_or_default();
-        let err = GraphError::Api {
-            operation,
-            status: status.as_u16(),
-            code: detail.code.unwrap_or_else(|| {
-                status
-                    .canonical_reason()
-                    .unwrap_or("Unknown")
-                    .replace(' ', "")
-            }),
-            message: detail.message.unwrap_or_else(|| "no error message".into()),
-            request_id: request_id.or(inner.request_id),
-            client_request_id: Some(client_request_id),
-            // Only what the server said: a 429 or 503 without the header is backed off
-            // exponentially (`RetryPolicy::delay_for`), not retried at once.
-            retry_after,
-        };
-        tracing::debug!(error = %err, "Graph request failed");
-        Err(err)
-    }
-
-    fn url(&self, v: ApiVersion, path: &str) -> GraphResult<Url> {
-        let url = format!("{}/{}/{}", self.graph_root, v.path(), path);
-        Url::parse(&url).map_err(|e| GraphError::Credential(format!("bad Graph URL {url}: {e}")))
     }
 
     fn template_url(&self, v: ApiVersion, which: TemplateKind, tail: &str) -> GraphResult<Url> {
@@ -645,89 +137,6 @@ impl HttpGraph {
     fn partner_url(&self, v: ApiVersion, tenant_id: &str, tail: &str) -> GraphResult<Url> {
         let id = path_segment("partner tenant id", tenant_id)?;
         self.url(v, &format!("{PARTNERS_PATH}/{id}{tail}"))
-    }
-
-    fn parse<T: DeserializeOwned>(operation: &'static str, r: &Response) -> GraphResult<T> {
-        serde_json::from_slice(&r.body).map_err(|e| GraphError::Malformed {
-            operation,
-            status: r.status,
-            message: e.to_string(),
-            request_id: r.request_id.clone(),
-        })
-    }
-
-    async fn get_json<T: DeserializeOwned>(
-        &self,
-        operation: &'static str,
-        url: Url,
-    ) -> GraphResult<T> {
-        let r = self
-            .send(operation, Method::GET, url, None, Replay::Safe)
-            .await?;
-        Self::parse(operation, &r)
-    }
-
-    /// Follow `@odata.nextLink` until the last page. A next link off the Graph root is refused
-    /// by `send` ([`GraphError::ForeignNextLink`]), so the token is never sent elsewhere.
-    async fn get_all<T: DeserializeOwned>(
-        &self,
-        operation: &'static str,
-        first: Url,
-    ) -> GraphResult<Vec<T>> {
-        let mut out = Vec::new();
-        let mut next = Some(first);
-        let mut pages = 0;
-        while let Some(url) = next.take() {
-            let page: Page<T> = self.get_json(operation, url).await?;
-            out.extend(page.value);
-            next = page
-                .next_link
-                .map(|link| {
-                    Url::parse(&link).map_err(|e| GraphError::Malformed {
-                        operation,
-                        status: 200,
-                        message: format!("@odata.nextLink is not a URL: {e}"),
-                        request_id: None,
-                    })
-                })
-                .transpose()?;
-            pages += 1;
-            if pages > 1000 {
-                return Err(GraphError::Malformed {
-                    operation,
-                    status: 200,
-                    message: "more than 1000 pages; refusing to follow further".into(),
-                    request_id: None,
-                });
-            }
-        }
-        Ok(out)
-    }
-
-    /// A write whose answer has no body worth reading (PATCH, DELETE, an action), safe to
-    /// replay: the URL's error, if building it failed, is this call's.
-    async fn write_unit<B: Serialize>(
-        &self,
-        operation: &'static str,
-        method: Method,
-        url: GraphResult<Url>,
-        body: Option<&B>,
-    ) -> GraphResult<()> {
-        self.write(operation, method, url?, body, Replay::Safe)
-            .await
-            .map(drop)
-    }
-
-    async fn write<B: Serialize>(
-        &self,
-        operation: &'static str,
-        method: Method,
-        url: Url,
-        body: Option<&B>,
-        replay: Replay,
-    ) -> GraphResult<Response> {
-        let body = body.map(|b| serde_json::to_value(b).expect("Graph bodies serialize"));
-        self.send(operation, method, url, body, replay).await
     }
 }
 
@@ -1213,25 +622,12 @@ const MTO_PATH: &str = "tenantRelationships/multiTenantOrganization";
 const PARTNERS_PATH: &str = "policies/crossTenantAccessPolicy/partners";
 const TEMPLATES_PATH: &str = "policies/crossTenantAccessPolicy/templates";
 
-/// A tenant id placed in a URL path. Ids come from validated specs (GUIDs), but a path is no
-/// place to trust that: anything beyond letters, digits, `-` and `.` is refused.
-fn path_segment<'a>(what: &'static str, s: &'a str) -> GraphResult<&'a str> {
-    if !s.is_empty()
-        && s.len() <= 256
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-    {
-        Ok(s)
-    } else {
-        Err(GraphError::InvalidArgument(format!(
-            "{what} {s:?} is not a tenant id"
-        )))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
+
+    use super::throttle::Pacer;
     use crate::{
         auth::{Credential, Sensitive},
         test_server::{Reply, Server},
@@ -1326,7 +722,7 @@ mod tests {
         let check = |link: &str| {
             graph
                 .authorize("list organizations", Url::parse(link).unwrap())
-                .map(|GraphUrl(u)| u)
+                .map(|u| u.into_url())
         };
         for on_root in [
             "https://graph.microsoft.com/v1.0/organization?$skiptoken=X",
