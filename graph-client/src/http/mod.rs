@@ -1,10 +1,15 @@
 //! The real Graph client: reqwest, a token cache, a fresh `client-request-id` per request,
 //! retries with backoff and jitter that honour `Retry-After`, and OData paging.
 //!
-//! The transport that sends one request well lives in its own modules: `transport` (the HTTP
-//! client, the token, the Graph-root check, the retry loop), `retry` (the policy), `throttle`
-//! (the gate and the pacer) and `requests` (URLs, JSON, paging, writes).
+//! Two layers. The transport sends one request well: `transport` (the HTTP client, the token,
+//! the Graph-root check, the retry loop), `retry` (the policy), `throttle` (the gate and the
+//! pacer) and `requests` (URLs, JSON, paging, writes). Over it, one module per Graph area makes
+//! that area's calls: `organization`, `multi_tenant_organization` and `cross_tenant`. The
+//! [`GraphApi`] impl here only boxes those calls.
 
+mod cross_tenant;
+mod multi_tenant_organization;
+mod organization;
 mod requests;
 mod retry;
 mod throttle;
@@ -16,7 +21,6 @@ use std::{
 };
 
 use futures::{FutureExt, future::BoxFuture};
-use reqwest::Method;
 use url::Url;
 
 pub use retry::RetryPolicy;
@@ -30,8 +34,6 @@ use crate::{
     error::GraphError,
     types::*,
 };
-use requests::path_segment;
-use retry::Replay;
 
 /// Told about every request, for metrics. Kept as a trait so the Graph client does not depend
 /// on the operator's metrics registry.
@@ -126,20 +128,9 @@ impl HttpGraph {
             ))
         }
     }
-
-    fn template_url(&self, v: ApiVersion, which: TemplateKind, tail: &str) -> GraphResult<Url> {
-        self.url(
-            v,
-            &format!("{TEMPLATES_PATH}/{}{tail}", which.path_segment()),
-        )
-    }
-
-    fn partner_url(&self, v: ApiVersion, tenant_id: &str, tail: &str) -> GraphResult<Url> {
-        let id = path_segment("partner tenant id", tenant_id)?;
-        self.url(v, &format!("{PARTNERS_PATH}/{id}{tail}"))
-    }
 }
 
+/// Each Graph call is an async fn of its area's module; this impl only boxes it.
 impl GraphApi for HttpGraph {
     fn token_info(&self) -> BoxFuture<'_, GraphResult<TokenInfo>> {
         async move {
@@ -153,11 +144,7 @@ impl GraphApi for HttpGraph {
     }
 
     fn list_organizations(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<Vec<Organization>>> {
-        async move {
-            self.get_all("list organizations", self.url(v, "organization")?)
-                .await
-        }
-        .boxed()
+        organization::list(self, v).boxed()
     }
 
     fn find_organizations<'a>(
@@ -165,26 +152,7 @@ impl GraphApi for HttpGraph {
         v: ApiVersion,
         display_name: &'a str,
     ) -> BoxFuture<'a, GraphResult<Vec<Organization>>> {
-        async move {
-            // One page instead of the whole tenant. OData doubles a quote inside a literal.
-            let filter = format!("displayName eq '{}'", display_name.replace('\'', "''"));
-            let mut url = self.url(v, "organization")?;
-            url.query_pairs_mut().append_pair("$filter", &filter);
-            let found = match self
-                .get_all::<Organization>("find organizations", url)
-                .await
-            {
-                // A service that refuses the filter still answers the plain list.
-                Err(GraphError::Api { status: 400, .. }) => self.list_organizations(v).await?,
-                other => other?,
-            };
-            // Filter here too: a server may ignore $filter.
-            Ok(found
-                .into_iter()
-                .filter(|o| o.fields.display_name.as_deref() == Some(display_name))
-                .collect())
-        }
-        .boxed()
+        organization::find(self, v, display_name).boxed()
     }
 
     fn get_organization<'a>(
@@ -192,14 +160,7 @@ impl GraphApi for HttpGraph {
         v: ApiVersion,
         id: &'a str,
     ) -> BoxFuture<'a, GraphResult<Organization>> {
-        async move {
-            self.get_json(
-                "get organization",
-                self.url(v, &format!("organization/{id}"))?,
-            )
-            .await
-        }
-        .boxed()
+        organization::get(self, v, id).boxed()
     }
 
     fn create_organization<'a>(
@@ -207,20 +168,7 @@ impl GraphApi for HttpGraph {
         v: ApiVersion,
         body: &'a OrganizationFields,
     ) -> BoxFuture<'a, GraphResult<Organization>> {
-        async move {
-            let r = self
-                .write(
-                    "create organization",
-                    Method::POST,
-                    self.url(v, "organization")?,
-                    Some(body),
-                    Replay::OnlyIfThrottled,
-                )
-                .await?;
-            Self::parse::<MaybeWrappedOrganization>("create organization", &r)
-                .map(MaybeWrappedOrganization::into_inner)
-        }
-        .boxed()
+        organization::create(self, v, body).boxed()
     }
 
     fn update_organization<'a>(
@@ -229,28 +177,11 @@ impl GraphApi for HttpGraph {
         id: &'a str,
         patch: &'a OrganizationPatch,
     ) -> BoxFuture<'a, GraphResult<()>> {
-        async move {
-            let url = self.url(v, &format!("organization/{id}"))?;
-            self.write(
-                "update organization",
-                Method::PATCH,
-                url,
-                Some(patch),
-                Replay::Safe,
-            )
-            .await
-            .map(drop)
-        }
-        .boxed()
+        organization::update(self, v, id, patch).boxed()
     }
 
     fn get_mto(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<MultiTenantOrganization>> {
-        async move {
-            self.require_mto()?;
-            self.get_json("get multiTenantOrganization", self.url(v, MTO_PATH)?)
-                .await
-        }
-        .boxed()
+        multi_tenant_organization::get(self, v).boxed()
     }
 
     fn create_mto<'a>(
@@ -258,20 +189,7 @@ impl GraphApi for HttpGraph {
         v: ApiVersion,
         body: &'a MtoWrite,
     ) -> BoxFuture<'a, GraphResult<MultiTenantOrganization>> {
-        async move {
-            self.require_mto()?;
-            let r = self
-                .write(
-                    "create multiTenantOrganization",
-                    Method::PUT,
-                    self.url(v, MTO_PATH)?,
-                    Some(body),
-                    Replay::OnlyIfThrottled,
-                )
-                .await?;
-            Self::parse("create multiTenantOrganization", &r)
-        }
-        .boxed()
+        multi_tenant_organization::create(self, v, body).boxed()
     }
 
     fn update_mto<'a>(
@@ -279,31 +197,11 @@ impl GraphApi for HttpGraph {
         v: ApiVersion,
         body: &'a MtoWrite,
     ) -> BoxFuture<'a, GraphResult<()>> {
-        async move {
-            self.require_mto()?;
-            self.write(
-                "update multiTenantOrganization",
-                Method::PATCH,
-                self.url(v, MTO_PATH)?,
-                Some(body),
-                Replay::Safe,
-            )
-            .await
-            .map(drop)
-        }
-        .boxed()
+        multi_tenant_organization::update(self, v, body).boxed()
     }
 
     fn list_mto_members(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<Vec<MtoMember>>> {
-        async move {
-            self.require_mto()?;
-            self.get_all(
-                "list multiTenantOrganization tenants",
-                self.url(v, &format!("{MTO_PATH}/tenants"))?,
-            )
-            .await
-        }
-        .boxed()
+        multi_tenant_organization::list_members(self, v).boxed()
     }
 
     fn add_mto_member<'a>(
@@ -311,23 +209,7 @@ impl GraphApi for HttpGraph {
         v: ApiVersion,
         body: &'a MtoMemberAdd,
     ) -> BoxFuture<'a, GraphResult<MtoMember>> {
-        async move {
-            self.require_mto()?;
-            let url = self.url(v, &format!("{MTO_PATH}/tenants"))?;
-            // Replaying an add is harmless: Graph answers "already being added", which the
-            // reconciler counts as success.
-            let r = self
-                .write(
-                    "add multiTenantOrganization tenant",
-                    Method::POST,
-                    url,
-                    Some(body),
-                    Replay::Safe,
-                )
-                .await?;
-            Self::parse("add multiTenantOrganization tenant", &r)
-        }
-        .boxed()
+        multi_tenant_organization::add_member(self, v, body).boxed()
     }
 
     fn update_mto_member_role<'a>(
@@ -336,21 +218,7 @@ impl GraphApi for HttpGraph {
         tenant_id: &'a str,
         role: &'a MemberRole,
     ) -> BoxFuture<'a, GraphResult<()>> {
-        async move {
-            self.require_mto()?;
-            let url = self.url(v, &format!("{MTO_PATH}/tenants/{tenant_id}"))?;
-            let body = serde_json::json!({ "role": role });
-            self.write(
-                "update multiTenantOrganization tenant",
-                Method::PATCH,
-                url,
-                Some(&body),
-                Replay::Safe,
-            )
-            .await
-            .map(drop)
-        }
-        .boxed()
+        multi_tenant_organization::update_member_role(self, v, tenant_id, role).boxed()
     }
 
     fn remove_mto_member<'a>(
@@ -358,32 +226,11 @@ impl GraphApi for HttpGraph {
         v: ApiVersion,
         tenant_id: &'a str,
     ) -> BoxFuture<'a, GraphResult<()>> {
-        async move {
-            self.require_mto()?;
-            let url = self.url(v, &format!("{MTO_PATH}/tenants/{tenant_id}"))?;
-            self.write::<()>(
-                "remove multiTenantOrganization tenant",
-                Method::DELETE,
-                url,
-                None,
-                Replay::Safe,
-            )
-            .await
-            .map(drop)
-        }
-        .boxed()
+        multi_tenant_organization::remove_member(self, v, tenant_id).boxed()
     }
 
     fn get_join_request(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<JoinRequest>> {
-        async move {
-            self.require_mto()?;
-            self.get_json(
-                "get joinRequest",
-                self.url(v, &format!("{MTO_PATH}/joinRequest"))?,
-            )
-            .await
-        }
-        .boxed()
+        multi_tenant_organization::get_join_request(self, v).boxed()
     }
 
     fn update_join_request<'a>(
@@ -391,47 +238,21 @@ impl GraphApi for HttpGraph {
         v: ApiVersion,
         added_by_tenant_id: &'a str,
     ) -> BoxFuture<'a, GraphResult<()>> {
-        async move {
-            self.require_mto()?;
-            let url = self.url(v, &format!("{MTO_PATH}/joinRequest"))?;
-            let body = serde_json::json!({ "addedByTenantId": added_by_tenant_id });
-            self.write(
-                "update joinRequest",
-                Method::PATCH,
-                url,
-                Some(&body),
-                Replay::Safe,
-            )
-            .await
-            .map(drop)
-        }
-        .boxed()
+        multi_tenant_organization::update_join_request(self, v, added_by_tenant_id).boxed()
     }
 
     fn get_identity_sync_template(
         &self,
         v: ApiVersion,
     ) -> BoxFuture<'_, GraphResult<IdentitySyncTemplate>> {
-        async move {
-            self.require_mto()?;
-            let url = self.template_url(v, TemplateKind::IdentitySynchronization, "")?;
-            self.get_json("get identity synchronization template", url)
-                .await
-        }
-        .boxed()
+        cross_tenant::get_identity_sync_template(self, v).boxed()
     }
 
     fn get_partner_template(
         &self,
         v: ApiVersion,
     ) -> BoxFuture<'_, GraphResult<PartnerConfigurationTemplate>> {
-        async move {
-            self.require_mto()?;
-            let url = self.template_url(v, TemplateKind::PartnerConfiguration, "")?;
-            self.get_json("get partner configuration template", url)
-                .await
-        }
-        .boxed()
+        cross_tenant::get_partner_template(self, v).boxed()
     }
 
     fn update_template<'a>(
@@ -440,34 +261,15 @@ impl GraphApi for HttpGraph {
         which: TemplateKind,
         patch: &'a PatchBody,
     ) -> BoxFuture<'a, GraphResult<()>> {
-        async move {
-            self.require_mto()?;
-            let url = self.template_url(v, which, "");
-            self.write_unit("update template", Method::PATCH, url, Some(patch))
-                .await
-        }
-        .boxed()
+        cross_tenant::update_template(self, v, which, patch).boxed()
     }
 
     fn reset_template(&self, v: ApiVersion, which: TemplateKind) -> BoxFuture<'_, GraphResult<()>> {
-        async move {
-            self.require_mto()?;
-            // Resetting twice leaves the same defaults, so a replay is harmless.
-            let url = self.template_url(v, which, "/resetToDefaultSettings");
-            self.write_unit::<()>("reset template", Method::POST, url, None)
-                .await
-        }
-        .boxed()
+        cross_tenant::reset_template(self, v, which).boxed()
     }
 
     fn list_partners(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<Vec<CrossTenantPartner>>> {
-        async move {
-            let mut url = self.url(v, PARTNERS_PATH)?;
-            url.query_pairs_mut()
-                .append_pair("$expand", "identitySynchronization");
-            self.get_all("list partners", url).await
-        }
-        .boxed()
+        cross_tenant::list_partners(self, v).boxed()
     }
 
     fn get_partner<'a>(
@@ -475,11 +277,7 @@ impl GraphApi for HttpGraph {
         v: ApiVersion,
         tenant_id: &'a str,
     ) -> BoxFuture<'a, GraphResult<CrossTenantPartner>> {
-        async move {
-            let url = self.partner_url(v, tenant_id, "")?;
-            self.get_json("get partner", url).await
-        }
-        .boxed()
+        cross_tenant::get_partner(self, v, tenant_id).boxed()
     }
 
     fn create_partner<'a>(
@@ -487,20 +285,7 @@ impl GraphApi for HttpGraph {
         v: ApiVersion,
         body: &'a PatchBody,
     ) -> BoxFuture<'a, GraphResult<CrossTenantPartner>> {
-        async move {
-            // A replay after a lost answer gets "already exists", which the caller adopts.
-            let r = self
-                .write(
-                    "create partner",
-                    Method::POST,
-                    self.url(v, PARTNERS_PATH)?,
-                    Some(body),
-                    Replay::Safe,
-                )
-                .await?;
-            Self::parse("create partner", &r)
-        }
-        .boxed()
+        cross_tenant::create_partner(self, v, body).boxed()
     }
 
     fn update_partner<'a>(
@@ -509,13 +294,7 @@ impl GraphApi for HttpGraph {
         tenant_id: &'a str,
         patch: &'a PatchBody,
     ) -> BoxFuture<'a, GraphResult<()>> {
-        self.write_unit(
-            "update partner",
-            Method::PATCH,
-            self.partner_url(v, tenant_id, ""),
-            Some(patch),
-        )
-        .boxed()
+        cross_tenant::update_partner(self, v, tenant_id, patch).boxed()
     }
 
     fn delete_partner<'a>(
@@ -523,13 +302,7 @@ impl GraphApi for HttpGraph {
         v: ApiVersion,
         tenant_id: &'a str,
     ) -> BoxFuture<'a, GraphResult<()>> {
-        self.write_unit::<()>(
-            "delete partner",
-            Method::DELETE,
-            self.partner_url(v, tenant_id, ""),
-            None,
-        )
-        .boxed()
+        cross_tenant::delete_partner(self, v, tenant_id).boxed()
     }
 
     fn get_identity_sync<'a>(
@@ -537,11 +310,7 @@ impl GraphApi for HttpGraph {
         v: ApiVersion,
         tenant_id: &'a str,
     ) -> BoxFuture<'a, GraphResult<IdentitySyncPolicy>> {
-        async move {
-            let url = self.partner_url(v, tenant_id, "/identitySynchronization")?;
-            self.get_json("get identity synchronization", url).await
-        }
-        .boxed()
+        cross_tenant::get_identity_sync(self, v, tenant_id).boxed()
     }
 
     fn create_identity_sync<'a>(
@@ -550,14 +319,7 @@ impl GraphApi for HttpGraph {
         tenant_id: &'a str,
         body: &'a PatchBody,
     ) -> BoxFuture<'a, GraphResult<()>> {
-        // PUT creates only; a replay gets 409, which the caller turns into GET + PATCH.
-        self.write_unit(
-            "create identity synchronization",
-            Method::PUT,
-            self.partner_url(v, tenant_id, "/identitySynchronization"),
-            Some(body),
-        )
-        .boxed()
+        cross_tenant::create_identity_sync(self, v, tenant_id, body).boxed()
     }
 
     fn update_identity_sync<'a>(
@@ -566,13 +328,7 @@ impl GraphApi for HttpGraph {
         tenant_id: &'a str,
         patch: &'a PatchBody,
     ) -> BoxFuture<'a, GraphResult<()>> {
-        self.write_unit(
-            "update identity synchronization",
-            Method::PATCH,
-            self.partner_url(v, tenant_id, "/identitySynchronization"),
-            Some(patch),
-        )
-        .boxed()
+        cross_tenant::update_identity_sync(self, v, tenant_id, patch).boxed()
     }
 
     fn delete_identity_sync<'a>(
@@ -580,13 +336,7 @@ impl GraphApi for HttpGraph {
         v: ApiVersion,
         tenant_id: &'a str,
     ) -> BoxFuture<'a, GraphResult<()>> {
-        self.write_unit::<()>(
-            "delete identity synchronization",
-            Method::DELETE,
-            self.partner_url(v, tenant_id, "/identitySynchronization"),
-            None,
-        )
-        .boxed()
+        cross_tenant::delete_identity_sync(self, v, tenant_id).boxed()
     }
 
     fn find_tenant_information<'a>(
@@ -594,15 +344,7 @@ impl GraphApi for HttpGraph {
         v: ApiVersion,
         tenant_id: &'a str,
     ) -> BoxFuture<'a, GraphResult<TenantInformation>> {
-        async move {
-            let id = path_segment("tenant id", tenant_id)?;
-            let url = self.url(
-                v,
-                &format!("tenantRelationships/findTenantInformationByTenantId(tenantId='{id}')"),
-            )?;
-            self.get_json("find tenant information", url).await
-        }
-        .boxed()
+        cross_tenant::find_tenant_information(self, v, tenant_id).boxed()
     }
 
     fn refresh_token_info(&self) -> BoxFuture<'_, GraphResult<TokenInfo>> {
@@ -617,10 +359,6 @@ impl GraphApi for HttpGraph {
         *self.last_date.lock().unwrap()
     }
 }
-
-const MTO_PATH: &str = "tenantRelationships/multiTenantOrganization";
-const PARTNERS_PATH: &str = "policies/crossTenantAccessPolicy/partners";
-const TEMPLATES_PATH: &str = "policies/crossTenantAccessPolicy/templates";
 
 #[cfg(test)]
 mod tests {
