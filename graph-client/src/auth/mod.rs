@@ -6,31 +6,32 @@
 //! its authority must be https with the system roots, which rules out the emulator on loopback;
 //! and a per-namespace workload identity needs a token minted per request for a named
 //! ServiceAccount, not the pod's file. The grant itself is one form POST (graph-api §5), so it is
-//! written here, and the certificate assertion is signed with `ring` (see `sign_compact_jws`).
+//! written here, and the certificate assertion is signed with `ring` (see
+//! `assertion::sign_compact_jws`).
+//!
+//! This module holds the credentials and the token request; `assertion` signs certificate
+//! assertions, and `cache` keeps the token and shares one request among its callers.
+
+mod assertion;
+mod cache;
+
+pub use cache::{DEFAULT_TOKEN_TIMEOUT, TokenCache};
 
 use std::{
     fmt,
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    sync::Arc,
+    time::{Duration, Instant},
 };
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use futures::{
-    FutureExt,
-    future::{BoxFuture, Shared},
-};
-use ring::{
-    digest::{SHA1_FOR_LEGACY_USE_ONLY, SHA256, digest},
-    rand::SystemRandom,
-    signature::{RSA_PKCS1_SHA256, RSA_PSS_SHA256, RsaEncoding, RsaKeyPair},
-};
+use futures::future::BoxFuture;
 use serde::Deserialize;
 
 use crate::{
     GraphResult, TokenInfo,
-    endpoint::{EndpointGuard, Outcome, origin_of},
     error::{GraphError, TOKEN_REQUEST, TokenErrorBody, location_host, parse_retry_after},
 };
+use assertion::rsa_key_pair;
 
 /// A secret value that never prints.
 #[derive(Clone)]
@@ -175,47 +176,6 @@ impl TokenRequestor {
         )
     }
 
-    fn client_assertion(
-        &self,
-        cert_der: &[u8],
-        key_pem: &Sensitive,
-        algorithm: AssertionAlgorithm,
-    ) -> GraphResult<String> {
-        let (header, padding): (_, &'static dyn RsaEncoding) = match algorithm {
-            AssertionAlgorithm::PS256 => (
-                serde_json::json!({
-                    "alg": "PS256",
-                    "typ": "JWT",
-                    "x5t#S256": URL_SAFE_NO_PAD.encode(digest(&SHA256, cert_der)),
-                }),
-                &RSA_PSS_SHA256,
-            ),
-            AssertionAlgorithm::RS256 => (
-                serde_json::json!({
-                    "alg": "RS256",
-                    "typ": "JWT",
-                    // SHA-1 only names the certificate (`x5t`); nothing is signed with it.
-                    "x5t": URL_SAFE_NO_PAD.encode(digest(&SHA1_FOR_LEGACY_USE_ONLY, cert_der)),
-                }),
-                &RSA_PKCS1_SHA256,
-            ),
-        };
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        let claims = serde_json::json!({
-            "aud": self.token_endpoint(),
-            "iss": self.client_id,
-            "sub": self.client_id,
-            "jti": uuid::Uuid::new_v4().to_string(),
-            "nbf": now,
-            "iat": now,
-            "exp": now + 300,
-        });
-        sign_compact_jws(&header, &claims, &rsa_key_pair(&key_pem.0)?, padding)
-    }
-
     /// One token request. Retries are the caller's business.
     pub async fn request(&self, http: &reqwest::Client) -> GraphResult<AccessToken> {
         let mut form: Vec<(&str, String)> = vec![
@@ -311,65 +271,6 @@ impl TokenRequestor {
     }
 }
 
-/// The RSA private key in a PEM text: the first `RSA PRIVATE KEY` (PKCS#1) or `PRIVATE KEY`
-/// (PKCS#8) block, so a bundle that also holds the certificate, in either order, works too.
-/// The errors never quote the key: the PEM parser's could (they name the offending byte), so
-/// they are not passed on, and ring's say only what is wrong ("TooSmall", "WrongAlgorithm").
-fn rsa_key_pair(key_pem: &str) -> GraphResult<RsaKeyPair> {
-    let blocks = pem::parse_many(key_pem)
-        .map_err(|_| GraphError::Credential("private key is not valid PEM".into()))?;
-    let parsed = blocks.iter().find_map(|p| match p.tag() {
-        "RSA PRIVATE KEY" => Some(RsaKeyPair::from_der(p.contents())),
-        "PRIVATE KEY" => Some(RsaKeyPair::from_pkcs8(p.contents())),
-        _ => None,
-    });
-    match parsed {
-        Some(Ok(key)) => Ok(key),
-        Some(Err(rejected)) => Err(GraphError::Credential(format!(
-            "private key rejected ({rejected}): an RSA key of 2048 to 4096 bits is needed"
-        ))),
-        None if blocks.iter().any(|p| p.tag() == "ENCRYPTED PRIVATE KEY") => Err(
-            GraphError::Credential("private key is encrypted: give it unencrypted".into()),
-        ),
-        None => Err(GraphError::Credential(
-            "no RSA PRIVATE KEY or PRIVATE KEY block in the private key PEM".into(),
-        )),
-    }
-}
-
-/// `base64url(header).base64url(claims).base64url(signature)`, signed with ring.
-///
-/// Written by hand rather than with `jsonwebtoken`: in its 11.x, `encode` (like `jws::encode`
-/// and `crypto::sign`) always signs through the process-wide `CryptoProvider`, with no way to
-/// hand it a signer. Its built-in providers are RustCrypto (which brings the `rsa` crate into
-/// the operator) and aws-lc; a ring provider of our own would have to be installed process-wide,
-/// where it would race the emulator's RustCrypto one in the same test processes (the first to be
-/// used wins, for both). ring is already here for rustls, and a compact JWS is a few lines.
-fn sign_compact_jws(
-    header: &serde_json::Value,
-    claims: &serde_json::Value,
-    key: &RsaKeyPair,
-    padding: &'static dyn RsaEncoding,
-) -> GraphResult<String> {
-    let signing_input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
-    let mut signature = vec![0; key.public().modulus_len()];
-    key.sign(
-        padding,
-        &SystemRandom::new(),
-        signing_input.as_bytes(),
-        &mut signature,
-    )
-    .map_err(|_| GraphError::Credential("cannot sign the client assertion".into()))?;
-    Ok(format!(
-        "{signing_input}.{}",
-        URL_SAFE_NO_PAD.encode(signature)
-    ))
-}
-
 // reqwest errors name the URL, never the form body, so no credential leaks through them.
 fn token_transport_error(e: reqwest::Error) -> GraphError {
     let timeout = e.is_timeout();
@@ -392,198 +293,6 @@ fn decode_claims(token: &str) -> AccessTokenClaims {
         .unwrap_or_default()
 }
 
-/// How long a token request may take, unless the cache is told otherwise.
-pub const DEFAULT_TOKEN_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The token request in flight, shared by every caller that needs a token meanwhile.
-type Flight = Shared<BoxFuture<'static, GraphResult<AccessToken>>>;
-
-struct InFlight {
-    id: u64,
-    deadline: Instant,
-    result: Flight,
-}
-
-#[derive(Default)]
-struct CacheState {
-    token: Option<AccessToken>,
-    flight: Option<InFlight>,
-    flights: u64,
-    /// After the endpoint said 429/503 (or `temporarily_unavailable`): no request before this
-    /// instant, and the answer every caller gets meanwhile.
-    backoff: Option<(Instant, GraphError)>,
-    /// Such answers in a row, for the exponential backoff when they carry no `Retry-After`.
-    refusals: u32,
-}
-
-/// The first wait after the token endpoint is throttled or unavailable without a
-/// `Retry-After` (unless [`TokenCache::with_backoff_floor`] says otherwise), doubled per refusal
-/// in a row up to [`TOKEN_BACKOFF_CAP`].
-const TOKEN_BACKOFF_FLOOR: Duration = Duration::from_secs(1);
-const TOKEN_BACKOFF_CAP: Duration = Duration::from_secs(60);
-
-/// How long to leave the token endpoint alone after its `n`th refusal in a row: its
-/// `Retry-After` when it gave one (never less), else the exponential backoff from `floor`.
-fn token_backoff(floor: Duration, n: u32, retry_after: Option<Duration>) -> Duration {
-    let exp = floor
-        .saturating_mul(1u32 << n.saturating_sub(1).min(16))
-        .min(TOKEN_BACKOFF_CAP.max(floor));
-    retry_after.unwrap_or(exp)
-}
-
-/// One token request at a time per connection (single flight): concurrent callers wait for the
-/// same request's result, and all of them at most until that request's deadline. The state lock
-/// is never held across I/O; the request runs in a shared future.
-///
-/// Token requests go through an [`EndpointGuard`] for the token endpoint's origin: a private
-/// one unless [`TokenCache::with_endpoint_guard`] shares one.
-pub struct TokenCache {
-    requestor: Arc<TokenRequestor>,
-    timeout: Duration,
-    /// The first backoff after a refusal without `Retry-After`.
-    backoff_floor: Duration,
-    state: Arc<Mutex<CacheState>>,
-    guard: Arc<EndpointGuard>,
-    /// The token endpoint's origin, the guard's key.
-    origin: Option<String>,
-}
-
-fn locked(state: &Mutex<CacheState>) -> MutexGuard<'_, CacheState> {
-    state.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl TokenCache {
-    /// A cache whose token requests time out after [`DEFAULT_TOKEN_TIMEOUT`].
-    pub fn new(requestor: TokenRequestor) -> Self {
-        Self::with_timeout(requestor, DEFAULT_TOKEN_TIMEOUT)
-    }
-
-    /// A cache whose token requests (the credential's assertion included) time out after
-    /// `timeout`; every caller waiting for one gets the timeout error then.
-    pub fn with_timeout(requestor: TokenRequestor, timeout: Duration) -> Self {
-        Self {
-            origin: origin_of(&requestor.token_endpoint()),
-            requestor: Arc::new(requestor),
-            timeout,
-            backoff_floor: TOKEN_BACKOFF_FLOOR,
-            state: Arc::default(),
-            guard: Arc::default(),
-        }
-    }
-
-    /// The first backoff after the endpoint refuses with 429/503 and no `Retry-After`.
-    pub fn with_backoff_floor(mut self, floor: Duration) -> Self {
-        self.backoff_floor = floor;
-        self
-    }
-
-    /// Send token requests through `guard`, shared with other clients.
-    pub fn with_endpoint_guard(mut self, guard: Arc<EndpointGuard>) -> Self {
-        self.guard = guard;
-        self
-    }
-
-    /// Whether the guard would refuse a token request now (the token endpoint is backed off or
-    /// busy): a retry now would fail the same way.
-    pub fn endpoint_refuses(&self) -> bool {
-        self.guard.refuses(self.origin.as_deref())
-    }
-
-    /// A valid token, refreshed if it is close to expiry. Returns whether this call started
-    /// the refresh that produced it (callers that joined it get `false`).
-    pub async fn get(&self, http: &reqwest::Client) -> GraphResult<(AccessToken, bool)> {
-        let (flight, started) = {
-            let mut state = locked(&self.state);
-            let now = Instant::now();
-            if let Some(t) = state.token.as_ref().filter(|t| now < t.refresh_at) {
-                return Ok((t.clone(), false));
-            }
-            // Every caller of a connection shares the endpoint's backoff: a second caller must
-            // not ask again right after the first was told to wait.
-            if let Some((_, err)) = state.backoff.as_ref().filter(|(until, _)| now < *until) {
-                return Err(err.clone());
-            }
-            match &state.flight {
-                // A flight past its deadline has already failed (or was abandoned by every
-                // caller before it finished): start afresh rather than report a stale timeout.
-                Some(f) if now < f.deadline => (f.result.clone(), false),
-                _ => (self.start_flight(&mut state, http, now), true),
-            }
-        };
-        flight.await.map(|t| (t, started))
-    }
-
-    fn start_flight(&self, state: &mut CacheState, http: &reqwest::Client, now: Instant) -> Flight {
-        state.flights += 1;
-        let id = state.flights;
-        let deadline = now + self.timeout;
-        let (requestor, http, timeout) = (self.requestor.clone(), http.clone(), self.timeout);
-        let floor = self.backoff_floor;
-        // Weak: the state holds this future, which must not keep the state alive.
-        let shared_state = Arc::downgrade(&self.state);
-        // Asked now, so that a refusal is this flight's result at once.
-        let permit = self.guard.acquire(self.origin.as_deref(), TOKEN_REQUEST);
-        let result = async move {
-            let result = match permit {
-                Err(refused) => Err(refused),
-                Ok(permit) => {
-                    let result =
-                        match tokio::time::timeout_at(deadline.into(), requestor.request(&http))
-                            .await
-                        {
-                            Ok(r) => r,
-                            Err(_) => Err(GraphError::Transport {
-                                operation: TOKEN_REQUEST,
-                                message: format!("no answer within {timeout:?}"),
-                                timeout: true,
-                                sent: true,
-                            }),
-                        };
-                    if let Some(permit) = permit {
-                        permit.finish(Outcome::of(&result));
-                    }
-                    result
-                }
-            };
-            // Publish before any caller sees the result, so that the next caller finds the
-            // token (or, after a failure, no flight) rather than this finished flight.
-            if let Some(shared_state) = shared_state.upgrade() {
-                let mut state = locked(&shared_state);
-                if state.flight.as_ref().is_some_and(|f| f.id == id) {
-                    state.flight = None;
-                    match &result {
-                        Ok(t) => {
-                            state.token = Some(t.clone());
-                            state.backoff = None;
-                            state.refusals = 0;
-                        }
-                        Err(e) if e.is_throttled_or_unavailable() => {
-                            state.refusals = state.refusals.saturating_add(1);
-                            let wait = token_backoff(floor, state.refusals, e.retry_after());
-                            state.backoff = Some((Instant::now() + wait, e.clone()));
-                        }
-                        Err(_) => {}
-                    }
-                }
-            }
-            result
-        }
-        .boxed()
-        .shared();
-        state.flight = Some(InFlight {
-            id,
-            deadline,
-            result: result.clone(),
-        });
-        result
-    }
-
-    /// Forget the token (Graph said 401: it was revoked or the grants changed).
-    pub async fn invalidate(&self) {
-        locked(&self.state).token = None;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -591,6 +300,7 @@ mod tests {
     use sha1::Sha1;
     use sha2::{Digest, Sha256};
     use std::sync::OnceLock;
+    use std::time::{SystemTime, UNIX_EPOCH};
 
     /// One 2048-bit RSA key and a self-signed certificate for it, made once per test run.
     struct TestCert {
