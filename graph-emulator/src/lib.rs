@@ -57,10 +57,11 @@
 //!
 //! Modules: [`config`] (tenants, apps, credentials), [`clock`] (emulated time), [`state`]
 //! (the directory model and every operation), [`tokens`] (Entra endpoint and JWTs),
-//! [`server`] (axum routes, fault/journal wrapper, listeners), [`faults`], [`throttle`],
-//! [`journal`], [`tls`] and [`wire`]. [`Emu`], [`Emulator`] with its [`EmulatorOptions`], and
-//! the command line ([`EmulatorArgs`], [`run`]) live in private modules of their own and are
-//! re-exported here.
+//! [`server`] (fault/journal wrapper, listeners, and the axum routes in one room per area:
+//! organization, multi-tenant organization, cross-tenant access, Entra, control),
+//! [`faults`], [`throttle`], [`journal`], [`tls`] and [`wire`]. [`Emu`], [`Emulator`] with
+//! its [`EmulatorOptions`], and the command line ([`EmulatorArgs`], [`run`]) live in private
+//! modules of their own and are re-exported here.
 
 #![warn(unreachable_pub)]
 
