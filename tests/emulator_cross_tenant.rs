@@ -502,6 +502,7 @@ async fn partners_create_read_update_delete() {
         "tenantId": TC, "isServiceProvider": null, "isInMultiTenantOrganization": false,
         "inboundTrust": null, "b2bCollaborationInbound": null, "b2bCollaborationOutbound": null,
         "b2bDirectConnectInbound": null, "b2bDirectConnectOutbound": null, "tenantRestrictions": null,
+        "appServiceConnectInbound": null, "m365CollaborationInbound": null, "m365CollaborationOutbound": null,
         "automaticUserConsentSettings": {"inboundAllowed": null, "outboundAllowed": null}});
     assert_eq!(bare(r.json), unconfigured);
 
@@ -516,7 +517,8 @@ async fn partners_create_read_update_delete() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(bare(r.json), unconfigured);
 
-    // PATCH: partial merge, explicit null, read-only and computed properties.
+    // PATCH: only what is sent (a complex value whole, by default), explicit null, read-only
+    // and computed properties.
     let r = patch(
         &e,
         &partner(TC),
@@ -1231,4 +1233,319 @@ async fn the_limit_also_comes_from_the_options() {
             .unwrap()
             .contains("limit of 1 active tenants")
     );
+}
+
+// ---------------------------------------------------------------------------- options where the docs are silent
+
+/// What `path` reads after a PATCH of `set`, then one of `patch_body`.
+async fn after_patch(e: &Env, t: &str, path: &str, set: Value, patch_body: Value) -> Value {
+    assert_eq!(patch(e, path, t, set).await.status, 204);
+    let r = patch(e, path, t, patch_body).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    e.get(path, t).await.json
+}
+
+#[tokio::test]
+async fn nested_patch_replace_resets_members_left_out_and_merge_keeps_them() {
+    let e = start_env().await;
+    let t = e.token(TA).await;
+    assert_eq!(
+        e.control(Method::GET, "/faults", None).await.json["nestedPatch"],
+        "replace",
+        "the unkind reading is the default"
+    );
+    assert_eq!(
+        post(&e, &partners(), &t, json!({"tenantId": TC}))
+            .await
+            .status,
+        201
+    );
+    assert_eq!(put(&e, &identity_sync(TC), &t, json!({})).await.status, 204);
+    let trust = json!({"inboundTrust": {"isMfaAccepted": true, "isCompliantDeviceAccepted": true}});
+    let one_member = json!({"inboundTrust": {"isCompliantDeviceAccepted": false}});
+    let b2b = json!({"b2bCollaborationInbound": {
+        "usersAndGroups": {"accessType": "allowed", "targets": [{"target": "AllUsers", "targetType": "user"}]},
+        "applications": {"accessType": "blocked", "targets": [{"target": "AllApplications", "targetType": "application"}]}}});
+    let b2b_one_member =
+        json!({"b2bCollaborationInbound": {"usersAndGroups": {"accessType": "blocked"}}});
+
+    // replace (the default): the members left out are reset, at every depth.
+    let got = after_patch(&e, &t, &partner(TC), trust.clone(), one_member.clone()).await;
+    assert_eq!(
+        got["inboundTrust"],
+        json!({"isMfaAccepted": null, "isCompliantDeviceAccepted": false,
+               "isHybridAzureADJoinedDeviceAccepted": null})
+    );
+    let got = after_patch(&e, &t, &partner(TC), b2b.clone(), b2b_one_member.clone()).await;
+    assert_eq!(
+        got["b2bCollaborationInbound"],
+        json!({"usersAndGroups": {"accessType": "blocked", "targets": []}, "applications": null})
+    );
+    let got = after_patch(
+        &e,
+        &t,
+        &partner_template(),
+        trust.clone(),
+        one_member.clone(),
+    )
+    .await;
+    assert_eq!(
+        got["inboundTrust"]["isMfaAccepted"],
+        Value::Null,
+        "templates too"
+    );
+    // Top-level properties left out keep their value under both (documented).
+    let got = after_patch(
+        &e,
+        &t,
+        &identity_sync(TC),
+        json!({"displayName": "Tailspin", "userSyncInbound": {"isSyncAllowed": true}}),
+        json!({"userSyncInbound": {}}),
+    )
+    .await;
+    assert_eq!(
+        (got["displayName"].clone(), got["userSyncInbound"].clone()),
+        (json!("Tailspin"), json!({"isSyncAllowed": null}))
+    );
+
+    // merge: the members left out keep their value; an explicit null still resets.
+    e.set_faults(json!({"nestedPatch": "merge"})).await;
+    let got = after_patch(&e, &t, &partner(TC), trust.clone(), one_member.clone()).await;
+    assert_eq!(
+        got["inboundTrust"],
+        json!({"isMfaAccepted": true, "isCompliantDeviceAccepted": false,
+               "isHybridAzureADJoinedDeviceAccepted": null})
+    );
+    let got = after_patch(&e, &t, &partner(TC), b2b.clone(), b2b_one_member).await;
+    assert_eq!(
+        got["b2bCollaborationInbound"],
+        json!({"usersAndGroups": {"accessType": "blocked", "targets": [{"target": "AllUsers", "targetType": "user"}]},
+               "applications": {"accessType": "blocked", "targets": [{"target": "AllApplications", "targetType": "application"}]}})
+    );
+    let got = after_patch(
+        &e,
+        &t,
+        &partner(TC),
+        b2b,
+        json!({"b2bCollaborationInbound": {"applications": null}}),
+    )
+    .await;
+    assert_eq!(got["b2bCollaborationInbound"]["applications"], Value::Null);
+    assert_eq!(
+        got["b2bCollaborationInbound"]["usersAndGroups"]["accessType"],
+        "allowed"
+    );
+    let got = after_patch(&e, &t, &partner_template(), trust, one_member).await;
+    assert_eq!(got["inboundTrust"]["isMfaAccepted"], true, "templates too");
+    let got = after_patch(
+        &e,
+        &t,
+        &identity_sync(TC),
+        json!({"userSyncInbound": {"isSyncAllowed": true}}),
+        json!({"userSyncInbound": {}}),
+    )
+    .await;
+    assert_eq!(got["userSyncInbound"], json!({"isSyncAllowed": true}));
+}
+
+#[tokio::test]
+async fn partner_defaults_read_null_as_documented_or_filled_in() {
+    let e = start_env().await;
+    let t = e.token(TA).await;
+    assert_eq!(
+        e.control(Method::GET, "/faults", None).await.json["partnerDefaults"],
+        "null",
+        "the documented reading is the default"
+    );
+    let r = post(
+        &e,
+        &partners(),
+        &t,
+        json!({"tenantId": TC, "inboundTrust": {"isMfaAccepted": true}}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json["isServiceProvider"], Value::Null);
+    assert_eq!(
+        r.json["inboundTrust"]["isCompliantDeviceAccepted"],
+        Value::Null
+    );
+    assert_eq!(put(&e, &identity_sync(TC), &t, json!({})).await.status, 204);
+
+    e.set_faults(json!({"partnerDefaults": "filled"})).await;
+    let got = e.get(&partner(TC), &t).await.json;
+    let allowed = |target: &str, kind: &str, access: &str| json!({"accessType": access, "targets": [{"target": target, "targetType": kind}]});
+    assert_eq!(got["isServiceProvider"], false);
+    assert_eq!(
+        got["inboundTrust"],
+        json!({"isMfaAccepted": true, "isCompliantDeviceAccepted": false,
+               "isHybridAzureADJoinedDeviceAccepted": false}),
+        "a value set stays; the members never set show the default"
+    );
+    assert_eq!(
+        got["automaticUserConsentSettings"],
+        json!({"inboundAllowed": false, "outboundAllowed": false})
+    );
+    assert_eq!(
+        got["b2bCollaborationInbound"],
+        json!({"usersAndGroups": allowed("AllUsers", "user", "allowed"),
+               "applications": allowed("AllApplications", "application", "allowed")})
+    );
+    assert_eq!(
+        got["b2bDirectConnectOutbound"],
+        json!({"usersAndGroups": allowed("AllUsers", "user", "blocked"),
+               "applications": allowed("AllApplications", "application", "blocked")})
+    );
+    assert_eq!(
+        got["m365CollaborationInbound"],
+        Value::Null,
+        "no documented default"
+    );
+    let listed = e
+        .get(
+            &format!("{}?$expand=identitySynchronization", partners()),
+            &t,
+        )
+        .await
+        .json;
+    assert_eq!(listed["value"][0]["inboundTrust"], got["inboundTrust"]);
+    assert_eq!(
+        listed["value"][0]["identitySynchronization"]["userSyncInbound"],
+        json!({"isSyncAllowed": false})
+    );
+    assert_eq!(
+        e.get(&identity_sync(TC), &t).await.json["userSyncInbound"],
+        json!({"isSyncAllowed": false})
+    );
+    // Templates are not partners: their nulls mean "leave the partner alone" and stay null.
+    assert_eq!(
+        e.get(&partner_template(), &t).await.json["inboundTrust"],
+        Value::Null
+    );
+
+    // A reading only: what is stored is unchanged.
+    e.set_faults(json!({})).await;
+    let got = e.get(&partner(TC), &t).await.json;
+    assert_eq!(got["isServiceProvider"], Value::Null);
+    assert_eq!(
+        got["inboundTrust"],
+        json!({"isMfaAccepted": true, "isCompliantDeviceAccepted": null,
+               "isHybridAzureADJoinedDeviceAccepted": null})
+    );
+}
+
+#[tokio::test]
+async fn each_version_accepts_the_properties_its_csdl_lists() {
+    let e = start_env().await;
+    let t = e.token(TA).await;
+    let beta = |p: String| p.replace("/v1.0/", "/beta/");
+    let m365 = json!({
+        "m365CollaborationInbound": {"users": {"accessType": "blocked",
+            "targets": [{"target": "AllUsers", "targetType": "user"}]}},
+        "m365CollaborationOutbound": {"usersAndGroups": {"accessType": "allowed",
+            "targets": [{"target": "AllUsers", "targetType": "user"}]}},
+        "appServiceConnectInbound": {"applications": {"accessType": "blocked",
+            "targets": [{"target": "AllApplications", "targetType": "application"}]}},
+    });
+    let mut body = m365.clone();
+    body["tenantId"] = json!(TC);
+    let r = post(&e, &partners(), &t, body).await;
+    assert_eq!(r.status, 201, "v1.0 lists them: {}", r.text);
+    assert_eq!(
+        r.json["m365CollaborationInbound"],
+        m365["m365CollaborationInbound"]
+    );
+    let r = patch(
+        &e,
+        &partner(TC),
+        &t,
+        json!({"m365CollaborationInbound": {"users": {"accessType": "unknown"}}}),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(
+        r.text
+            .contains("'m365CollaborationInbound.users.accessType'"),
+        "{}",
+        r.text
+    );
+
+    // blockServiceProviderOutboundAccess: beta only.
+    let r = patch(
+        &e,
+        &partner(TC),
+        &t,
+        json!({"blockServiceProviderOutboundAccess": true}),
+    )
+    .await;
+    assert_error(&r, 400, "BadRequest");
+    assert!(
+        r.text.contains("'blockServiceProviderOutboundAccess'"),
+        "{}",
+        r.text
+    );
+    let r = patch(
+        &e,
+        &beta(partner(TC)),
+        &t,
+        json!({"blockServiceProviderOutboundAccess": true}),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(
+        e.get(&beta(partner(TC)), &t).await.json["blockServiceProviderOutboundAccess"],
+        true
+    );
+    let v1 = e.get(&partner(TC), &t).await.json;
+    assert!(
+        v1.get("blockServiceProviderOutboundAccess").is_none(),
+        "v1.0 doesn't show what it doesn't list: {v1}"
+    );
+    assert_eq!(
+        v1["appServiceConnectInbound"],
+        m365["appServiceConnectInbound"]
+    );
+
+    // Identity sync: groupSyncInbound and externalCloudAuthorizedApplicationId are beta only.
+    for body in [
+        json!({"groupSyncInbound": {"isSyncAllowed": true}}),
+        json!({"externalCloudAuthorizedApplicationId": "11111111-2222-3333-4444-555555555555"}),
+    ] {
+        let r = put(&e, &identity_sync(TC), &t, body.clone()).await;
+        assert_error(&r, 400, "BadRequest");
+    }
+    let r = put(
+        &e,
+        &beta(identity_sync(TC)),
+        &t,
+        json!({"userSyncInbound": {"isSyncAllowed": true}, "groupSyncInbound": {"isSyncAllowed": true}}),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = patch(
+        &e,
+        &beta(identity_sync(TC)),
+        &t,
+        json!({"externalCloudAuthorizedApplicationId": "11111111-2222-3333-4444-555555555555"}),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(
+        bare(e.get(&beta(identity_sync(TC)), &t).await.json),
+        json!({"tenantId": TC, "displayName": null, "userSyncInbound": {"isSyncAllowed": true},
+               "groupSyncInbound": {"isSyncAllowed": true},
+               "externalCloudAuthorizedApplicationId": "11111111-2222-3333-4444-555555555555"})
+    );
+    assert_eq!(
+        bare(e.get(&identity_sync(TC), &t).await.json),
+        json!({"tenantId": TC, "displayName": null, "userSyncInbound": {"isSyncAllowed": true}})
+    );
+    let r = patch(
+        &e,
+        &identity_sync(TC),
+        &t,
+        json!({"groupSyncInbound": null}),
+    )
+    .await;
+    assert_error(&r, 400, "BadRequest");
 }

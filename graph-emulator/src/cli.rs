@@ -105,6 +105,14 @@ pub struct EmulatorArgs {
     /// `GET /organization` lists (filtered or not); reads by id find it at once.
     #[arg(long, default_value_t = 0.0)]
     pub list_lag_secs: f64,
+    /// What a PATCH of a complex cross-tenant access property does to the members it leaves
+    /// out (Graph doesn't document it): reset them (replace) or keep them (merge).
+    #[arg(long, value_enum, default_value_t = state::NestedPatch::Replace)]
+    pub nested_patch: state::NestedPatch,
+    /// How never-set partner properties read back: null (as documented) or filled in with the
+    /// default policy's values (as some tenants show).
+    #[arg(long, value_enum, default_value_t = state::PartnerDefaults::Null)]
+    pub partner_defaults: state::PartnerDefaults,
     /// Probability that a `POST …/organization` creates the organization and then holds the
     /// answer for --stall-ms, so the client times out although the create happened.
     #[arg(long, default_value_t = 0.0)]
@@ -161,6 +169,8 @@ impl EmulatorArgs {
             national_cloud: self.national_cloud,
             fail_joins: self.fail_joins,
             list_lag_secs: self.list_lag_secs,
+            nested_patch: self.nested_patch,
+            partner_defaults: self.partner_defaults,
             ..Default::default()
         };
         faults
@@ -307,5 +317,20 @@ mod tests {
                 .unwrap_err()
                 .contains("--commit-then-timeout-rate")
         );
+    }
+
+    #[test]
+    fn cross_tenant_options_come_from_flags() {
+        let o = options(&[]).unwrap();
+        assert_eq!(
+            (o.faults.nested_patch, o.faults.partner_defaults),
+            (state::NestedPatch::Replace, state::PartnerDefaults::Null)
+        );
+        let o = options(&["--nested-patch", "merge", "--partner-defaults", "filled"]).unwrap();
+        assert_eq!(
+            (o.faults.nested_patch, o.faults.partner_defaults),
+            (state::NestedPatch::Merge, state::PartnerDefaults::Filled)
+        );
+        assert!(options(&["--nested-patch", "sideways"]).is_err());
     }
 }

@@ -11,6 +11,7 @@ use rand::rngs::StdRng;
 
 use crate::clock::{self, Clock};
 use crate::config::EmulatorConfig;
+use crate::{state, wire};
 use crate::emulator::EmulatorOptions;
 use crate::faults::{Decision, FaultConfig, Faults};
 use crate::journal::Journal;
@@ -84,6 +85,16 @@ impl Emu {
 
     /// Run `f` on the directory at the current emulated time.
     pub fn with_dir<T>(&self, f: impl FnOnce(&mut Directory, Timestamp) -> T) -> T {
+        self.with_dir_in(wire::ApiVersion::V1, f)
+    }
+
+    /// Run `f` on the directory as a call on Graph version `v` (bodies and answers follow
+    /// that version's CSDL).
+    pub fn with_dir_in<T>(
+        &self,
+        v: wire::ApiVersion,
+        f: impl FnOnce(&mut Directory, Timestamp) -> T,
+    ) -> T {
         let now = self.clock.now();
         let mut core = self.core();
         let Core { dir, faults, .. } = &mut *core;
@@ -92,6 +103,11 @@ impl Emu {
         dir.list_lag_secs = faults.config.list_lag_secs;
         dir.max_active_tenants = faults.config.max_active_tenants;
         dir.over_user_limit = faults.config.internal_user_limit_exceeded.clone();
+        dir.cross_tenant = state::CrossTenantOptions {
+            nested_patch: faults.config.nested_patch,
+            partner_defaults: faults.config.partner_defaults,
+        };
+        dir.api_version = v;
         f(dir, now)
     }
 

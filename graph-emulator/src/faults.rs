@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::state::{NestedPatch, PartnerDefaults};
+
 /// Runtime fault configuration (the JSON of `/_emulator/faults`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
@@ -44,6 +46,12 @@ pub struct FaultConfig {
     /// one of them owns, fails with Graph's details (a failure reason the join page lists).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub internal_user_limit_exceeded: Vec<String>,
+    /// `merge` or `replace` (default): what a PATCH of a complex cross-tenant access property
+    /// does to the members it leaves out (undocumented; see `state::NestedPatch`).
+    pub nested_patch: NestedPatch,
+    /// `null` (default, as documented) or `filled`: how never-set partner properties read back
+    /// (see `state::PartnerDefaults`).
+    pub partner_defaults: PartnerDefaults,
 }
 
 /// The largest `listLagSecs` accepted: about 31 years, far beyond any test and far within

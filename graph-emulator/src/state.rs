@@ -33,7 +33,7 @@ use super::config::{EmulatorConfig, TenantConfig, roles};
 use crate::wire::Cloud;
 use crate::wire::{JOIN_RESET_TENANT_ID, MemberRole, MemberState, ProcessingStatus};
 
-pub use cross_tenant::TemplateKind;
+pub use cross_tenant::{CrossTenantOptions, NestedPatch, PartnerDefaults, TemplateKind};
 pub use mto::MtoTimings;
 use mto::{JoinRecord, Membership, Mto};
 use mto_wire::{join_json, member_json, mto_json};
@@ -178,6 +178,11 @@ pub struct Directory {
     pub over_user_limit: Vec<String>,
     /// The emulated time of the last [`Directory::settle`]; what the snapshot shows.
     now: Timestamp,
+    /// Cross-tenant access behaviours Graph leaves undocumented (`nestedPatch`,
+    /// `partnerDefaults`).
+    pub cross_tenant: CrossTenantOptions,
+    /// The version of the call being served: partner bodies follow that version's CSDL.
+    pub api_version: crate::wire::ApiVersion,
 }
 
 impl Directory {
@@ -192,6 +197,8 @@ impl Directory {
             max_active_tenants: None,
             over_user_limit: Vec::new(),
             now,
+            cross_tenant: CrossTenantOptions::default(),
+            api_version: crate::wire::ApiVersion::V1,
         };
         d.apply_config(config, now);
         d

@@ -44,7 +44,7 @@ pub(super) fn graph_call(
         return with_caller(graph_error(ctx, emu.clock.now(), &e), app, tenant);
     }
     let q = parse_query(query);
-    let r = emu.with_dir(|d, now| op(d, &caller, now));
+    let r = emu.with_dir_in(v, |d, now| op(d, &caller, now));
     let meta = format!("{}/{}/$metadata", ctx.base, v.path());
     let resp = match r {
         Err(e) => graph_error(ctx, emu.clock.now(), &e),
