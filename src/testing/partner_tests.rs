@@ -1,7 +1,13 @@
 //! CrossTenantAccessPartner rounds, and the templates step of the multi-tenant organization:
-//! create, adopt what a join made, PATCH only what differs, Observe, delete order.
+//! create, adopt what a join made, PATCH only what differs, Observe, delete order; converging
+//! under each reading of what Graph leaves undocumented (the emulator's `nestedPatch` and
+//! `partnerDefaults` options).
 
 use graph_client::{ApiVersion, GraphApi, types::PatchBody};
+use graph_emulator::{
+    FaultConfig,
+    state::{NestedPatch, PartnerDefaults},
+};
 use kube::{ResourceExt, runtime::controller::Action};
 use serde_json::json;
 
@@ -300,5 +306,174 @@ async fn a_partner_waits_for_a_join_declared_here_then_adopts_what_it_made() {
     assert_eq!(
         status_of(&h.stored("fabrikam")).partner,
         Some(Origin::Adopted)
+    );
+}
+
+// ---------------------------------------------------------------- whichever way Graph reads
+
+/// Members set and left unset inside several complex properties, and an identity sync policy.
+fn fidelity_spec() -> serde_json::Value {
+    json!({
+        "inboundTrust": {"isMfaAccepted": true, "isCompliantDeviceAccepted": true},
+        "automaticUserConsentSettings": {"inboundAllowed": true},
+        "b2bCollaborationInbound": {
+            "usersAndGroups": {"accessType": "allowed", "targets": [{"target": "AllUsers", "targetType": "user"}]},
+            "applications": {"accessType": "blocked", "targets": [{"target": "AllApplications", "targetType": "application"}]}},
+        "b2bDirectConnectOutbound": {
+            "usersAndGroups": {"accessType": "allowed", "targets": [{"target": "AllUsers", "targetType": "user"}]}},
+        "identitySynchronization": {"userSyncInbound": {"isSyncAllowed": true}},
+    })
+}
+
+/// The partner writes of the traffic so far: (creates, PATCHes).
+fn partner_writes(h: &Harness) -> (usize, usize) {
+    (
+        h.graph_count("create_partner"),
+        h.graph_count("update_partner"),
+    )
+}
+
+/// Full rounds (a restarted operator's, as at a resync) and the partner writes they made.
+async fn resyncs(h: &Harness, rounds: usize) -> (usize, usize) {
+    let mut total = (0, 0);
+    for _ in 0..rounds {
+        let h = h.restarted();
+        h.forget_traffic();
+        h.reconcile_stored::<CrossTenantAccessPartner>("fabrikam")
+            .await
+            .expect("a resync round");
+        let (c, p) = partner_writes(&h);
+        total = (total.0 + c, total.1 + p);
+        assert_eq!(verdict(&h.stored("fabrikam")).1, "InSync");
+    }
+    total
+}
+
+/// What tenant A's Graph shows for partner B holds every value the spec declares.
+async fn holds_the_spec(h: &Harness) {
+    let p = h
+        .graph_as(DEFAULT_TENANT_A)
+        .get_partner(V, DEFAULT_TENANT_B)
+        .await
+        .expect("the partner");
+    let trust = p.settings.inbound_trust.expect("inboundTrust");
+    assert_eq!(
+        (trust.is_mfa_accepted, trust.is_compliant_device_accepted),
+        (Some(true), Some(true))
+    );
+    let b2b = p
+        .settings
+        .b2b_collaboration_inbound
+        .expect("b2bCollaborationInbound");
+    assert!(b2b.users_and_groups.is_some() && b2b.applications.is_some());
+    assert_eq!(
+        p.settings
+            .automatic_user_consent_settings
+            .and_then(|c| c.inbound_allowed),
+        Some(true)
+    );
+}
+
+/// Reconcile a new partner, an adopted one (as a join leaves it: unconfigured), and one
+/// someone changed in Graph, each followed by resyncs, under Graph's reading `nested` /
+/// `defaults`; returns the partner (creates, PATCHes) of each phase's first round and of its
+/// resyncs.
+async fn partner_patches(nested: NestedPatch, defaults: PartnerDefaults) -> [(usize, usize); 6] {
+    const RESYNCS: usize = 3;
+    let faults = FaultConfig {
+        nested_patch: nested,
+        partner_defaults: defaults,
+        ..Default::default()
+    };
+    // Created by the resource.
+    let h = harness().await;
+    h.emu.set_faults(faults.clone());
+    h.reconcile(partner(&h, fidelity_spec()))
+        .await
+        .expect("the create round");
+    let created = partner_writes(&h);
+    holds_the_spec(&h).await;
+    let created_resyncs = resyncs(&h, RESYNCS).await;
+
+    // Someone sets one member in Graph: under replace its declared siblings go too.
+    h.graph_as(DEFAULT_TENANT_A)
+        .update_partner(
+            V,
+            DEFAULT_TENANT_B,
+            &body(json!({"inboundTrust": {"isMfaAccepted": false}})),
+        )
+        .await
+        .expect("someone else's PATCH");
+    let drift = resyncs_after_drift(&h).await;
+    holds_the_spec(&h).await;
+    let drift_resyncs = resyncs(&h, RESYNCS).await;
+
+    // Adopted: a join made it, unconfigured.
+    let h = harness().await;
+    h.emu.set_faults(faults);
+    h.graph_as(DEFAULT_TENANT_A)
+        .create_partner(V, &body(json!({"tenantId": DEFAULT_TENANT_B})))
+        .await
+        .expect("the join's partner");
+    h.reconcile(partner(&h, fidelity_spec()))
+        .await
+        .expect("the adopt round");
+    let adopted = partner_writes(&h);
+    holds_the_spec(&h).await;
+    let adopted_resyncs = resyncs(&h, RESYNCS).await;
+    [
+        created,
+        created_resyncs,
+        drift,
+        drift_resyncs,
+        adopted,
+        adopted_resyncs,
+    ]
+}
+
+/// The round that puts back what someone changed.
+async fn resyncs_after_drift(h: &Harness) -> (usize, usize) {
+    let h = h.restarted();
+    h.forget_traffic();
+    h.reconcile_stored::<CrossTenantAccessPartner>("fabrikam")
+        .await
+        .expect("the drift round");
+    assert_eq!(verdict(&h.stored("fabrikam")).1, "Updated");
+    partner_writes(&h)
+}
+
+/// Per phase: create 1 then nothing; put drift back with 1 PATCH then nothing; adopt with 1
+/// PATCH then nothing.
+const CONVERGED: [(usize, usize); 6] = [(1, 0), (0, 0), (0, 1), (0, 0), (0, 1), (0, 0)];
+
+#[tokio::test]
+async fn a_partner_converges_when_graph_merges_patches_and_leaves_defaults_null() {
+    assert_eq!(
+        partner_patches(NestedPatch::Merge, PartnerDefaults::Null).await,
+        CONVERGED
+    );
+}
+
+#[tokio::test]
+async fn a_partner_converges_when_graph_merges_patches_and_fills_in_defaults() {
+    assert_eq!(
+        partner_patches(NestedPatch::Merge, PartnerDefaults::Filled).await,
+        CONVERGED
+    );
+}
+
+#[tokio::test]
+async fn a_partner_converges_when_graph_replaces_nested_values_and_leaves_defaults_null() {
+    assert_eq!(
+        partner_patches(NestedPatch::Replace, PartnerDefaults::Null).await,
+        CONVERGED
+    );
+}
+
+#[tokio::test]
+async fn a_partner_converges_when_graph_replaces_nested_values_and_fills_in_defaults() {
+    assert_eq!(
+        partner_patches(NestedPatch::Replace, PartnerDefaults::Filled).await,
+        CONVERGED
     );
 }

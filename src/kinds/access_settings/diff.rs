@@ -1,64 +1,99 @@
 //! The minimal PATCH: the declared properties whose value differs from Graph's, compared by
-//! meaning rather than by bytes (a missing member and `null` are the same; an empty object is
-//! `null`; target lists are sets; a flags enum's members may come in any order).
+//! meaning rather than by bytes (a missing member and `null` are the same; target lists are
+//! sets; a flags enum's members may come in any order; an unset consent switch inherits
+//! `false`).
+//!
+//! Only what the spec sets is managed, down to the members of complex values: a member left
+//! unset (null) is never compared, so Graph may show null, a default it filled in, or someone
+//! else's value there without a PATCH at every resync. A property that differs is sent with
+//! every member the spec sets, never just the member that differs: Graph doesn't document
+//! whether a PATCH merges the members of a complex value or replaces it, and under replace a
+//! PATCH of one member would wipe its declared siblings, which the next round would PATCH back.
 
 use graph_client::types::PatchBody;
 use serde_json::Value;
 
-/// For each property of `desired` (an object of the declared properties only), its desired
-/// value if Graph's differs. `observed` is Graph's object (or `null` when there is none yet).
+/// For each property of `desired` (an object of the declared properties only), its declared
+/// members if Graph's value differs from them. `observed` is Graph's object (or `null` when
+/// there is none yet).
 pub(crate) fn minimal_patch(desired: &Value, observed: &Value) -> PatchBody {
-    let Some(desired) = desired.as_object() else {
-        return PatchBody::new();
-    };
-    desired
-        .iter()
+    declared_body(desired)
+        .into_iter()
         .filter(|(key, want)| {
             let have = observed.get(key.as_str()).unwrap_or(&Value::Null);
-            normalize(key, want) != normalize(key, have)
+            !covers(key, want, have)
         })
-        .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
 
-/// Graph's view and the spec's, reduced to what they mean.
-fn normalize(key: &str, v: &Value) -> Value {
+/// The body that creates what `desired` declares: its set values only.
+pub(crate) fn declared_body(desired: &Value) -> PatchBody {
+    desired
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| declared(v).map(|v| (k.clone(), v)))
+        .collect()
+}
+
+/// The part of a spec value that is set: nulls dropped, and the objects that leaves empty.
+fn declared(v: &Value) -> Option<Value> {
     match v {
+        Value::Null => None,
         Value::Object(members) => {
             let kept: serde_json::Map<String, Value> = members
                 .iter()
-                .map(|(k, v)| (k.clone(), normalize(k, v)))
-                .filter(|(_, v)| !v.is_null())
+                .filter_map(|(k, v)| declared(v).map(|v| (k.clone(), v)))
                 .collect();
-            if kept.is_empty() {
-                Value::Null
-            } else {
-                Value::Object(kept)
-            }
+            (!kept.is_empty()).then_some(Value::Object(kept))
         }
-        Value::Array(items) => {
-            let mut items: Vec<Value> = items.iter().map(|i| normalize(key, i)).collect();
-            if key == "targets" {
-                items.sort_by_key(|i| i.to_string());
-                items.dedup();
-            }
-            Value::Array(items)
-        }
-        Value::String(s) if key == "templateApplicationLevel" => {
-            let mut members: Vec<&str> = s
-                .split(',')
-                .map(str::trim)
-                .filter(|m| !m.is_empty())
-                .collect();
-            members.sort_unstable();
-            Value::String(if members.is_empty() {
-                "none".into()
-            } else {
-                members.join(",")
-            })
-        }
-        other => other.clone(),
+        other => Some(other.clone()),
     }
+}
+
+/// Whether Graph's `have` already means what the declared `want` says (`key` names `want`).
+fn covers(key: &str, want: &Value, have: &Value) -> bool {
+    match (want, have) {
+        (Value::Object(w), _) => w
+            .iter()
+            .all(|(k, wv)| covers(k, wv, have.get(k.as_str()).unwrap_or(&Value::Null))),
+        (Value::Array(w), _) if key == "targets" => {
+            target_set(w) == target_set(have.as_array().map(Vec::as_slice).unwrap_or_default())
+        }
+        (Value::String(w), Value::String(h)) if key == "templateApplicationLevel" => {
+            flags(w) == flags(h)
+        }
+        // "Unless specifically configured, the inboundAllowed and outboundAllowed properties
+        // are null and inherit from the default settings, which is always false"
+        // (api-reference/v1.0/resources/crosstenantaccesspolicyconfigurationpartner.md).
+        (Value::Bool(false), Value::Null) => matches!(key, "inboundAllowed" | "outboundAllowed"),
+        (w, h) => w == h,
+    }
+}
+
+/// Targets as a set, each without its null members.
+fn target_set(items: &[Value]) -> Vec<String> {
+    let mut set: Vec<String> = items
+        .iter()
+        .map(|i| declared(i).unwrap_or(Value::Null).to_string())
+        .collect();
+    set.sort_unstable();
+    set.dedup();
+    set
+}
+
+/// A flags enum's members, sorted; `""` is `none`.
+fn flags(s: &str) -> Vec<&str> {
+    let mut members: Vec<&str> = s
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .collect();
+    if members.is_empty() {
+        members.push("none");
+    }
+    members.sort_unstable();
+    members
 }
 
 #[cfg(test)]
@@ -86,16 +121,74 @@ mod tests {
     }
 
     #[test]
-    fn a_declared_member_left_unset_resets_graphs_value_to_inherit() {
+    fn a_member_left_unset_is_not_managed_whatever_graph_shows_for_it() {
         let desired =
             json!({"inboundTrust": {"isMfaAccepted": true, "isCompliantDeviceAccepted": null}});
-        let observed =
-            json!({"inboundTrust": {"isMfaAccepted": true, "isCompliantDeviceAccepted": true}});
-        let patch = minimal_patch(&desired, &observed);
+        for graph_value in [json!(null), json!(false), json!(true)] {
+            let observed = json!({"inboundTrust": {"isMfaAccepted": true,
+                "isCompliantDeviceAccepted": graph_value,
+                "isHybridAzureADJoinedDeviceAccepted": false}});
+            assert!(
+                minimal_patch(&desired, &observed).is_empty(),
+                "{graph_value} for an unset member"
+            );
+        }
+    }
+
+    #[test]
+    fn a_difference_sends_every_declared_member_of_that_property_and_no_nulls() {
+        let desired = json!({"b2bCollaborationInbound": {
+            "usersAndGroups": {"accessType": "blocked", "targets": [{"target": "AllUsers", "targetType": "user"}]},
+            "applications": {"accessType": "allowed", "targets": [{"target": "AllApplications", "targetType": "application"}]}}});
+        // Graph replaced the value when only usersAndGroups was sent: applications was wiped.
+        let observed = json!({"b2bCollaborationInbound": {
+            "usersAndGroups": {"accessType": "blocked", "targets": [{"target": "AllUsers", "targetType": "user"}]},
+            "applications": null}});
         assert_eq!(
-            patch.get("inboundTrust"),
-            Some(&json!({"isMfaAccepted": true, "isCompliantDeviceAccepted": null})),
-            "the whole declared value is sent, with its explicit null"
+            Value::Object(minimal_patch(&desired, &observed)),
+            desired,
+            "both declared members, so that a replacing Graph keeps usersAndGroups"
+        );
+        let partial =
+            json!({"inboundTrust": {"isMfaAccepted": true, "isCompliantDeviceAccepted": null}});
+        assert_eq!(
+            Value::Object(minimal_patch(&partial, &json!({"inboundTrust": null}))),
+            json!({"inboundTrust": {"isMfaAccepted": true}}),
+            "an unset member is not sent as null: that would reset a value someone else set"
+        );
+    }
+
+    #[test]
+    fn defaults_graph_fills_in_for_undeclared_members_are_not_differences() {
+        let desired = json!({
+            "inboundTrust": {"isMfaAccepted": true},
+            "b2bDirectConnectOutbound": {"usersAndGroups": {"accessType": "allowed",
+                "targets": [{"target": "AllUsers", "targetType": "user"}]}},
+        });
+        let filled = json!({
+            "isServiceProvider": false,
+            "inboundTrust": {"isMfaAccepted": true, "isCompliantDeviceAccepted": false,
+                             "isHybridAzureADJoinedDeviceAccepted": false},
+            "b2bDirectConnectOutbound": {
+                "usersAndGroups": {"accessType": "allowed", "targets": [{"target": "AllUsers", "targetType": "user"}]},
+                "applications": {"accessType": "blocked", "targets": [{"target": "AllApplications", "targetType": "application"}]}},
+        });
+        assert!(minimal_patch(&desired, &filled).is_empty());
+    }
+
+    #[test]
+    fn an_unset_consent_switch_means_false_and_nothing_else_does() {
+        let consent = json!({"automaticUserConsentSettings": {"inboundAllowed": false, "outboundAllowed": true}});
+        let graph = json!({"automaticUserConsentSettings": {"inboundAllowed": null, "outboundAllowed": true}});
+        assert!(
+            minimal_patch(&consent, &graph).is_empty(),
+            "null inherits the default settings' false"
+        );
+        let trust = json!({"inboundTrust": {"isMfaAccepted": false}});
+        assert_eq!(
+            minimal_patch(&trust, &json!({"inboundTrust": {"isMfaAccepted": null}})).len(),
+            1,
+            "an inherited trust setting follows the tenant's default policy, which may say true"
         );
     }
 
@@ -119,13 +212,16 @@ mod tests {
             2,
             "a different level and a missing b2b setting are both sent"
         );
+        let none = json!({"templateApplicationLevel": "none"});
+        assert!(minimal_patch(&none, &json!({"templateApplicationLevel": ""})).is_empty());
     }
 
     #[test]
-    fn an_all_null_object_is_the_same_as_none() {
+    fn an_all_null_object_declares_nothing() {
         let desired = json!({"automaticUserConsentSettings": {"inboundAllowed": null, "outboundAllowed": null}});
         assert!(minimal_patch(&desired, &json!({"automaticUserConsentSettings": null})).is_empty());
         assert!(minimal_patch(&desired, &Value::Null).is_empty());
+        assert!(declared_body(&desired).is_empty());
         let flip = json!({"userSyncInbound": {"isSyncAllowed": false}});
         assert_eq!(
             minimal_patch(&flip, &json!({"userSyncInbound": {"isSyncAllowed": null}})).len(),

@@ -5,10 +5,11 @@
 //! before they touch the multi-tenant organization (`templates.rs`).
 //!
 //! The field types serialize to Graph's own JSON shape, so what a user declares is compared
-//! with what Graph answers property by property. A top-level property left out of the spec is
-//! not managed; one that is declared is managed whole (its unset members mean "null": inherit
-//! the tenant's default policy), so a PATCH converges whether Graph merges or replaces
-//! complex values.
+//! with what Graph answers property by property. What the spec leaves unset, a top-level
+//! property or a member inside one, is not managed: Graph may show null (inherit the tenant's
+//! default policy), a default it filled in, or a value set elsewhere. A property that differs
+//! is PATCHed with every member the spec sets, so a PATCH converges whether Graph merges or
+//! replaces the members of complex values.
 
 pub(crate) mod diff;
 pub(crate) mod templates;
@@ -22,10 +23,10 @@ use super::schema::add_validations;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InboundOutboundSpec {
-    /// Unset: inherit the default policy (false).
+    /// Unset: not managed (unconfigured, Graph's default is false).
     #[serde(default)]
     pub inbound_allowed: Option<bool>,
-    /// Unset: inherit the default policy (false).
+    /// Unset: not managed (unconfigured, Graph's default is false).
     #[serde(default)]
     pub outbound_allowed: Option<bool>,
 }
@@ -120,7 +121,7 @@ fn b2b_rules(schema: &mut schemars::Schema) {
 }
 
 /// The settings a partner configuration and the partner-configuration template share. Each
-/// property left out is not managed.
+/// property or member left out is not managed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PartnerSettingsSpec {

@@ -208,7 +208,7 @@ mod tests {
         assert_eq!(
             serde_json::Value::Object(patch.clone()),
             serde_json::json!({
-                "automaticUserConsentSettings": {"inboundAllowed": true, "outboundAllowed": null},
+                "automaticUserConsentSettings": {"inboundAllowed": true},
                 "templateApplicationLevel": "newPartners"
             })
         );

@@ -78,8 +78,8 @@ pub struct CrossTenantAccessPartnerSpec {
     /// Graph endpoint version: v1.0 (default) or beta.
     #[serde(default)]
     pub graph_api_version: ApiVersion,
-    /// The partner settings. Each property left out is not managed; a declared one is managed
-    /// whole (its unset members inherit the tenant's default policy).
+    /// The partner settings. Each property, and each member inside one, left out is not
+    /// managed: Graph's value for it (null, a default, or one set elsewhere) is left alone.
     #[serde(flatten)]
     pub settings: PartnerSettingsSpec,
     /// The inbound identity synchronization policy for this partner. Left out: not managed.

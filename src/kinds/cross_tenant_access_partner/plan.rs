@@ -6,7 +6,10 @@ use serde_json::Value;
 
 use super::CrossTenantAccessPartnerSpec;
 use crate::{
-    kinds::{ManagementPolicy, access_settings::diff::minimal_patch},
+    kinds::{
+        ManagementPolicy,
+        access_settings::diff::{declared_body, minimal_patch},
+    },
     reconciler::{Health, Reason},
 };
 
@@ -85,7 +88,7 @@ fn step<T: serde::Serialize>(
 ) -> Step {
     match have {
         None => {
-            let mut body = want.as_object().cloned().unwrap_or_default();
+            let mut body = declared_body(want);
             keyed(&mut body);
             Step::Create(body)
         }
@@ -173,8 +176,8 @@ mod tests {
         };
         assert_eq!(
             Value::Object(body),
-            json!({"tenantId": THEM,
-                   "automaticUserConsentSettings": {"inboundAllowed": true, "outboundAllowed": null}})
+            json!({"tenantId": THEM, "automaticUserConsentSettings": {"inboundAllowed": true}}),
+            "an unset member is not managed, so not sent"
         );
     }
 
