@@ -1,7 +1,7 @@
 //! CrossTenantAccessPartner rounds, and the templates step of the multi-tenant organization:
 //! create, adopt what a join made, PATCH only what differs, Observe, delete order; converging
 //! under each reading of what Graph leaves undocumented (the emulator's `nestedPatch` and
-//! `partnerDefaults` options).
+//! `partnerDefaults` options); and not waiting for a join that won't happen.
 
 use graph_client::{ApiVersion, GraphApi, types::PatchBody};
 use graph_emulator::{
@@ -14,7 +14,9 @@ use serde_json::json;
 use super::{DEFAULT_TENANT_A, DEFAULT_TENANT_B, Harness, ready};
 use crate::kinds::{
     CrossTenantAccessPartner, MultiTenantOrganization,
-    cross_tenant_access_partner::{CrossTenantAccessPartnerStatus, Origin},
+    cross_tenant_access_partner::{
+        CrossTenantAccessPartnerStatus, Origin, REFUSALS_BEFORE_CREATING,
+    },
 };
 
 const V: ApiVersion = ApiVersion::V1;
@@ -41,6 +43,27 @@ fn status_of(p: &CrossTenantAccessPartner) -> CrossTenantAccessPartnerStatus {
 
 fn verdict(p: &CrossTenantAccessPartner) -> (String, String, String) {
     ready(p.status.as_ref().map(|s| &s.conditions[..]))
+}
+
+/// Set `obj`'s status to `status`, as its own controller applies it (the status subresource:
+/// a write to the object itself leaves status alone).
+async fn set_status<K>(h: &Harness, obj: &K, status: serde_json::Value)
+where
+    K: kube::Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    kube::Api::<K>::namespaced(h.api.client(), super::NS)
+        .patch_status(
+            &obj.name_any(),
+            &kube::api::PatchParams::apply("its-controller").force(),
+            &kube::api::Patch::Apply(json!({
+                "apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": status,
+            })),
+        )
+        .await
+        .expect("the status write");
 }
 
 fn body(v: serde_json::Value) -> PatchBody {
@@ -293,11 +316,12 @@ async fn a_partner_waits_for_a_join_declared_here_then_adopts_what_it_made() {
         .create_partner(V, &body(json!({"tenantId": DEFAULT_TENANT_B})))
         .await
         .unwrap();
-    let _: crate::kinds::MultiTenantOrganizationMembership = h.api.modify(
-        super::NS,
-        "joining",
-        json!({"status": {"memberState": "active", "transitionStatus": "succeeded"}}),
-    );
+    set_status(
+        &h,
+        &h.stored::<crate::kinds::MultiTenantOrganizationMembership>("joining"),
+        json!({"memberState": "active", "transitionStatus": "succeeded"}),
+    )
+    .await;
     h.forget_traffic();
     h.reconcile_stored::<CrossTenantAccessPartner>("fabrikam")
         .await
@@ -475,5 +499,131 @@ async fn a_partner_converges_when_graph_replaces_nested_values_and_fills_in_defa
     assert_eq!(
         partner_patches(NestedPatch::Replace, PartnerDefaults::Filled).await,
         CONVERGED
+    );
+}
+
+// ---------------------------------------------------------------- a join that won't happen
+
+#[tokio::test]
+async fn a_partner_stops_waiting_for_a_join_that_failed_and_creates_its_settings() {
+    let h = Harness::new().await;
+    h.ready_connection("contoso", DEFAULT_TENANT_A).await;
+    h.ready_connection("fabrikam", DEFAULT_TENANT_B).await;
+    // Tenant A owns an organization and added B; B joins through a Membership; B's settings
+    // for A are declared here too.
+    let owner: MultiTenantOrganization = h.seed(json!({
+        "metadata": {"name": "contoso-mto"},
+        "spec": {"connectionRef": {"name": "contoso"}, "displayName": "Contoso and friends",
+                 "tenants": [{"tenantId": DEFAULT_TENANT_B, "displayName": "Fabrikam"}]},
+    }));
+    h.reconcile(owner).await.expect("the owner's round");
+    let _: crate::kinds::MultiTenantOrganizationMembership = h.seed(json!({
+        "metadata": {"name": "fabrikam-joins"},
+        "spec": {"connectionRef": {"name": "fabrikam"}, "ownerTenantId": DEFAULT_TENANT_A},
+    }));
+    let _: CrossTenantAccessPartner = h.seed(json!({
+        "metadata": {"name": "contoso"},
+        "spec": {"connectionRef": {"name": "fabrikam"}, "partnerTenantId": DEFAULT_TENANT_A,
+                 "inboundTrust": {"isMfaAccepted": true}},
+    }));
+    h.emu.clock.advance(7200.0);
+    h.emu.set_faults(FaultConfig {
+        fail_joins: true,
+        ..Default::default()
+    });
+    async fn membership_round(h: &Harness) {
+        h.reconcile_stored::<crate::kinds::MultiTenantOrganizationMembership>("fabrikam-joins")
+            .await
+            .expect("the membership's round");
+    }
+    async fn partner_round(h: &Harness) -> (String, String, String) {
+        h.forget_traffic();
+        h.reconcile_stored::<CrossTenantAccessPartner>("contoso")
+            .await
+            .expect("the partner's round");
+        verdict(&h.stored("contoso"))
+    }
+
+    membership_round(&h).await;
+    let (status, reason, message) = partner_round(&h).await;
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "WaitingForJoin")
+    );
+    assert!(
+        message.contains("MultiTenantOrganizationMembership fabrikam-joins is joining")
+            && message.contains("Joining"),
+        "says what it waits for and where that stands: {message}"
+    );
+    assert!(h.graph_writes().is_empty(), "{:?}", h.graph_writes());
+
+    // Graph reports the join failed: the membership stalls, the partner no longer waits.
+    h.emu.clock.advance(600.0);
+    membership_round(&h).await;
+    let (status, reason, message) = partner_round(&h).await;
+    assert_eq!(h.graph_writes(), ["create_partner"]);
+    assert_eq!((status.as_str(), reason.as_str()), ("True", "Created"));
+    assert!(
+        message.contains("did not wait for the join")
+            && message.contains("fabrikam-joins is stalled (JoinFailed")
+            && message.contains("DirectoryService Exception"),
+        "names the stalled join and Graph's details: {message}"
+    );
+}
+
+#[tokio::test]
+async fn a_partner_stops_waiting_for_a_join_graph_keeps_refusing() {
+    let h = harness().await;
+    let joining: crate::kinds::MultiTenantOrganizationMembership = h.seed(json!({
+        "metadata": {"name": "joining"},
+        "spec": {"connectionRef": {"name": "contoso"}, "ownerTenantId": DEFAULT_TENANT_B},
+        "status": {"memberState": "pending", "joinRefusals": 1}
+    }));
+    let p = partner(&h, json!({"inboundTrust": {"isMfaAccepted": true}}));
+    h.reconcile(p).await.expect("the round");
+    assert_eq!(verdict(&h.stored("fabrikam")).1, "WaitingForJoin");
+
+    let refusals = REFUSALS_BEFORE_CREATING;
+    set_status(
+        &h,
+        &joining,
+        json!({"memberState": "pending", "joinRefusals": refusals, "conditions": [{"type": "Ready", "status": "False",
+               "reason": "JoinRefused", "message": "Graph refused the join request",
+               "lastTransitionTime": "2026-01-01T00:00:00Z"}]}),
+    )
+    .await;
+    h.forget_traffic();
+    h.reconcile_stored::<CrossTenantAccessPartner>("fabrikam")
+        .await
+        .expect("the round after more refusals");
+    assert_eq!(h.graph_writes(), ["create_partner"]);
+    let (_, reason, message) = verdict(&h.stored("fabrikam"));
+    assert_eq!(reason, "Created");
+    assert!(
+        message.contains(&format!("{refusals} times in a row")),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_partner_stops_waiting_for_an_organization_that_is_stalled() {
+    let h = harness().await;
+    let _: MultiTenantOrganization = h.seed(json!({
+        "metadata": {"name": "group"},
+        "spec": {"connectionRef": {"name": "contoso"}, "displayName": "Group",
+                 "tenants": [{"tenantId": DEFAULT_TENANT_B, "displayName": "Fabrikam"}]},
+        "status": {"conditions": [{"type": "Stalled", "status": "True", "reason": "Conflict",
+                   "message": "another resource manages it", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}
+    }));
+    let p = partner(&h, json!({"inboundTrust": {"isMfaAccepted": true}}));
+    h.reconcile(p).await.expect("the round");
+    assert_eq!(h.graph_writes(), ["create_partner"]);
+    let (_, reason, message) = verdict(&h.stored("fabrikam"));
+    assert_eq!(reason, "Created");
+    assert!(
+        message.contains(
+            "MultiTenantOrganization group is stalled (Conflict: another resource manages it)"
+        ),
+        "{message}"
     );
 }

@@ -7,6 +7,9 @@ mod cleanup;
 mod plan;
 mod reconcile;
 
+#[cfg(test)]
+pub(crate) use plan::REFUSALS_BEFORE_CREATING;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::CustomResource;
 use schemars::JsonSchema;

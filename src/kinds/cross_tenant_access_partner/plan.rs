@@ -2,15 +2,17 @@
 //! synchronization policy, given what Graph holds.
 
 use graph_client::types::{CrossTenantPartner, IdentitySyncPolicy, PatchBody};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::ResourceExt;
 use serde_json::Value;
 
 use super::CrossTenantAccessPartnerSpec;
 use crate::{
     kinds::{
-        ManagementPolicy,
+        ManagementPolicy, MultiTenantOrganization, MultiTenantOrganizationMembership,
         access_settings::diff::{declared_body, minimal_patch},
     },
-    reconciler::{Health, Reason},
+    reconciler::{Health, READY, Reason, STALLED, find},
 };
 
 /// What Graph holds for the partner (`None`: not there).
@@ -101,6 +103,127 @@ fn step<T: serde::Serialize>(
             }
         }
     }
+}
+
+/// What the joins declared in the partner's namespace mean for creating its settings.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum JoinAhead {
+    /// No join declared here will make these settings.
+    NoJoin,
+    /// A join is under way and will make them (why, for the condition): wait and adopt.
+    Wait(String),
+    /// The joins that would make them are stalled or refused for good (why): create them now.
+    ///
+    /// Creating rather than stalling: Microsoft's order prefers the join, but a join that does
+    /// happen later is fine with settings already there (it applies the templates to existing
+    /// partners too, `templateApplicationLevel` existingPartners, and this resource then puts
+    /// back what the spec declares), while a Stalled partner would hold the user's settings
+    /// hostage to a join this resource can't fix.
+    Proceed(String),
+}
+
+/// Refusals of a join request in a row after which the partner no longer waits for it. The
+/// membership asks again with a doubling wait; the usual early refusal (the 2 h after the
+/// organization's creation) is waited out before asking, so repeated refusals mean Graph's
+/// answer is no (the organization is full, the tenant wasn't added, …) until a person acts.
+pub(crate) const REFUSALS_BEFORE_CREATING: u32 = 3;
+
+/// Whether a join declared in this namespace is still going to create tenant `partner`'s
+/// settings in the tenant of connection `connection`: the connection's tenant owns a
+/// MultiTenantOrganization listing the partner, which has not joined yet; or it joins the
+/// partner's organization through a Membership that is not active yet. A join that is stalled,
+/// failed, or refused [`REFUSALS_BEFORE_CREATING`] times in a row is not waited for.
+pub(crate) fn join_ahead(
+    connection: &str,
+    partner: &str,
+    organizations: &[MultiTenantOrganization],
+    memberships: &[MultiTenantOrganizationMembership],
+) -> JoinAhead {
+    let same = |a: &str| a.eq_ignore_ascii_case(partner);
+    let mut waits = Vec::new();
+    let mut stuck = Vec::new();
+    for m in organizations {
+        if m.spec.connection_ref.name != connection
+            || !m.spec.tenants.iter().flatten().any(|t| same(&t.tenant_id))
+        {
+            continue;
+        }
+        let name = m.name_any();
+        let status = m.status.clone().unwrap_or_default();
+        let entry = status.tenants.iter().find(|t| same(&t.tenant_id));
+        if entry.is_some_and(|t| t.state.as_deref() == Some("active")) {
+            continue;
+        }
+        if let Some(why) = stalled(&status.conditions) {
+            stuck.push(format!("MultiTenantOrganization {name} is stalled ({why})"));
+        } else if let Some(t) = entry.filter(|t| t.transition_status.as_deref() == Some("failed")) {
+            stuck.push(format!(
+                "Graph reports tenant {partner}'s transition in MultiTenantOrganization {name} failed: {}",
+                t.transition_details.as_deref().unwrap_or("no details")
+            ));
+        } else {
+            waits.push(format!(
+                "tenant {partner} is listed in MultiTenantOrganization {name} and has not joined yet (Graph: state {}, transition {})",
+                entry.and_then(|t| t.state.as_deref()).unwrap_or("unknown"),
+                entry.and_then(|t| t.transition_status.as_deref()).unwrap_or("unknown"),
+            ));
+        }
+    }
+    for j in memberships {
+        if j.spec.connection_ref.name != connection || !same(&j.spec.owner_tenant_id) {
+            continue;
+        }
+        let name = j.name_any();
+        let status = j.status.clone().unwrap_or_default();
+        if status.member_state.as_deref() == Some("active") {
+            continue;
+        }
+        let refusals = status.join_refusals.unwrap_or(0);
+        if let Some(why) = stalled(&status.conditions) {
+            stuck.push(format!(
+                "MultiTenantOrganizationMembership {name} is stalled ({why})"
+            ));
+        } else if status.transition_status.as_deref() == Some("failed") {
+            stuck.push(format!(
+                "Graph reports the join of MultiTenantOrganizationMembership {name} failed: {}",
+                status.transition_details.as_deref().unwrap_or("no details")
+            ));
+        } else if refusals >= REFUSALS_BEFORE_CREATING {
+            stuck.push(format!(
+                "Graph refused the join request of MultiTenantOrganizationMembership {name} {refusals} times in a row ({})",
+                ready_of(&status.conditions)
+            ));
+        } else {
+            waits.push(format!(
+                "MultiTenantOrganizationMembership {name} is joining tenant {partner}'s multi-tenant organization ({})",
+                ready_of(&status.conditions)
+            ));
+        }
+    }
+    if !waits.is_empty() {
+        JoinAhead::Wait(format!(
+            "{}; the join creates these settings, which this resource then adopts",
+            waits.join("; ")
+        ))
+    } else if !stuck.is_empty() {
+        JoinAhead::Proceed(stuck.join("; "))
+    } else {
+        JoinAhead::NoJoin
+    }
+}
+
+/// "reason: message" of a true Stalled condition.
+fn stalled(conditions: &[Condition]) -> Option<String> {
+    find(conditions, STALLED)
+        .filter(|c| c.status == "True")
+        .map(|c| format!("{}: {}", c.reason, c.message))
+}
+
+/// "Ready reason: message", or that there is no verdict yet.
+fn ready_of(conditions: &[Condition]) -> String {
+    find(conditions, READY)
+        .map(|c| format!("{}: {}", c.reason, c.message))
+        .unwrap_or_else(|| "no verdict yet".into())
 }
 
 /// Observe never writes: a missing partner stalls, a difference is reported.
@@ -251,5 +374,173 @@ mod tests {
             panic!()
         };
         assert_eq!(h.reason, Reason::InvalidSpec);
+    }
+
+    fn condition(type_: &str, status: &str, reason: &str, message: &str) -> Value {
+        json!({"type": type_, "status": status, "reason": reason, "message": message,
+               "lastTransitionTime": "2026-01-01T00:00:00Z"})
+    }
+
+    fn membership(name: &str, status: Value) -> MultiTenantOrganizationMembership {
+        serde_json::from_value(json!({
+            "apiVersion": "graphorg.io/v1alpha1", "kind": "MultiTenantOrganizationMembership",
+            "metadata": {"name": name, "namespace": "ns"},
+            "spec": {"connectionRef": {"name": "c"}, "ownerTenantId": THEM},
+            "status": status,
+        }))
+        .unwrap()
+    }
+
+    fn organization(name: &str, status: Value) -> MultiTenantOrganization {
+        serde_json::from_value(json!({
+            "apiVersion": "graphorg.io/v1alpha1", "kind": "MultiTenantOrganization",
+            "metadata": {"name": name, "namespace": "ns"},
+            "spec": {"connectionRef": {"name": "c"}, "displayName": "Group",
+                     "tenants": [{"tenantId": THEM, "displayName": "Them"}]},
+            "status": status,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_partner_waits_for_a_join_under_way_and_says_which_and_where_it_stands() {
+        let joining = membership(
+            "joining",
+            json!({"memberState": "pending", "transitionStatus": "running",
+                   "conditions": [condition("Ready", "False", "Joining", "Graph is processing it")]}),
+        );
+        let JoinAhead::Wait(why) = join_ahead("c", THEM, &[], &[joining]) else {
+            panic!()
+        };
+        assert!(
+            why.contains("MultiTenantOrganizationMembership joining"),
+            "{why}"
+        );
+        assert!(why.contains("Joining: Graph is processing it"), "{why}");
+
+        let owned = organization(
+            "group",
+            json!({"tenants": [{"tenantId": THEM, "state": "pending", "transitionStatus": "notStarted"}]}),
+        );
+        let JoinAhead::Wait(why) = join_ahead("c", THEM, &[owned], &[]) else {
+            panic!()
+        };
+        assert!(why.contains("MultiTenantOrganization group"), "{why}");
+        assert!(
+            why.contains("state pending, transition notStarted"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_stalled_membership_or_organization_is_not_waited_for_and_named_with_its_cause() {
+        let stalled = membership(
+            "joining",
+            json!({"memberState": "pending", "transitionStatus": "failed",
+                   "transitionDetails": "DirectoryService Exception",
+                   "conditions": [condition("Stalled", "True", "JoinFailed", "the join failed: DirectoryService Exception")]}),
+        );
+        let JoinAhead::Proceed(why) = join_ahead("c", THEM, &[], &[stalled]) else {
+            panic!()
+        };
+        assert!(why.contains("MultiTenantOrganizationMembership joining is stalled (JoinFailed: the join failed: DirectoryService Exception)"), "{why}");
+
+        let conflict = organization(
+            "group",
+            json!({"conditions": [condition("Stalled", "True", "Conflict", "claimed by other/group")]}),
+        );
+        let JoinAhead::Proceed(why) = join_ahead("c", THEM, &[conflict], &[]) else {
+            panic!()
+        };
+        assert!(
+            why.contains(
+                "MultiTenantOrganization group is stalled (Conflict: claimed by other/group)"
+            ),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_failed_transition_graph_reports_is_not_waited_for() {
+        let failed_member = organization(
+            "group",
+            json!({"tenants": [{"tenantId": THEM, "state": "pending", "transitionStatus": "failed",
+                                "transitionDetails": "the organization is full"}]}),
+        );
+        let JoinAhead::Proceed(why) = join_ahead("c", THEM, &[failed_member], &[]) else {
+            panic!()
+        };
+        assert!(why.contains("failed: the organization is full"), "{why}");
+        let failed_join = membership(
+            "joining",
+            json!({"memberState": "pending", "transitionStatus": "failed", "transitionDetails": "over the limit"}),
+        );
+        assert_eq!(
+            join_ahead("c", THEM, &[], &[failed_join]),
+            JoinAhead::Proceed(
+                "Graph reports the join of MultiTenantOrganizationMembership joining failed: over the limit".into()
+            )
+        );
+    }
+
+    #[test]
+    fn a_join_graph_keeps_refusing_is_waited_for_only_a_few_times() {
+        let refused = |n: u32| {
+            membership(
+                "joining",
+                json!({"memberState": "pending", "joinRefusals": n,
+                       "conditions": [condition("Ready", "False", "JoinRefused", "Graph refused the join request")]}),
+            )
+        };
+        assert!(matches!(
+            join_ahead("c", THEM, &[], &[refused(REFUSALS_BEFORE_CREATING - 1)]),
+            JoinAhead::Wait(_)
+        ));
+        let JoinAhead::Proceed(why) =
+            join_ahead("c", THEM, &[], &[refused(REFUSALS_BEFORE_CREATING)])
+        else {
+            panic!()
+        };
+        assert!(
+            why.contains("3 times in a row (JoinRefused: Graph refused the join request)"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_join_still_under_way_outweighs_a_stalled_one() {
+        let stalled = organization(
+            "group",
+            json!({"conditions": [condition("Stalled", "True", "InvalidSpec", "x")]}),
+        );
+        let joining = membership("joining", json!({"memberState": "pending"}));
+        assert!(matches!(
+            join_ahead("c", THEM, &[stalled], &[joining]),
+            JoinAhead::Wait(why) if why.contains("no verdict yet")
+        ));
+    }
+
+    #[test]
+    fn joins_done_or_elsewhere_are_not_waited_for() {
+        let active = membership("joined", json!({"memberState": "active"}));
+        let joined = organization(
+            "group",
+            json!({"tenants": [{"tenantId": THEM.to_uppercase(), "state": "active"}]}),
+        );
+        assert_eq!(
+            join_ahead("c", THEM, &[joined], &[active]),
+            JoinAhead::NoJoin
+        );
+        let joining = membership("joining", json!({"memberState": "pending"}));
+        assert_eq!(
+            join_ahead("other", THEM, &[], std::slice::from_ref(&joining)),
+            JoinAhead::NoJoin,
+            "another connection's join"
+        );
+        assert_eq!(
+            join_ahead("c", ME, &[], &[joining]),
+            JoinAhead::NoJoin,
+            "a join to another tenant's organization"
+        );
     }
 }

@@ -1,6 +1,9 @@
 //! CrossTenantAccessPartner: observe the partner and its sync policy, plan (plan.rs), act.
 //! A create that finds the object already there (a join auto-created it, or a lost answer was
-//! retried) adopts it: read it back, plan again, PATCH only what differs.
+//! retried) adopts it: read it back, plan again, PATCH only what differs. A partner that a
+//! join declared in the namespace will create waits for it (WaitingForJoin), unless that join
+//! is stalled, failed or refused again and again; then it creates its settings, saying why
+//! (plan.rs, `join_ahead`).
 
 use graph_client::{
     ApiVersion, GraphApi, GraphError,
@@ -10,7 +13,7 @@ use graph_client::{
 use super::{
     CrossTenantAccessPartner, CrossTenantAccessPartnerStatus, Origin, PartnerDeletionPolicy,
     cleanup,
-    plan::{Observed, Plan, Step, plan},
+    plan::{JoinAhead, Observed, Plan, Step, join_ahead, plan},
 };
 use crate::{
     error::Result,
@@ -18,7 +21,7 @@ use crate::{
         Context, ManagementPolicy, MultiTenantOrganization, MultiTenantOrganizationMembership,
         tenant_connection::ready_connection,
     },
-    reconciler::{Cleanup, Health, Kind, Reason, Round, STALLED, is_true},
+    reconciler::{Cleanup, Health, Kind, Reason, Round},
 };
 use kube::{Api, ResourceExt, api::ListParams};
 
@@ -75,16 +78,23 @@ impl Kind for CrossTenantAccessPartner {
             Plan::Act { partner, sync } => (partner, sync),
         };
 
-        if matches!(partner, Step::Create(_))
-            && let Some(why) = join_ahead(ctx, &round.obj).await?
-        {
-            // Microsoft's order: the join creates the pair's settings from the templates; the
-            // resource adopts them afterwards rather than racing the join.
-            let poll = round.settings().transition_poll;
-            return Ok(Health::progressing(Reason::WaitingForJoin, why).recheck_after(poll));
+        let mut done = Done::default();
+        if matches!(partner, Step::Create(_)) {
+            match declared_joins(ctx, &round.obj).await? {
+                // Microsoft's order: the join creates the pair's settings from the templates;
+                // the resource adopts them afterwards rather than racing the join. Woken by
+                // the membership or organization changing, and polled.
+                JoinAhead::Wait(why) => {
+                    let poll = round.settings().transition_poll;
+                    return Ok(Health::progressing(Reason::WaitingForJoin, why).recheck_after(poll));
+                }
+                JoinAhead::Proceed(why) => {
+                    done.updated(format!("did not wait for the join: {why}"));
+                }
+                JoinAhead::NoJoin => {}
+            }
         }
 
-        let mut done = Done::default();
         // The partner settings first: the sync policy lives under them.
         match partner {
             Step::Create(body) => {
@@ -215,51 +225,25 @@ impl Kind for CrossTenantAccessPartner {
     }
 }
 
-/// A join declared in this namespace that will create these settings: the connection's tenant
-/// owns a MultiTenantOrganization (resource) listing the partner, which has not joined yet; or
-/// it joins the partner's through a Membership that is not active yet (and not stalled).
-async fn join_ahead(ctx: &Context, obj: &CrossTenantAccessPartner) -> Result<Option<String>> {
+/// The organizations and memberships declared in the partner's namespace, planned by
+/// [`join_ahead`].
+async fn declared_joins(ctx: &Context, obj: &CrossTenantAccessPartner) -> Result<JoinAhead> {
     let ns = obj.namespace().unwrap_or_default();
-    let conn = &obj.spec.connection_ref.name;
-    let partner = &obj.spec.partner_tenant_id;
     let client = ctx.base.client.clone();
-    let same = |a: &str| a.eq_ignore_ascii_case(partner);
-    for m in Api::<MultiTenantOrganization>::namespaced(client.clone(), &ns)
+    let organizations = Api::<MultiTenantOrganization>::namespaced(client.clone(), &ns)
         .list(&ListParams::default())
         .await?
-    {
-        let lists_partner = m.spec.tenants.iter().flatten().any(|t| same(&t.tenant_id));
-        let joined = m.status.as_ref().is_some_and(|s| {
-            s.tenants
-                .iter()
-                .any(|t| same(&t.tenant_id) && t.state.as_deref() == Some("active"))
-        });
-        if &m.spec.connection_ref.name == conn && lists_partner && !joined {
-            return Ok(Some(format!(
-                "tenant {partner} is a member of MultiTenantOrganization {} that has not joined yet; its join creates these settings, which this resource then adopts",
-                m.name_any()
-            )));
-        }
-    }
-    for j in Api::<MultiTenantOrganizationMembership>::namespaced(client, &ns)
+        .items;
+    let memberships = Api::<MultiTenantOrganizationMembership>::namespaced(client, &ns)
         .list(&ListParams::default())
         .await?
-    {
-        let status = j.status.clone().unwrap_or_default();
-        let joined = status.member_state.as_deref() == Some("active");
-        let stalled = is_true(&status.conditions, STALLED);
-        if &j.spec.connection_ref.name == conn
-            && same(&j.spec.owner_tenant_id)
-            && !joined
-            && !stalled
-        {
-            return Ok(Some(format!(
-                "MultiTenantOrganizationMembership {} is joining tenant {partner}'s multi-tenant organization; the join creates these settings, which this resource then adopts",
-                j.name_any()
-            )));
-        }
-    }
-    Ok(None)
+        .items;
+    Ok(join_ahead(
+        &obj.spec.connection_ref.name,
+        &obj.spec.partner_tenant_id,
+        &organizations,
+        &memberships,
+    ))
 }
 
 /// The partner (404: none) and, when the spec manages it, its identity sync policy.
