@@ -1,8 +1,9 @@
 //! Completing a multi-tenant organization on the real API server against the emulator (scaled
 //! clock: the 2 h before a join pass in seconds): templates before the PUT and before the join,
 //! the join's auto-created partner settings adopted on both sides, the topology, drift put
-//! back, templates reset when removed, Observe never writing, delete order, and an unknown
-//! tenant stalled before any write.
+//! back, templates reset when removed, Observe never writing, delete order, an unknown
+//! tenant stalled before any write, a partner at rest whichever way Graph reads back, and a
+//! partner that stops waiting for a join Graph failed.
 
 mod common;
 
@@ -18,10 +19,19 @@ const POLL: &str = "1s";
 const TEMPLATES_PATH: &str = "policies/crossTenantAccessPolicy/templates";
 
 async fn setup(prefix: &str) -> (String, Emulator, Proc) {
+    setup_with(prefix, &[]).await
+}
+
+/// [`setup`] with more emulator flags.
+async fn setup_with(prefix: &str, emulator_flags: &[&str]) -> (String, Emulator, Proc) {
     let client = client().await;
     install_crds();
     let ns = namespace(&client, prefix).await;
-    let emulator = Emulator::start(&["--time-scale", TIME_SCALE]);
+    let flags: Vec<&str> = ["--time-scale", TIME_SCALE]
+        .into_iter()
+        .chain(emulator_flags.iter().copied())
+        .collect();
+    let emulator = Emulator::start(&flags);
     let operator = start_operator(&ns, &["--transition-poll", POLL]);
     apply(&ns, &secret_manifest("creds", CLIENT_SECRET));
     for (name, tenant) in [("conn-a", TENANT_A), ("conn-b", TENANT_B)] {
@@ -407,4 +417,102 @@ async fn a_permission_granted_later_clears_the_stall_without_an_edit() {
     let ready = wait_condition(&ns, "crosstenantaccesspartner", "later", "Ready", WAIT).await;
     assert_eq!(ready["metadata"]["generation"], generation, "no edit");
     assert_eq!(condition(&ready, "Ready").unwrap().1, "Created");
+}
+
+/// The unkind readings of what Graph leaves undocumented: a PATCH replaces nested values and
+/// never-set members read back filled in. A created partner is not PATCHed at its resyncs.
+#[tokio::test]
+async fn a_partner_rests_when_graph_fills_in_defaults_and_replaces_nested_values() {
+    let (ns, emulator, _operator) = setup_with(
+        "life-xt-filled",
+        &["--nested-patch", "replace", "--partner-defaults", "filled"],
+    )
+    .await;
+    apply(
+        &ns,
+        &partner(
+            "a-for-b",
+            "conn-a",
+            TENANT_B,
+            "  inboundTrust: {isMfaAccepted: true, isCompliantDeviceAccepted: true}\n  \
+             automaticUserConsentSettings: {inboundAllowed: true}\n  \
+             b2bDirectConnectOutbound:\n    usersAndGroups: {accessType: allowed, targets: [{target: AllUsers, targetType: user}]}\n",
+        ),
+    );
+    let ready = wait_condition(&ns, "crosstenantaccesspartner", "a-for-b", "Ready", WAIT).await;
+    assert_eq!(condition(&ready, "Ready").unwrap().1, "Created");
+    emulator.clear_journal().await;
+    // Three resyncs (resync-interval 10s).
+    let reads = |journal: Vec<Value>| {
+        journal
+            .iter()
+            .filter(|e| {
+                e["method"] == "GET"
+                    && e["path"].as_str().is_some_and(|p| {
+                        p.to_lowercase()
+                            .ends_with(&format!("partners/{TENANT_B}").to_lowercase())
+                    })
+            })
+            .count()
+    };
+    eventually(
+        Duration::from_secs(60),
+        "three resyncs of a-for-b",
+        || async { (reads(emulator.journal().await) >= 3).then_some(()) },
+    )
+    .await;
+    let writes: Vec<Value> = emulator
+        .graph_requests()
+        .await
+        .into_iter()
+        .filter(|e| e["method"] != "GET")
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "nothing PATCHed at the resyncs: {writes:#?}"
+    );
+    let p = get_json(&ns, "crosstenantaccesspartner", "a-for-b").expect("a-for-b");
+    assert_eq!(condition(&p, "Ready").unwrap().1, "InSync");
+}
+
+/// The join the partner waits for fails in Graph: the membership stalls, and the partner
+/// creates its settings itself, saying why.
+#[tokio::test]
+async fn a_partner_stops_waiting_for_a_join_graph_failed() {
+    let (ns, _emulator, _operator) = setup_with("life-xt-failed-join", &["--fail-joins"]).await;
+    let tenants = format!("  - {{tenantId: {TENANT_B}, displayName: Fabrikam}}\n");
+    let everything = [
+        partner(
+            "b-for-a",
+            "conn-b",
+            TENANT_A,
+            "  inboundTrust: {isMfaAccepted: true}\n",
+        ),
+        mto("", &tenants),
+        format!(
+            "apiVersion: graphorg.io/v1alpha1\nkind: MultiTenantOrganizationMembership\nmetadata: {{name: join-b}}\n\
+             spec:\n  connectionRef: {{name: conn-b}}\n  ownerTenantId: {TENANT_A}\n  \
+             multiTenantOrganizationRef: {{name: group}}\n"
+        ),
+    ]
+    .join("---\n");
+    apply(&ns, &everything);
+    let stalled = wait_condition(
+        &ns,
+        "multitenantorganizationmembership",
+        "join-b",
+        "Stalled",
+        WAIT,
+    )
+    .await;
+    assert_eq!(condition(&stalled, "Stalled").unwrap().1, "JoinFailed");
+    let ready = wait_condition(&ns, "crosstenantaccesspartner", "b-for-a", "Ready", WAIT).await;
+    assert_eq!(ready["status"]["partner"], "Created");
+    // The Ready message may already say InSync (a later round); the Event keeps the why.
+    let events = events_with(&ns, "did not wait for the join").await;
+    assert!(
+        events.contains("did not wait for the join")
+            && events.contains("join-b is stalled (JoinFailed"),
+        "{events}"
+    );
 }
