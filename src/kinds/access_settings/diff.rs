@@ -1,7 +1,7 @@
 //! The minimal PATCH: the declared properties whose value differs from Graph's, compared by
 //! meaning rather than by bytes (a missing member and `null` are the same; target lists are
-//! sets; a flags enum's members may come in any order; an unset consent switch inherits
-//! `false`).
+//! sets; a flags enum's members may come in any order; a partner's unset consent switch
+//! inherits `false`).
 //!
 //! Only what the spec sets is managed, down to the members of complex values: a member left
 //! unset (null) is never compared, so Graph may show null, a default it filled in, or someone
@@ -13,15 +13,25 @@
 use graph_client::types::PatchBody;
 use serde_json::Value;
 
+/// What a `null` in Graph's object means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Nulls {
+    /// A partner's settings: inherit the tenant's default policy.
+    Inherit,
+    /// A template's: leave the partner's value alone when the template is applied, which is
+    /// not the same as any value (an explicit `false` overwrites a partner's `true`).
+    LeaveAlone,
+}
+
 /// For each property of `desired` (an object of the declared properties only), its declared
 /// members if Graph's value differs from them. `observed` is Graph's object (or `null` when
 /// there is none yet).
-pub(crate) fn minimal_patch(desired: &Value, observed: &Value) -> PatchBody {
+pub(crate) fn minimal_patch(desired: &Value, observed: &Value, nulls: Nulls) -> PatchBody {
     declared_body(desired)
         .into_iter()
         .filter(|(key, want)| {
             let have = observed.get(key.as_str()).unwrap_or(&Value::Null);
-            !covers(key, want, have)
+            !covers(key, want, have, nulls)
         })
         .collect()
 }
@@ -52,11 +62,11 @@ fn declared(v: &Value) -> Option<Value> {
 }
 
 /// Whether Graph's `have` already means what the declared `want` says (`key` names `want`).
-fn covers(key: &str, want: &Value, have: &Value) -> bool {
+fn covers(key: &str, want: &Value, have: &Value, nulls: Nulls) -> bool {
     match (want, have) {
         (Value::Object(w), _) => w
             .iter()
-            .all(|(k, wv)| covers(k, wv, have.get(k.as_str()).unwrap_or(&Value::Null))),
+            .all(|(k, wv)| covers(k, wv, have.get(k.as_str()).unwrap_or(&Value::Null), nulls)),
         (Value::Array(w), _) if key == "targets" => {
             target_set(w) == target_set(have.as_array().map(Vec::as_slice).unwrap_or_default())
         }
@@ -66,7 +76,9 @@ fn covers(key: &str, want: &Value, have: &Value) -> bool {
         // "Unless specifically configured, the inboundAllowed and outboundAllowed properties
         // are null and inherit from the default settings, which is always false"
         // (api-reference/v1.0/resources/crosstenantaccesspolicyconfigurationpartner.md).
-        (Value::Bool(false), Value::Null) => matches!(key, "inboundAllowed" | "outboundAllowed"),
+        (Value::Bool(false), Value::Null) => {
+            nulls == Nulls::Inherit && matches!(key, "inboundAllowed" | "outboundAllowed")
+        }
         (w, h) => w == h,
     }
 }
@@ -101,6 +113,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn partner_patch(desired: &Value, observed: &Value) -> PatchBody {
+        minimal_patch(desired, observed, Nulls::Inherit)
+    }
+
     #[test]
     fn only_declared_properties_that_differ_are_sent() {
         let desired = json!({
@@ -112,7 +128,7 @@ mod tests {
             "automaticUserConsentSettings": {"inboundAllowed": true, "outboundAllowed": null},
             "b2bCollaborationInbound": {"usersAndGroups": {"accessType": "blocked"}},
         });
-        let patch = minimal_patch(&desired, &observed);
+        let patch = partner_patch(&desired, &observed);
         assert_eq!(
             Value::Object(patch),
             json!({"automaticUserConsentSettings": {"inboundAllowed": true, "outboundAllowed": true}}),
@@ -129,7 +145,7 @@ mod tests {
                 "isCompliantDeviceAccepted": graph_value,
                 "isHybridAzureADJoinedDeviceAccepted": false}});
             assert!(
-                minimal_patch(&desired, &observed).is_empty(),
+                partner_patch(&desired, &observed).is_empty(),
                 "{graph_value} for an unset member"
             );
         }
@@ -145,14 +161,14 @@ mod tests {
             "usersAndGroups": {"accessType": "blocked", "targets": [{"target": "AllUsers", "targetType": "user"}]},
             "applications": null}});
         assert_eq!(
-            Value::Object(minimal_patch(&desired, &observed)),
+            Value::Object(partner_patch(&desired, &observed)),
             desired,
             "both declared members, so that a replacing Graph keeps usersAndGroups"
         );
         let partial =
             json!({"inboundTrust": {"isMfaAccepted": true, "isCompliantDeviceAccepted": null}});
         assert_eq!(
-            Value::Object(minimal_patch(&partial, &json!({"inboundTrust": null}))),
+            Value::Object(partner_patch(&partial, &json!({"inboundTrust": null}))),
             json!({"inboundTrust": {"isMfaAccepted": true}}),
             "an unset member is not sent as null: that would reset a value someone else set"
         );
@@ -173,20 +189,25 @@ mod tests {
                 "usersAndGroups": {"accessType": "allowed", "targets": [{"target": "AllUsers", "targetType": "user"}]},
                 "applications": {"accessType": "blocked", "targets": [{"target": "AllApplications", "targetType": "application"}]}},
         });
-        assert!(minimal_patch(&desired, &filled).is_empty());
+        assert!(partner_patch(&desired, &filled).is_empty());
     }
 
     #[test]
-    fn an_unset_consent_switch_means_false_and_nothing_else_does() {
+    fn a_partners_unset_consent_switch_means_false_and_nothing_else_does() {
         let consent = json!({"automaticUserConsentSettings": {"inboundAllowed": false, "outboundAllowed": true}});
         let graph = json!({"automaticUserConsentSettings": {"inboundAllowed": null, "outboundAllowed": true}});
         assert!(
-            minimal_patch(&consent, &graph).is_empty(),
+            partner_patch(&consent, &graph).is_empty(),
             "null inherits the default settings' false"
+        );
+        assert_eq!(
+            minimal_patch(&consent, &graph, Nulls::LeaveAlone).len(),
+            1,
+            "a template's null leaves a partner's true alone; false would overwrite it"
         );
         let trust = json!({"inboundTrust": {"isMfaAccepted": false}});
         assert_eq!(
-            minimal_patch(&trust, &json!({"inboundTrust": {"isMfaAccepted": null}})).len(),
+            partner_patch(&trust, &json!({"inboundTrust": {"isMfaAccepted": null}})).len(),
             1,
             "an inherited trust setting follows the tenant's default policy, which may say true"
         );
@@ -205,26 +226,26 @@ mod tests {
                 {"target": "b", "targetType": "group"}, {"target": "a", "targetType": "user"}]},
                 "applications": null},
         });
-        assert!(minimal_patch(&desired, &observed).is_empty());
+        assert!(partner_patch(&desired, &observed).is_empty());
         let observed_other = json!({"templateApplicationLevel": "newPartners"});
         assert_eq!(
-            minimal_patch(&desired, &observed_other).len(),
+            partner_patch(&desired, &observed_other).len(),
             2,
             "a different level and a missing b2b setting are both sent"
         );
         let none = json!({"templateApplicationLevel": "none"});
-        assert!(minimal_patch(&none, &json!({"templateApplicationLevel": ""})).is_empty());
+        assert!(partner_patch(&none, &json!({"templateApplicationLevel": ""})).is_empty());
     }
 
     #[test]
     fn an_all_null_object_declares_nothing() {
         let desired = json!({"automaticUserConsentSettings": {"inboundAllowed": null, "outboundAllowed": null}});
-        assert!(minimal_patch(&desired, &json!({"automaticUserConsentSettings": null})).is_empty());
-        assert!(minimal_patch(&desired, &Value::Null).is_empty());
+        assert!(partner_patch(&desired, &json!({"automaticUserConsentSettings": null})).is_empty());
+        assert!(partner_patch(&desired, &Value::Null).is_empty());
         assert!(declared_body(&desired).is_empty());
         let flip = json!({"userSyncInbound": {"isSyncAllowed": false}});
         assert_eq!(
-            minimal_patch(&flip, &json!({"userSyncInbound": {"isSyncAllowed": null}})).len(),
+            partner_patch(&flip, &json!({"userSyncInbound": {"isSyncAllowed": null}})).len(),
             1,
             "false is a value, not the absence of one"
         );

@@ -12,7 +12,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{TemplatesSpec, diff::minimal_patch};
+use super::{
+    TemplatesSpec,
+    diff::{Nulls, minimal_patch},
+};
 use crate::{
     error::Result,
     kinds::{Context, TenantConnection, tenant_connection::require_granted},
@@ -105,7 +108,7 @@ pub(crate) fn templates_plan(
     for t in ManagedTemplate::ALL {
         match t.declared(spec) {
             Some(want) => {
-                let patch = minimal_patch(&want, &observed.json(t));
+                let patch = minimal_patch(&want, &observed.json(t), Nulls::LeaveAlone);
                 if !patch.is_empty() {
                     actions.push(TemplateAction::Patch(t, patch));
                 }

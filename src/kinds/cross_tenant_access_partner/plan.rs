@@ -10,7 +10,7 @@ use super::CrossTenantAccessPartnerSpec;
 use crate::{
     kinds::{
         ManagementPolicy, MultiTenantOrganization, MultiTenantOrganizationMembership,
-        access_settings::diff::{declared_body, minimal_patch},
+        access_settings::diff::{Nulls, declared_body, minimal_patch},
     },
     reconciler::{Health, READY, Reason, STALLED, find},
 };
@@ -95,7 +95,11 @@ fn step<T: serde::Serialize>(
             Step::Create(body)
         }
         Some(have) => {
-            let patch = minimal_patch(want, &serde_json::to_value(have).unwrap_or(Value::Null));
+            let patch = minimal_patch(
+                want,
+                &serde_json::to_value(have).unwrap_or(Value::Null),
+                Nulls::Inherit,
+            );
             if patch.is_empty() {
                 Step::InSync
             } else {
