@@ -11,13 +11,13 @@ use rand::rngs::StdRng;
 
 use crate::clock::{self, Clock};
 use crate::config::EmulatorConfig;
-use crate::{state, wire};
 use crate::emulator::EmulatorOptions;
 use crate::faults::{Decision, FaultConfig, Faults};
 use crate::journal::Journal;
 use crate::state::{ApiError, Caller, Directory};
 use crate::throttle::Throttle;
 use crate::tokens::{self, EntraError, Issued, TokenIssuer, TokenRequest};
+use crate::{state, wire};
 
 /// Everything behind the mutex: one lock, never held across an await.
 struct Core {

@@ -293,6 +293,7 @@ pub(super) fn build_org(
     for k in [
         "deletedDateTime",
         "city",
+        "isMultipleDataLocationsForServicesEnabled",
         "country",
         "countryLetterCode",
         "defaultUsageLocation",
@@ -308,6 +309,12 @@ pub(super) fn build_org(
     ] {
         o.insert(k.into(), Value::Null);
     }
+    // Microsoft's organization examples (get, list) answer a quota although the v1.0 CSDL
+    // doesn't list it; 50,000 objects is Entra's default quota, and this directory holds one.
+    o.insert(
+        "directorySizeQuota".into(),
+        json!({"used": 1, "total": 50000}),
+    );
     for (k, v) in strip_odata(fields) {
         o.insert(k, v);
     }
