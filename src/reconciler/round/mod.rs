@@ -7,12 +7,9 @@
 
 use std::{
     future::Future,
-    panic::AssertUnwindSafe,
     sync::Arc,
     time::{Duration, Instant},
 };
-
-use futures::FutureExt;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{
@@ -22,12 +19,18 @@ use kube::{
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
-    Context, Reason, annotations,
+    Context, Reason,
     conditions::{self, Health, State, conditions_for},
     context::ObjectKey,
     create_journal, finalizer, metrics, status,
 };
 use crate::error::{Error, Result};
+
+mod entry;
+mod request_ids;
+
+pub(crate) use entry::{error_policy, reconcile};
+use request_ids::same_but_request_ids;
 
 /// The status of a kind: kstatus conditions and observedGeneration, plus whatever the kind
 /// records of Graph.
@@ -493,271 +496,5 @@ impl<K: Kind> Round<K> {
             Err(e) => Err(e),
         };
         self.finish(health, "Delete").await
-    }
-}
-
-/// What [`begin`] decided.
-enum Begin<K: Kind> {
-    /// Nothing to do now: requeue like this.
-    Skip(Action),
-    Proceed(Round<K>),
-}
-
-/// The shared prelude: nothing while paused, nothing from a version our own write replaced,
-/// and no Graph call when woken between resyncs with nothing new.
-fn begin<K: Kind>(ctx: &Arc<K::Ctx>, obj: Arc<K>, check_settled: bool) -> Begin<K> {
-    let base: &Context = (**ctx).as_ref();
-    let key = object_key(obj.as_ref());
-    if base.is_superseded(&key, obj.meta().resource_version.as_deref()) {
-        // Our own status write replaced this version: deciding from it could repeat a create.
-        return Begin::Skip(Action::requeue(STALE_RETRY));
-    }
-    let asked = annotations::read(obj.annotations());
-    if asked.paused {
-        return Begin::Skip(Action::requeue(base.resync_after(asked.resync)));
-    }
-    let generation = obj.meta().generation.unwrap_or_default();
-    let fingerprint = generation ^ asked.fingerprint;
-    let settled = check_settled
-        && obj.settled()
-        && obj.status().is_some_and(|s| {
-            s.observed_generation() == Some(generation)
-                && conditions::is_true(s.conditions(), conditions::READY)
-        });
-    if settled {
-        let interval = obj
-            .poll(&base.settings)
-            .unwrap_or_else(|| base.resync_after(asked.resync));
-        if let Some(left) = base.recently_synced(&key, fingerprint, interval) {
-            return Begin::Skip(Action::requeue(left));
-        }
-    }
-    let obj = Arc::unwrap_or_clone(obj);
-    Begin::Proceed(Round {
-        ctx: ctx.clone(),
-        status: obj.status().cloned().unwrap_or_default(),
-        obj,
-        key,
-        resync: asked.resync,
-        fingerprint,
-        started: Instant::now(),
-        annotation_problems: asked.problems,
-        holds_new_graph_state: false,
-        approach: None,
-    })
-}
-
-/// The reconcile every controller runs, for any kind.
-pub(crate) async fn reconcile<K: Kind>(obj: Arc<K>, ctx: Arc<K::Ctx>) -> Result<Action> {
-    if obj.meta().deletion_timestamp.is_some() {
-        if !finalizer::has_cleanup(obj.as_ref()) {
-            return Ok(Action::await_change());
-        }
-        return match begin(&ctx, obj, false) {
-            Begin::Skip(action) => Ok(action),
-            Begin::Proceed(mut round) => {
-                let outcome = if annotations::skips_cleanup(round.obj.annotations()) {
-                    Ok(Cleanup::Done(format!(
-                        "{} is set: deleted without the cleanup its deletionPolicy asks for; anything in Graph is left as it is",
-                        annotations::SKIP_CLEANUP
-                    )))
-                } else {
-                    caught(K::KIND, K::cleanup(&mut round, &ctx)).await
-                };
-                round.finish_cleanup(outcome).await
-            }
-        };
-    }
-    // The finalizer is present exactly while the deletion has work to do in Graph.
-    let api: Api<K> = Api::namespaced(
-        (*ctx).as_ref().client.clone(),
-        &obj.namespace().unwrap_or_default(),
-    );
-    if finalizer::set_cleanup(&api, obj.as_ref(), obj.needs_cleanup()).await? {
-        // The patch wakes this resource again; reconcile then, with the new metadata.
-        return Ok(Action::await_change());
-    }
-    match begin(&ctx, obj, true) {
-        Begin::Skip(action) => Ok(action),
-        Begin::Proceed(mut round) => {
-            let outcome = caught(K::KIND, K::apply(&mut round, &ctx)).await;
-            round.finish(outcome, "Reconcile").await
-        }
-    }
-}
-
-/// A panic inside a kind's work becomes an error of this round (logged, counted, retried with
-/// backoff), never the end of the process that serves every namespace.
-async fn caught<T>(kind: &'static str, work: impl Future<Output = Result<T>>) -> Result<T> {
-    match AssertUnwindSafe(work).catch_unwind().await {
-        Ok(outcome) => outcome,
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "no message".into());
-            tracing::error!(kind, panic = %message, "a reconcile panicked; caught");
-            Err(Error::Panicked(message))
-        }
-    }
-}
-
-/// Two statuses that differ only in the per-request ids inside condition messages (Graph's
-/// request ids, Entra's trace and correlation ids and timestamp): every failed call carries new
-/// ones, and writing them would make a quiet failure loud — and wake the resource again.
-fn same_but_request_ids<S: KindStatus>(a: &S, b: &S) -> bool {
-    if a == b {
-        return true;
-    }
-    let (mut a, mut b) = (a.clone(), b.clone());
-    for s in [&mut a, &mut b] {
-        let generation = s.observed_generation();
-        let conditions = s
-            .conditions()
-            .iter()
-            .cloned()
-            .map(|mut c| {
-                c.message = without_request_ids(&c.message);
-                c
-            })
-            .collect();
-        s.set_kstatus(generation, conditions);
-    }
-    a == b
-}
-
-/// Errors that escaped a round (a status write itself failed): log, count, back off.
-pub(crate) fn error_policy<K: Kind>(obj: Arc<K>, err: &Error, ctx: Arc<K::Ctx>) -> Action {
-    let base: &Context = (*ctx).as_ref();
-    let key = object_key(obj.as_ref());
-    base.metrics
-        .reconciled(K::KIND, err.reason().as_str(), Duration::ZERO);
-    if let Error::Stale { .. } = err {
-        // Routine after our own write or a lagging watch: the watch event for the newer
-        // version wakes the resource; the requeue is only a fallback.
-        tracing::debug!(kind = K::KIND, %key, error = %err, "stale read");
-        return Action::requeue(STALE_RETRY);
-    }
-    tracing::warn!(kind = K::KIND, %key, error = %err, "reconcile failed");
-    Action::requeue(base.backoff(&key, err.retry_after()))
-}
-
-/// `message` without the ids and timestamps that change on every request.
-fn without_request_ids(message: &str) -> String {
-    // Parenthesised ids the Graph client appends.
-    let mut out = String::with_capacity(message.len());
-    let mut rest = message;
-    while let Some(i) = [" (request-id ", " (client-request-id ", " (trace-id "]
-        .iter()
-        .filter_map(|p| rest.find(p))
-        .min()
-    {
-        out.push_str(&rest[..i]);
-        rest = rest[i..].find(')').map_or("", |j| &rest[i + j + 1..]);
-    }
-    out.push_str(rest);
-    // Entra's "Trace ID: x Correlation ID: y Timestamp: date time" inside a description.
-    let mut words: Vec<&str> = vec![];
-    let mut skip = 0;
-    let tokens: Vec<&str> = out.split(' ').collect();
-    for (n, word) in tokens.iter().enumerate() {
-        if skip > 0 {
-            skip -= 1;
-            continue;
-        }
-        let next = tokens.get(n + 1).copied().unwrap_or_default();
-        match (*word, next) {
-            ("Trace", "ID:") | ("Correlation", "ID:") => skip = 2,
-            ("Timestamp:", _) => {
-                let time_follows = tokens
-                    .get(n + 2)
-                    .is_some_and(|t| t.starts_with(|c: char| c.is_ascii_digit()));
-                skip = if time_follows { 2 } else { 1 };
-            }
-            _ => words.push(word),
-        }
-    }
-    words.join(" ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::reconciler::conditions::conditions_for;
-
-    #[test]
-    fn entra_trace_ids_and_timestamps_are_per_request_too() {
-        let a = "token request to http://x failed: HTTP 401 invalid_client: AADSTS7000215: Invalid client secret provided. Trace ID: 1a Correlation ID: 2b Timestamp: 2026-12-02 11:50:00Z (trace-id 1a)";
-        let b = "token request to http://x failed: HTTP 401 invalid_client: AADSTS7000215: Invalid client secret provided. Trace ID: 3c Correlation ID: 4d Timestamp: 2026-12-02 11:51:07Z (trace-id 3c)";
-        assert_eq!(without_request_ids(a), without_request_ids(b));
-        assert!(without_request_ids(a).contains("AADSTS7000215: Invalid client secret"));
-        assert_ne!(
-            without_request_ids(a),
-            without_request_ids(&a.replace("7000215", "700016"))
-        );
-    }
-
-    #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
-    struct TestStatus {
-        observed_generation: Option<i64>,
-        conditions: Vec<Condition>,
-        id: Option<String>,
-    }
-    kind_status!(TestStatus);
-
-    fn status(message: &str, id: Option<&str>) -> TestStatus {
-        let health = Health::progressing(Reason::GraphUnavailable, message);
-        let now = Time("2026-01-01T00:00:00Z".parse().unwrap());
-        TestStatus {
-            observed_generation: Some(1),
-            conditions: conditions_for(&health, Some(1), &[], now),
-            id: id.map(str::to_string),
-        }
-    }
-
-    #[test]
-    fn a_new_request_id_alone_is_not_worth_a_write() {
-        let a = status(
-            "Graph get organization returned HTTP 503 X: busy (request-id r1, client-request-id c1); retrying",
-            Some("o1"),
-        );
-        let b = status(
-            "Graph get organization returned HTTP 503 X: busy (request-id r2, client-request-id c2); retrying",
-            Some("o1"),
-        );
-        assert!(same_but_request_ids(&a, &b));
-        let other_code = status(
-            "Graph get organization returned HTTP 500 X: busy (request-id r2); retrying",
-            Some("o1"),
-        );
-        assert!(!same_but_request_ids(&a, &other_code));
-        let other_id = status(
-            "Graph get organization returned HTTP 503 X: busy (request-id r2, client-request-id c2); retrying",
-            Some("o2"),
-        );
-        assert!(
-            !same_but_request_ids(&a, &other_id),
-            "an id change is written"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_panic_in_a_round_becomes_an_error() {
-        async fn boom() -> Result<()> {
-            let v: Vec<u8> = vec![];
-            if v.is_empty() {
-                panic!("index out of bounds in a kind's work");
-            }
-            Ok(())
-        }
-        match caught("Test", boom()).await {
-            Err(e @ Error::Panicked(_)) => {
-                assert_eq!(e.reason(), Reason::Panicked);
-                assert!(!e.is_terminal(), "retried with backoff");
-                assert!(e.to_string().contains("index out of bounds"), "{e}");
-            }
-            other => panic!("expected Panicked, got {other:?}"),
-        }
     }
 }
