@@ -221,3 +221,80 @@ async fn a_failed_join_stalls_until_a_reset_is_asked_for() {
     round(&h).await;
     assert_eq!(verdict(&h).1, "Joined");
 }
+
+/// Every failure reason Graph's join page lists ends in `JoinFailed`, naming Graph's details,
+/// with no write of ours after the one join.
+#[tokio::test]
+async fn each_documented_join_failure_stalls_naming_it() {
+    let cases: [(&str, FaultConfig, &str); 4] = [
+        (
+            "the joiner over its internal-user limit",
+            FaultConfig {
+                internal_user_limit_exceeded: vec![DEFAULT_TENANT_B.into()],
+                ..Default::default()
+            },
+            "limit of internal users",
+        ),
+        (
+            "the owner over its internal-user limit",
+            FaultConfig {
+                internal_user_limit_exceeded: vec![DEFAULT_TENANT_A.into()],
+                ..Default::default()
+            },
+            "limit of internal users",
+        ),
+        (
+            "the organization at its tenant limit",
+            FaultConfig {
+                max_active_tenants: Some(1),
+                ..Default::default()
+            },
+            "limit of 1 active tenants",
+        ),
+        (
+            "Graph's unexplained failure",
+            FaultConfig {
+                fail_joins: true,
+                ..Default::default()
+            },
+            "DirectoryService Exception",
+        ),
+    ];
+    for (case, faults, details) in cases {
+        let h = owner_added_fabrikam().await;
+        membership(&h, json!({}));
+        h.emu.clock.advance(JOIN_AFTER_CREATE_SECS);
+        h.emu.set_faults(faults);
+        round(&h).await;
+        assert_eq!(h.graph_count("update_join_request"), 1, "{case}");
+        h.emu.clock.advance(JOIN_SECS);
+        let action = round(&h).await;
+        crate::testing::assert_stalled_until_resync(&action);
+        let (_, reason, message) = verdict(&h);
+        assert_eq!(reason, "JoinFailed", "{case}: {message}");
+        assert!(message.contains(details), "{case}: {message}");
+        assert!(
+            h.graph_writes().is_empty(),
+            "{case}: {:?}",
+            h.graph_writes()
+        );
+    }
+
+    // Not added by the owner it names: the owner's resource lists nobody.
+    let h = Harness::new().await;
+    h.ready_connection("contoso", DEFAULT_TENANT_A).await;
+    h.ready_connection("fabrikam", DEFAULT_TENANT_B).await;
+    let owner: MultiTenantOrganization = h.seed(json!({
+        "metadata": {"name": "contoso-mto"},
+        "spec": {"connectionRef": {"name": "contoso"}, "displayName": "Contoso alone"},
+    }));
+    h.reconcile(owner).await.expect("the owner's round");
+    h.emu.clock.advance(JOIN_AFTER_CREATE_SECS);
+    membership(&h, json!({}));
+    round(&h).await;
+    h.emu.clock.advance(JOIN_SECS);
+    round(&h).await;
+    let (_, reason, message) = verdict(&h);
+    assert_eq!(reason, "JoinFailed", "{message}");
+    assert!(message.contains("not added"), "{message}");
+}
