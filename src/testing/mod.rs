@@ -84,7 +84,12 @@ impl Harness {
     }
 
     pub(crate) async fn with_config(config: EmulatorConfig) -> Self {
-        let emu = Emu::new(config, EmulatorOptions::default()).expect("emulator state");
+        Self::with_options(config, EmulatorOptions::default()).await
+    }
+
+    /// An emulator run with `options` (another reading of what Graph leaves undocumented).
+    pub(crate) async fn with_options(config: EmulatorConfig, options: EmulatorOptions) -> Self {
+        let emu = Emu::new(config, options).expect("emulator state");
         let api = ApiServer::default();
         let graph = Arc::default();
         Self {

@@ -438,3 +438,93 @@ async fn deletion_policy_leave_holds_a_finalizer_and_dissolves_on_delete() {
         Some("Deleted")
     );
 }
+
+/// The how-to says an owner can't remove another active owner, the API page says it can: the
+/// operator makes it a member first and removes it at the next look, which works either way.
+#[tokio::test]
+async fn an_active_owner_is_made_a_member_then_removed_under_either_removal_rule() {
+    use crate::kinds::MultiTenantOrganizationMembership;
+    use graph_emulator::{EmulatorOptions, MtoTimings};
+
+    for strict in [true, false] {
+        let timings = MtoTimings {
+            strict_owner_removal: strict,
+            ..MtoTimings::DOCUMENTED
+        };
+        let options = EmulatorOptions {
+            timings: timings.clone(),
+            ..Default::default()
+        };
+        let h = Harness::with_options(EmulatorConfig::default_local(), options).await;
+        h.ready_connection("contoso", DEFAULT_TENANT_A).await;
+        h.ready_connection("fabrikam", DEFAULT_TENANT_B).await;
+        let m = mto(
+            &h,
+            "contoso-mto",
+            json!({"tenants": [{"tenantId": DEFAULT_TENANT_B, "displayName": "Fabrikam", "role": "owner"}]}),
+        );
+        h.reconcile(m).await.expect("the create");
+        creation_done(&h);
+        let owner_round = || async {
+            h.reconcile_stored::<MultiTenantOrganization>("contoso-mto")
+                .await
+                .expect("the owner's round")
+        };
+        owner_round().await;
+        // Tenant B joins as the owner added it.
+        let _: MultiTenantOrganizationMembership = h.seed(json!({
+            "metadata": {"name": "fabrikam-joins"},
+            "spec": {"connectionRef": {"name": "fabrikam"}, "ownerTenantId": DEFAULT_TENANT_A},
+        }));
+        h.emu.clock.advance(timings.join_after_create_secs);
+        for _ in 0..2 {
+            h.reconcile_stored::<MultiTenantOrganizationMembership>("fabrikam-joins")
+                .await
+                .expect("the join round");
+            h.emu.clock.advance(timings.join_secs + timings.add_secs);
+        }
+        owner_round().await;
+        let b = |h: &Harness| {
+            status_of(&h.stored("contoso-mto"))
+                .tenants
+                .into_iter()
+                .find(|t| t.tenant_id == DEFAULT_TENANT_B)
+        };
+        let active = b(&h).expect("B in status");
+        assert_eq!(
+            (active.role.as_deref(), active.state.as_deref()),
+            (Some("owner"), Some("active")),
+            "strict {strict}"
+        );
+
+        // B leaves the spec: demoted, then removed, each once.
+        h.api.modify::<MultiTenantOrganization>(
+            super::NS,
+            "contoso-mto",
+            json!({"spec": {"tenants": []}}),
+        );
+        h.forget_traffic();
+        let (mut writes, mut reasons) = (Vec::new(), Vec::new());
+        for _ in 0..6 {
+            owner_round().await;
+            writes.extend(h.graph_writes());
+            reasons.push(verdict(&h.stored("contoso-mto")).1);
+            h.forget_traffic();
+            h.emu
+                .clock
+                .advance(timings.remove_secs.max(timings.add_secs) + 1.0);
+        }
+        assert_eq!(
+            writes,
+            ["update_mto_member_role", "remove_mto_member"],
+            "strict {strict}"
+        );
+        assert!(b(&h).is_none(), "strict {strict}: {:?}", b(&h));
+        // Not Ready between the two steps: the removal still to come is named.
+        assert_eq!(
+            &reasons[..3],
+            ["MembersInTransition", "MembersInTransition", "InSync"],
+            "strict {strict}"
+        );
+    }
+}

@@ -122,9 +122,10 @@ pub(crate) fn mto_plan(
 /// What the members say about the organization's health, when it isn't simply done: a member
 /// whose transition Graph reports failed (Stalled, naming the tenant and Graph's details: the
 /// member side has to reset its join), or members Graph is still adding, re-roling or removing
-/// (Reconciling, naming them), so `kubectl wait --for=condition=Ready` means every tenant is
+/// (Reconciling, naming them), or changes left for a later look (`remaining`: the removal of an
+/// owner made a member first), so `kubectl wait --for=condition=Ready` means every tenant is
 /// where the spec wants it.
-pub(crate) fn members_health(members: &[MtoMember]) -> Option<Health> {
+pub(crate) fn members_health(members: &[MtoMember], remaining: &[MemberOp]) -> Option<Health> {
     let failed: Vec<String> = members
         .iter()
         .filter(|m| m.processing() == Some(&ProcessingStatus::Failed))
@@ -159,13 +160,24 @@ pub(crate) fn members_health(members: &[MtoMember]) -> Option<Health> {
             )
         })
         .collect();
-    (!moving.is_empty()).then(|| {
-        Health::progressing(
+    if !moving.is_empty() {
+        return Some(Health::progressing(
             Reason::MembersInTransition,
             format!(
                 "Graph is still working on {} tenant(s): {}",
                 moving.len(),
                 moving.join(", ")
+            ),
+        ));
+    }
+    (!remaining.is_empty()).then(|| {
+        let left: Vec<String> = remaining.iter().map(MemberOp::describe).collect();
+        Health::progressing(
+            Reason::MembersInTransition,
+            format!(
+                "{} member change(s) wait for the next look: {}",
+                left.len(),
+                left.join(", ")
             ),
         )
     })
@@ -203,6 +215,19 @@ pub(crate) enum MemberOp {
     Remove {
         tenant_id: String,
     },
+}
+
+impl MemberOp {
+    /// The change in a few words, naming the tenant.
+    fn describe(&self) -> String {
+        match self {
+            MemberOp::Add { tenant_id, .. } => format!("add {tenant_id}"),
+            MemberOp::ChangeRole { tenant_id, role } => {
+                format!("make {tenant_id} {}", role.as_str())
+            }
+            MemberOp::Remove { tenant_id } => format!("remove {tenant_id}"),
+        }
+    }
 }
 
 fn wire_role(r: TenantRole) -> MemberRole {

@@ -197,6 +197,7 @@ impl Kind for MultiTenantOrganization {
             }
         };
 
+        let mut remaining = Vec::new();
         if let Some(tenants) = round.obj.spec.tenants.clone() {
             let members = graph.list_mto_members(v).await?;
             let ops = members_plan(&tenants, &members, &tenant_id);
@@ -230,11 +231,13 @@ impl Kind for MultiTenantOrganization {
                 );
                 round.event(Reason::MembersUpdated, "Update", message).await;
             }
-            if let Some(members) = members_health(&members) {
+            // What this round couldn't do yet (an owner is removed once made a member).
+            remaining = members_plan(&tenants, &members, &tenant_id);
+            if let Some(members) = members_health(&members, &remaining) {
                 health = members;
             }
         }
-        if round.status.in_transition() {
+        if round.status.in_transition() || !remaining.is_empty() {
             health = health.recheck_after(poll);
         }
         Ok(health)
