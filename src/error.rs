@@ -78,17 +78,6 @@ pub enum Error {
     )]
     TenantMismatch { spec: String, token: String },
 
-    /// The create journal (a Lease beside the leader-election one) could not be read or
-    /// written, so no create may be sent yet.
-    #[error(
-        "cannot record the create's intent in the operator's create journal (Lease {lease}); nothing was created: {source}"
-    )]
-    CreateJournal {
-        lease: String,
-        #[source]
-        source: kube::Error,
-    },
-
     /// This replica lost leadership while the round ran; the new leader takes over.
     #[error("this replica is no longer the leader; the new leader reconciles it")]
     NotLeader,
@@ -97,13 +86,6 @@ pub enum Error {
     #[error("the reconcile panicked ({0}); retried with backoff")]
     Panicked(String),
 
-    /// Another replica of the operator (two leaders for a moment) recorded a create of this
-    /// resource in the create journal first; this one sent nothing, and the next round waits
-    /// for that create to show in Graph.
-    #[error(
-        "another replica of the operator recorded a create of this resource first (create journal Lease {lease}); nothing was sent from here"
-    )]
-    CreateRecordedElsewhere { lease: String },
     /// The reconcile started from a version of the resource that is no longer the newest (the
     /// watch cache lags); nothing was written, and the next round starts from the newer one.
     #[error(
@@ -116,8 +98,7 @@ impl Error {
     /// The reason used in conditions, Events and metrics.
     pub(crate) fn reason(&self) -> Reason {
         match self {
-            Self::Kube(_) | Self::CreateJournal { .. } => Reason::KubernetesError,
-            Self::CreateRecordedElsewhere { .. } => Reason::WaitingForGraph,
+            Self::Kube(_) => Reason::KubernetesError,
             Self::Graph(GraphError::Api { status: 403, .. }) => Reason::Forbidden,
             Self::Graph(GraphError::Api { status: 429, .. } | GraphError::Held { .. }) => {
                 Reason::Throttled
@@ -157,12 +138,7 @@ impl Error {
     /// Terminal errors stop retries; the watches bring the resource back when something changes.
     pub(crate) fn is_terminal(&self) -> bool {
         match self {
-            Self::Kube(_)
-            | Self::CreateJournal { .. }
-            | Self::CreateRecordedElsewhere { .. }
-            | Self::Stale { .. }
-            | Self::Panicked(_)
-            | Self::NotLeader => false,
+            Self::Kube(_) | Self::Stale { .. } | Self::Panicked(_) | Self::NotLeader => false,
             Self::Graph(e) => !e.is_transient(),
             // These resolve when another object changes, which the watches see.
             Self::ConnectionNotFound { .. } | Self::ConnectionNotReady { .. } => true,

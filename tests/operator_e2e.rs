@@ -317,18 +317,9 @@ async fn a_crash_between_create_and_status_write_leaves_exactly_one_object() {
         before["status"]["id"].is_null(),
         "the id must not be recorded yet"
     );
-    // The intent is durable before the call: in the create journal, a Lease in the claims
-    // namespace (here the test's), under the resource's uid.
-    let uid = before["metadata"]["uid"].as_str().unwrap();
-    let (_, leases, _) = kubectl_run(&["get", "leases", "-n", &ns, "-o", "json"], None);
-    let leases: serde_json::Value = serde_json::from_str(&leases).unwrap();
-    let intent = leases["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find_map(|l| {
-            l["metadata"]["annotations"][format!("pending-create.graphorg.io/{uid}")].as_str()
-        })
+    // The intent is durable before the call: on the resource itself.
+    let intent = before["metadata"]["annotations"]["graphorg.io/create-intent"]
+        .as_str()
         .expect("the intent is recorded before the call");
     let intent: serde_json::Value = serde_json::from_str(intent).unwrap();
     assert!(intent["startedAt"].is_string(), "{intent}");
@@ -350,7 +341,8 @@ async fn a_crash_between_create_and_status_write_leaves_exactly_one_object() {
         "exactly one organization named Contoso-Crash"
     );
     assert!(state.contains(id));
-    assert!(org["status"]["pendingCreate"].is_null());
+    assert_eq!(org["metadata"]["annotations"]["graphorg.io/graph-id"], id);
+    assert!(org["metadata"]["annotations"]["graphorg.io/create-intent"].is_null());
 }
 
 #[tokio::test]
@@ -488,10 +480,6 @@ async fn a_reconcile_from_a_stale_cache_neither_creates_again_nor_erases_the_id(
             resync: Duration::from_secs(3600),
             transition_poll: Duration::from_secs(1),
             consistency_window: Duration::from_secs(60),
-            create_journal: reconciler::JournalLease {
-                namespace: ns.clone(),
-                name: "stale-test-creates".into(),
-            },
         },
     );
     let ctx = Arc::new(kinds::Context::new(base, connections, ns.clone()));
@@ -508,5 +496,11 @@ async fn a_reconcile_from_a_stale_cache_neither_creates_again_nor_erases_the_id(
     let now = orgs.get("stale").await.unwrap();
     let status = now.status.expect("status kept");
     assert_eq!(status.id.as_deref(), Some(id.as_str()), "the id is kept");
-    assert!(status.pending_create.is_none());
+    let annotations = now.metadata.annotations.unwrap_or_default();
+    assert_eq!(
+        annotations.get("graphorg.io/graph-id"),
+        Some(&id),
+        "the id recorded on the resource"
+    );
+    assert!(!annotations.contains_key("graphorg.io/create-intent"));
 }

@@ -14,11 +14,7 @@ use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use rand::Rng;
 
-use super::{
-    Reason,
-    create_journal::{CreateJournal, JournalLease},
-    metrics::Metrics,
-};
+use super::{Reason, metrics::Metrics};
 
 /// Settings from the command line that shape every round.
 #[derive(Clone, Debug)]
@@ -31,8 +27,6 @@ pub struct Settings {
     /// How long Graph's directory may take to show a create in its lists: an interrupted
     /// create is sent again only after this long with no sign of it.
     pub consistency_window: Duration,
-    /// Where the intents of creates in flight are kept (see [`super::create_journal`]).
-    pub create_journal: JournalLease,
 }
 
 /// The key an object's backoff, sync and write notes are kept under: `kind/namespace/name`.
@@ -50,13 +44,11 @@ pub struct Context {
     /// status writes, a restart of a watch) cost no Graph call.
     last_sync: Mutex<HashMap<ObjectKey, (Instant, i64)>>,
     /// Per object, the resourceVersions that our status writes replaced (a round may write
-    /// twice: the intent, then the result): until the cache moves past them, a cached object at
+    /// more than once: a create's intent, its id, then the status): until the cache moves past them, a cached object at
     /// one of them is known to be older than what we wrote.
     superseded: Mutex<HashMap<ObjectKey, Vec<String>>>,
     /// False once this replica lost leadership: rounds still running must not write to Graph.
     leading: AtomicBool,
-    /// Creates that may be in flight, durable before each create call.
-    pub(crate) journal: CreateJournal,
 }
 
 /// A poisoned lock only means another round panicked while holding it; the maps stay usable.
@@ -71,17 +63,7 @@ impl Context {
         metrics: std::sync::Arc<Metrics>,
         settings: Settings,
     ) -> Self {
-        let identity = reporter
-            .instance
-            .clone()
-            .unwrap_or_else(|| reporter.controller.clone());
         Self {
-            journal: CreateJournal::new(
-                client.clone(),
-                &settings.create_journal,
-                &identity,
-                metrics.create_journal_writes.clone(),
-            ),
             client,
             reporter,
             metrics,

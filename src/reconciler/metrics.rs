@@ -42,9 +42,7 @@ pub struct Metrics {
     pub(crate) status_writes: Family<KindLabels, Counter>,
     pub(crate) throttle_wait: Histogram,
     pub(crate) pending_creates: Gauge,
-    /// Writes of the create journal (each carries every intent waiting at that moment).
-    pub(crate) create_journal_writes: Counter,
-    /// The resources whose status records a create in flight (the gauge is its size).
+    /// The resources that record a create in flight (the gauge is its size).
     pending: Mutex<HashSet<String>>,
 }
 
@@ -69,7 +67,6 @@ impl Metrics {
             status_writes: Family::default(),
             throttle_wait: Histogram::new(seconds_buckets()),
             pending_creates: Gauge::default(),
-            create_journal_writes: Counter::default(),
             pending: Mutex::default(),
         };
         let r = registry.sub_registry_with_prefix("graphorg");
@@ -115,13 +112,8 @@ impl Metrics {
         );
         r.register(
             "pending_creates",
-            "Resources whose status records a Graph create not yet confirmed",
+            "Resources that record a Graph create not yet confirmed (an intent without its id)",
             m.pending_creates.clone(),
-        );
-        r.register(
-            "create_journal_writes",
-            "Writes of the create journal Lease; each carries the intents of every create starting then",
-            m.create_journal_writes.clone(),
         );
         m
     }

@@ -7,7 +7,7 @@
 pub(crate) mod annotations;
 mod conditions;
 mod context;
-pub(crate) mod create_journal;
+pub(crate) mod create_record;
 mod finalizer;
 pub mod metrics;
 mod reason;
@@ -16,14 +16,11 @@ mod status;
 
 pub(crate) use conditions::{Health, READY, STALLED, find, is_true};
 pub use context::{Context, Settings};
-pub use create_journal::JournalLease;
 pub use metrics::Metrics;
 pub(crate) use reason::Reason;
 #[cfg(test)]
 pub(crate) use round::STALE_RETRY;
-pub(crate) use round::{
-    Cleanup, IntentKept, Kind, KindStatus, Round, error_policy, kind_status, reconcile,
-};
+pub(crate) use round::{Cleanup, Kind, KindStatus, Round, error_policy, kind_status, reconcile};
 
 pub(crate) use finalizer::CLEANUP as CLEANUP_FINALIZER;
 

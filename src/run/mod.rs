@@ -225,13 +225,6 @@ fn context(
             resync: args.resync,
             transition_poll: args.transition_poll.max(Duration::from_secs(1)),
             consistency_window: args.create_consistency_window,
-            create_journal: reconciler::JournalLease {
-                namespace: args
-                    .leader_election_namespace
-                    .clone()
-                    .unwrap_or_else(|| args.claims_namespace.clone()),
-                name: journal_name(args),
-            },
         },
     );
     Ok(kinds::Context::new(
@@ -239,25 +232,6 @@ fn context(
         connections,
         args.claims_namespace.clone(),
     ))
-}
-
-/// The create journal's Lease: one per deployment (its leader-election Lease) and watched scope,
-/// so that operators sharing a namespace for their Leases (shards, or the test suite's many
-/// operators) never write each other's journal.
-fn journal_name(args: &RunArgs) -> String {
-    let mut namespaces = args.watch_namespaces.clone();
-    namespaces.sort();
-    let scope = format!(
-        "{}|{}",
-        namespaces.join(","),
-        args.label_selector.as_deref().unwrap_or_default()
-    );
-    let digest = ring::digest::digest(&ring::digest::SHA256, scope.as_bytes());
-    let short: String = digest.as_ref()[..4]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("{}-creates-{short}", args.leader_election_lease)
 }
 
 /// One watch per namespace listed (or one for the whole cluster), with the label selector.

@@ -9,7 +9,7 @@ mod graph;
 #[path = "../../tests/support/in_process_graph.rs"]
 mod in_process_graph;
 
-mod create_journal_tests;
+mod create_model;
 mod membership_tests;
 mod mto_tests;
 mod organization_tests;
@@ -63,8 +63,6 @@ pub(crate) fn next_seq() -> u64 {
     SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
 }
 
-/// The Lease that holds the intents of creates in flight.
-pub(crate) const JOURNAL_LEASE: &str = "graph-org-operator-creates";
 /// Settings of every round; the transition poll is what Joining and friends requeue at.
 pub(crate) const TRANSITION_POLL: Duration = Duration::from_secs(15);
 
@@ -217,26 +215,11 @@ impl Harness {
         self.api.requests()
     }
 
-    /// The writes of the create journal (its Lease) since the last [`Self::forget_traffic`].
-    pub(crate) fn journal_writes(&self) -> Vec<Recorded> {
+    /// The metadata writes (annotations) of resources since the last [`Self::forget_traffic`].
+    pub(crate) fn metadata_writes(&self) -> Vec<Recorded> {
         self.requests()
             .into_iter()
-            .filter(|r| r.is_write() && r.path.contains("/leases"))
-            .collect()
-    }
-
-    /// The create journal's entries as stored: uid → entry.
-    pub(crate) fn journal(&self) -> std::collections::BTreeMap<String, serde_json::Value> {
-        let lease: Option<k8s_openapi::api::coordination::v1::Lease> =
-            self.api.get(CLAIMS_NS, JOURNAL_LEASE);
-        lease
-            .and_then(|l| l.metadata.annotations)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|(k, v)| {
-                let uid = k.strip_prefix("pending-create.graphorg.io/")?;
-                Some((uid.to_string(), serde_json::from_str(&v).ok()?))
-            })
+            .filter(|r| r.is_write() && !r.is_status_write() && r.path.contains("/graphorg.io/"))
             .collect()
     }
 
@@ -354,10 +337,6 @@ fn context(api: &ApiServer, emu: &Arc<Emu>, graph: &Arc<GraphTraffic>) -> Arc<ki
             resync: Duration::from_secs(300),
             transition_poll: TRANSITION_POLL,
             consistency_window: Duration::from_secs(60),
-            create_journal: reconciler::JournalLease {
-                namespace: CLAIMS_NS.into(),
-                name: JOURNAL_LEASE.into(),
-            },
         },
     );
     let graphs = EmulatorGraphs::new(emu.clone(), graph.clone());

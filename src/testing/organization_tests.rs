@@ -4,10 +4,8 @@ use graph_client::{ApiVersion, GraphApi, GraphError, types::OrganizationFields};
 use serde_json::json;
 
 use super::{DEFAULT_TENANT_A, Harness, ready};
-use crate::kinds::{
-    Organization,
-    organization::{OrganizationStatus, PendingCreate},
-};
+use crate::kinds::{Organization, organization::OrganizationStatus};
+use crate::reconciler::create_record::{GRAPH_ID, INTENT};
 
 const V: ApiVersion = ApiVersion::V1;
 
@@ -73,6 +71,17 @@ fn status_of(o: &Organization) -> OrganizationStatus {
     o.status.clone().unwrap_or_default()
 }
 
+/// The annotation `key` of the stored resource `name`.
+fn annotation(h: &Harness, name: &str, key: &str) -> Option<String> {
+    let o: Organization = h.stored(name);
+    o.metadata.annotations.and_then(|a| a.get(key).cloned())
+}
+
+/// A create intent as a round writes it, started at Graph's time now.
+fn intent(h: &Harness, preexisting: &[&str]) -> String {
+    json!({"startedAt": h.emu.clock.now().to_string(), "preexistingIds": preexisting}).to_string()
+}
+
 #[tokio::test]
 async fn creates_the_organization_recording_the_intent_then_the_id() {
     let h = harness().await;
@@ -86,7 +95,8 @@ async fn creates_the_organization_recording_the_intent_then_the_id() {
     let created = named(&h, "Northwind").await;
     assert_eq!(created.len(), 1, "one organization in Graph");
     assert_eq!(status.id.as_deref(), Some(created[0].as_str()));
-    assert_eq!(status.pending_create, None);
+    assert_eq!(annotation(&h, "northwind", GRAPH_ID), status.id);
+    assert_eq!(annotation(&h, "northwind", INTENT), None);
     let (ready_status, reason, _) = ready(Some(&status.conditions));
     assert_eq!(
         (ready_status.as_str(), reason.as_str()),
@@ -95,24 +105,36 @@ async fn creates_the_organization_recording_the_intent_then_the_id() {
     assert_eq!(status.observed_generation, Some(1));
     assert_eq!(h.graph_count("create_organization"), 1);
 
-    // The intent first, in the create journal (so that a crash or a lagging list can't cause
-    // a second create), then one status write with the id, applied as the operator's field
-    // manager and conditional on the version the round started from.
-    let journal = h.journal_writes();
-    assert_eq!(journal.len(), 1, "{journal:#?}");
-    let uid = stored.metadata.uid.clone().expect("a uid");
-    let entry =
-        &journal[0].body["metadata"]["annotations"][format!("pending-create.graphorg.io/{uid}")];
-    let entry: serde_json::Value =
-        serde_json::from_str(entry.as_str().expect("an entry for the organization")).unwrap();
-    assert!(entry["startedAt"].is_string(), "{entry}");
-    assert_eq!(entry["object"], "Organization/tests/northwind");
+    // The intent first, on the resource and conditional on the version the round decided from
+    // (so that a crash, a second replica or a lagging list can't cause a second create), then
+    // the id on the resource, then one status write, applied as the operator's field manager.
+    let meta = h.metadata_writes();
+    assert_eq!(meta.len(), 2, "{meta:#?}");
+    assert_eq!(
+        meta[0].body["metadata"]["resourceVersion"].as_str(),
+        seeded_version.as_deref(),
+        "conditional on the version decided from"
+    );
+    let written: serde_json::Value = serde_json::from_str(
+        meta[0].body["metadata"]["annotations"][INTENT]
+            .as_str()
+            .expect("the intent"),
+    )
+    .unwrap();
+    assert!(written["startedAt"].is_string(), "{written}");
     assert!(
-        journal[0].seq < create_call(&h).seq,
+        meta[0].seq < create_call(&h).seq,
         "the intent is durable before the call"
     );
+    assert!(meta[1].seq > create_call(&h).seq);
+    assert_eq!(
+        meta[1].body["metadata"]["annotations"][GRAPH_ID],
+        json!(status.id)
+    );
+    assert!(meta[1].body["metadata"]["annotations"][INTENT].is_null());
     let writes = h.status_writes();
     assert_eq!(writes.len(), 1, "{writes:#?}");
+    assert!(writes[0].seq > meta[1].seq);
     assert_eq!(
         writes[0].content_type.as_deref(),
         Some("application/apply-patch+yaml")
@@ -120,10 +142,7 @@ async fn creates_the_organization_recording_the_intent_then_the_id() {
     let params = writes[0].params();
     assert_eq!(params["fieldManager"], "graph-org-operator");
     assert_eq!(params["force"], "true");
-    assert_eq!(
-        writes[0].body["metadata"]["resourceVersion"].as_str(),
-        seeded_version.as_deref()
-    );
+    assert!(writes[0].body["metadata"]["resourceVersion"].is_string());
     assert!(writes[0].body["status"]["id"].is_string());
     assert_eq!(h.event_reasons(), ["Created"]);
 
@@ -149,104 +168,33 @@ async fn creation_mode_create_records_the_intent_before_the_call() {
 
     h.reconcile(org).await.expect("the round");
 
-    // The intent (with the namesakes that existed before) in the journal, then the result.
-    let stored: Organization = h.stored("northwind");
-    let uid = stored.metadata.uid.clone().expect("a uid");
-    let journal = h.journal();
-    assert_eq!(
-        journal[&uid]["preexistingIds"],
-        json!([old]),
-        "{journal:#?}"
-    );
-    assert!(h.journal_writes()[0].seq < create_call(&h).seq);
+    // The intent (with the namesakes that existed before) on the resource, then the result.
+    let meta = h.metadata_writes();
+    let written: serde_json::Value = serde_json::from_str(
+        meta[0].body["metadata"]["annotations"][INTENT]
+            .as_str()
+            .expect("the intent"),
+    )
+    .unwrap();
+    assert_eq!(written["preexistingIds"], json!([old]), "{written}");
+    assert!(meta[0].seq < create_call(&h).seq);
     assert_eq!(h.status_writes().len(), 1);
     let status = status_of(&h.stored("northwind"));
-    assert_eq!(status.pending_create, None);
+    assert_eq!(annotation(&h, "northwind", INTENT), None);
     assert_eq!(named(&h, "Northwind").await.len(), 2);
     assert_ne!(status.id.as_deref(), Some(old.as_str()));
     assert_eq!(h.graph_count("create_organization"), 1);
-
-    // The next create's journal write no longer carries this one: its id is in its status.
-    let next = organization(&h, "fabrikam", "Fabrikam", json!({}));
-    let next_uid = next.metadata.uid.clone().expect("a uid");
-    h.reconcile(next).await.expect("the second create");
-    let journal = h.journal();
-    assert!(journal.contains_key(&next_uid), "{journal:#?}");
-    assert!(!journal.contains_key(&uid), "{journal:#?}");
 }
 
 #[tokio::test]
-async fn an_intent_too_large_for_the_shared_journal_goes_to_the_resources_status() {
-    let h = harness().await;
-    // Enough namesakes that the intent's list of them exceeds what the journal takes.
-    let mut olds = Vec::new();
-    for _ in 0..40 {
-        olds.push(namesake(&h, "Northwind").await);
-    }
-    let org = organization(
-        &h,
-        "northwind",
-        "Northwind",
-        json!({"creationMode": "Create"}),
-    );
-
-    h.reconcile(org).await.expect("the round");
-
-    assert!(h.journal_writes().is_empty(), "{:#?}", h.journal_writes());
-    let writes = h.status_writes();
-    assert_eq!(writes.len(), 2, "the intent, then the id: {writes:#?}");
-    let checkpoint = &writes[0].body["status"]["pendingCreate"];
-    assert_eq!(checkpoint["preexistingIds"], json!(olds));
-    assert!(
-        writes[0].seq < create_call(&h).seq,
-        "recorded before the call"
-    );
-    let status = status_of(&h.stored("northwind"));
-    assert_eq!(status.pending_create, None);
-    assert!(status.id.is_some_and(|id| !olds.contains(&id)));
-    assert_eq!(h.graph_count("create_organization"), 1);
-}
-
-/// The journal as a crashed process left it: `entries` (uid → entry) in its Lease.
-fn crashed_with(h: &Harness, entries: &[(&str, serde_json::Value)]) {
-    let annotations: serde_json::Map<String, serde_json::Value> = entries
-        .iter()
-        .map(|(uid, e)| {
-            (
-                format!("pending-create.graphorg.io/{uid}"),
-                json!(e.to_string()),
-            )
-        })
-        .collect();
-    let _: k8s_openapi::api::coordination::v1::Lease = h.seed(json!({
-        "metadata": {
-            "name": super::JOURNAL_LEASE,
-            "namespace": super::CLAIMS_NS,
-            "annotations": annotations,
-        },
-    }));
-}
-
-#[tokio::test]
-async fn a_create_in_the_journal_of_a_crashed_process_is_recovered_by_adoption() {
+async fn an_intent_left_by_a_crashed_process_is_recovered_by_adoption() {
     let h = harness().await;
     let before = namesake(&h, "Northwind").await;
-    let org = organization(
-        &h,
-        "northwind",
-        "Northwind",
-        json!({"creationMode": "Create"}),
-    );
-    let uid = org.metadata.uid.clone().expect("a uid");
-    // The crashed process recorded its intent, and its call made an organization, but the id
-    // never reached the status.
-    crashed_with(
-        &h,
-        &[(
-            uid.as_str(),
-            json!({"startedAt": jiff::Timestamp::now().to_string(), "preexistingIds": [before]}),
-        )],
-    );
+    // The crashed process recorded its intent on the resource, and its call made an
+    // organization, but the id was never recorded.
+    let mut m = manifest("northwind", "Northwind", json!({"creationMode": "Create"}));
+    m["metadata"]["annotations"] = json!({INTENT: intent(&h, &[&before])});
+    let org: Organization = h.seed(m);
     let made = namesake(&h, "Northwind").await;
 
     h.restarted().reconcile(org).await.expect("the round");
@@ -257,25 +205,21 @@ async fn a_create_in_the_journal_of_a_crashed_process_is_recovered_by_adoption()
         Some(made.as_str()),
         "the one the call made"
     );
-    assert_eq!(status.pending_create, None);
+    assert_eq!(
+        annotation(&h, "northwind", GRAPH_ID).as_deref(),
+        Some(made.as_str())
+    );
+    assert_eq!(annotation(&h, "northwind", INTENT), None);
     assert_eq!(ready(Some(&status.conditions)).1, "Recovered");
     assert_eq!(h.graph_count("create_organization"), 0, "no second create");
-    assert!(h.journal_writes().is_empty(), "{:#?}", h.journal_writes());
 }
 
 #[tokio::test]
-async fn a_journaled_create_not_in_the_lists_yet_is_waited_for_and_said_in_status() {
+async fn an_intent_not_in_the_lists_yet_is_waited_for_on_graphs_clock() {
     let h = harness().await;
-    let org = organization(&h, "northwind", "Northwind", json!({}));
-    let uid = org.metadata.uid.clone().expect("a uid");
-    let started = jiff::Timestamp::now().to_string();
-    crashed_with(
-        &h,
-        &[(
-            uid.as_str(),
-            json!({"startedAt": started, "preexistingIds": []}),
-        )],
-    );
+    let mut m = manifest("northwind", "Northwind", json!({}));
+    m["metadata"]["annotations"] = json!({INTENT: intent(&h, &[])});
+    let org: Organization = h.seed(m);
 
     let action = h.restarted().reconcile(org).await.expect("the round");
 
@@ -286,13 +230,9 @@ async fn a_journaled_create_not_in_the_lists_yet_is_waited_for_and_said_in_statu
     );
     let status = status_of(&h.stored("northwind"));
     assert_eq!(status.id, None);
-    assert_eq!(
-        status
-            .pending_create
-            .as_ref()
-            .map(|p| p.started_at.as_str()),
-        Some(started.as_str()),
-        "the status now says a create may be in flight"
+    assert!(
+        annotation(&h, "northwind", INTENT).is_some(),
+        "the intent stays"
     );
     assert_eq!(ready(Some(&status.conditions)).1, "WaitingForGraph");
     assert_eq!(
@@ -320,6 +260,78 @@ async fn a_journaled_create_not_in_the_lists_yet_is_waited_for_and_said_in_statu
     assert_eq!(status.id.as_deref(), Some(made.as_str()));
     assert_eq!(ready(Some(&status.conditions)).1, "Recovered");
     assert_eq!(h.graph_count("create_organization"), 0, "no second create");
+
+    // Graph's clock decides when the window is over, not the operator's: with nothing listed,
+    // a fresh intent is created again only after Graph's time has passed the window.
+    let mut m = manifest("fabrikam", "Fabrikam", json!({}));
+    m["metadata"]["annotations"] = json!({INTENT: intent(&h, &[])});
+    let _: Organization = h.seed(m);
+    h.reconcile_stored::<Organization>("fabrikam")
+        .await
+        .expect("inside the window");
+    assert_eq!(h.graph_count("create_organization"), 0);
+    h.emu.clock.advance(61.0);
+    h.reconcile_stored::<Organization>("fabrikam")
+        .await
+        .expect("after the window, on Graph's clock");
+    assert_eq!(h.graph_count("create_organization"), 1);
+    assert_eq!(named(&h, "Fabrikam").await.len(), 1);
+}
+
+/// A backup restored without status (Velero's default, manifests re-applied elsewhere) keeps
+/// the annotations: the restored resource finds its object and never creates another.
+#[tokio::test]
+async fn a_resource_restored_without_status_adopts_its_object_and_never_creates_again() {
+    let h = harness().await;
+    let org = organization(
+        &h,
+        "northwind",
+        "Northwind",
+        json!({"creationMode": "Create"}),
+    );
+    h.reconcile(org).await.expect("the create");
+    let id = status_of(&h.stored("northwind")).id.expect("an id");
+    // A create in flight at backup time: its intent is all the backup has.
+    let in_flight = namesake(&h, "Fabrikam").await;
+    let mut m = manifest("fabrikam", "Fabrikam", json!({"creationMode": "Create"}));
+    m["metadata"]["annotations"] = json!({INTENT: intent(&h, &[])});
+
+    // Restored under new names (new uids), metadata and spec only.
+    let backup: Organization = h.stored("northwind");
+    let mut restored = manifest(
+        "northwind-restored",
+        "Northwind",
+        json!({"creationMode": "Create"}),
+    );
+    restored["metadata"]["annotations"] = json!(backup.metadata.annotations);
+    let restored: Organization = h.seed(restored);
+    m["metadata"]["name"] = json!("fabrikam-restored");
+    let restored_in_flight: Organization = h.seed(m);
+    h.forget_traffic();
+
+    h.restarted()
+        .reconcile(restored)
+        .await
+        .expect("the restored round");
+    h.restarted()
+        .reconcile(restored_in_flight)
+        .await
+        .expect("the restored intent's round");
+
+    assert_eq!(
+        h.graph_count("create_organization"),
+        0,
+        "no create after the restore"
+    );
+    assert_eq!(
+        status_of(&h.stored("northwind-restored")).id.as_deref(),
+        Some(id.as_str())
+    );
+    assert_eq!(
+        status_of(&h.stored("fabrikam-restored")).id.as_deref(),
+        Some(in_flight.as_str())
+    );
+    assert_eq!(named(&h, "Northwind").await, [id]);
 }
 
 /// A failed create Graph never had or refused made nothing: sent again at the next round, with
@@ -377,9 +389,9 @@ async fn a_create_graph_refused_or_never_had_is_sent_again_and_a_broken_one_is_w
         let status = status_of(&h.stored("northwind"));
         assert_eq!(status.id, None, "{failure}");
         assert_eq!(
-            status.pending_create.is_some(),
+            annotation(&h, "northwind", INTENT).is_some(),
             may_have_happened,
-            "{failure}: {status:?}"
+            "{failure}: the intent stays only if the call may have made one"
         );
 
         h.reconcile_stored::<Organization>("northwind")
@@ -395,7 +407,7 @@ async fn a_create_graph_refused_or_never_had_is_sent_again_and_a_broken_one_is_w
             assert_eq!(reason, "Created", "{failure}");
             assert_eq!(h.graph_count("create_organization"), 2, "{failure}");
             assert_eq!(named(&h, "Northwind").await.len(), 1, "{failure}");
-            assert_eq!(status.pending_create, None);
+            assert_eq!(annotation(&h, "northwind", INTENT), None);
         }
     }
 }
@@ -418,7 +430,11 @@ async fn a_decision_from_a_stale_version_records_no_intent_and_creates_nothing()
         "{result:?}"
     );
     assert_eq!(h.graph_count("create_organization"), 0);
-    assert!(h.journal_writes().is_empty(), "{:#?}", h.journal_writes());
+    assert_eq!(
+        annotation(&h, "northwind", INTENT),
+        None,
+        "the intent write was refused"
+    );
     assert!(h.status_writes().is_empty(), "{:#?}", h.status_writes());
 }
 
@@ -452,14 +468,8 @@ async fn an_interrupted_create_is_recovered_by_adopting_what_it_made() {
     let before = namesake(&h, "Northwind").await;
     let made = namesake(&h, "Northwind").await;
     let mut m = manifest("northwind", "Northwind", json!({"creationMode": "Create"}));
-    m["status"] = serde_json::to_value(OrganizationStatus {
-        pending_create: Some(PendingCreate {
-            started_at: "2026-01-01T00:00:00Z".into(),
-            preexisting_ids: vec![before.clone()],
-        }),
-        ..Default::default()
-    })
-    .unwrap();
+    m["metadata"]["annotations"] = json!({INTENT: json!({
+        "startedAt": "2026-01-01T00:00:00Z", "preexistingIds": [before.clone()]}).to_string()});
     let org: Organization = h.seed(m);
 
     h.reconcile(org).await.expect("the round");
@@ -470,7 +480,7 @@ async fn an_interrupted_create_is_recovered_by_adopting_what_it_made() {
         Some(made.as_str()),
         "the one the call made"
     );
-    assert_eq!(status.pending_create, None);
+    assert_eq!(annotation(&h, "northwind", INTENT), None);
     let (ready_status, reason, _) = ready(Some(&status.conditions));
     assert_eq!(
         (ready_status.as_str(), reason.as_str()),

@@ -51,7 +51,7 @@ impl Kind for MultiTenantOrganization {
             .then_some(settings.transition_poll)
     }
 
-    fn pending_create(status: &Self::Status) -> bool {
+    fn pending_create(&self, status: &Self::Status) -> bool {
         status.pending_create.is_some()
     }
 

@@ -1,6 +1,6 @@
 //! Organization: a Microsoft Graph organization, created (or adopted) and kept as declared.
 
-mod plan;
+pub(crate) mod plan;
 mod reconcile;
 
 pub use reconcile::reconcile;
@@ -209,7 +209,8 @@ pub struct OrganizationStatus {
     #[serde(default)]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
-    /// The organization's Graph id.
+    /// The organization's Graph id (the record is the `graphorg.io/graph-id` annotation, which
+    /// survives a backup restored without status; this shows it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// When Graph created it.
@@ -221,24 +222,6 @@ pub struct OrganizationStatus {
     /// Names of the verified domains.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub verified_domains: Vec<String>,
-    /// A create whose answer never arrived (a timeout, or a crash: the intent, recorded in the
-    /// operator's create journal before every create call, then moves here). Cleared once the
-    /// id is recorded; meanwhile the operator adopts what that call made, or waits for Graph's
-    /// lists to show it, instead of creating another.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_create: Option<PendingCreate>,
-}
-
-/// A create that may have reached Graph without its answer being recorded.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PendingCreate {
-    /// When the create was attempted.
-    pub started_at: String,
-    /// Ids of organizations with the same displayName that existed before the call; any other
-    /// match afterwards is the one this call made.
-    #[serde(default)]
-    pub preexisting_ids: Vec<String>,
 }
 
 impl OrganizationSpec {

@@ -2,15 +2,18 @@
 
 use graph_client::types::{Organization, OrganizationPatch};
 
-use super::{CreationMode, OrganizationSpec, OrganizationStatus};
-use crate::{kinds::ManagementPolicy, reconciler::Reason};
+use super::{CreationMode, OrganizationSpec};
+use crate::{
+    kinds::ManagementPolicy,
+    reconciler::{Reason, create_record::Recorded},
+};
 
 /// What the operator saw in Graph.
 // One per round, moved straight into the plan: boxing the large variant would buy nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub(crate) enum Observed {
-    /// The id is recorded in status: Graph's copy of it (`None` if Graph no longer has it).
+    /// The id is recorded on the resource: Graph's copy of it (`None` if Graph no longer has it).
     Known(Option<Organization>),
     /// No id yet: every organization the tenant lists.
     Candidates(Vec<Organization>),
@@ -25,7 +28,7 @@ pub(crate) enum Plan {
         recovered: bool,
         then: AfterAdopt,
     },
-    /// Create one. `preexisting_ids` goes into the pending-create record first.
+    /// Create one. `preexisting_ids` goes into the create's intent, on the resource, first.
     Create {
         preexisting_ids: Vec<String>,
     },
@@ -80,19 +83,21 @@ pub(crate) enum AfterAdopt {
 }
 
 /// When the plan is made, and how long Graph's directory may take to show a create in lists.
+/// Both ends of the window are Graph's time (the `Date` of its answers), never an operator's.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct CreateClock {
+    /// Graph's time of the list the plan is made from.
     pub(crate) now: jiff::Timestamp,
     pub(crate) consistency_window: std::time::Duration,
 }
 
 pub(crate) fn plan(
     spec: &OrganizationSpec,
-    status: &OrganizationStatus,
+    recorded: &Recorded,
     observed: Observed,
     clock: CreateClock,
 ) -> Plan {
-    let plan = manage(spec, status, observed, clock);
+    let plan = manage(spec, recorded, observed, clock);
     if spec.management_policy != ManagementPolicy::Observe {
         return plan;
     }
@@ -124,7 +129,7 @@ pub(crate) fn plan(
 
 fn manage(
     spec: &OrganizationSpec,
-    status: &OrganizationStatus,
+    recorded: &Recorded,
     observed: Observed,
     clock: CreateClock,
 ) -> Plan {
@@ -141,7 +146,7 @@ fn manage(
             reason: Reason::NotFoundInGraph,
             message: format!(
                 "organization {} is no longer in Graph; it was not re-created, to avoid a duplicate",
-                status.id.as_deref().unwrap_or_default()
+                recorded.id.as_deref().unwrap_or_default()
             ),
         },
         Observed::Candidates(all) => {
@@ -150,7 +155,7 @@ fn manage(
                 .filter(|o| o.fields.display_name.as_deref() == Some(spec.display_name.as_str()))
                 .collect();
             let ids = |v: &[Organization]| v.iter().map(|o| o.id.clone()).collect::<Vec<_>>();
-            if let Some(pending) = &status.pending_create {
+            if let Some(pending) = &recorded.intent {
                 let fresh: Vec<Organization> = matches
                     .iter()
                     .filter(|o| !pending.preexisting_ids.contains(&o.id))
@@ -253,7 +258,7 @@ fn drift(desired: &OrganizationPatch, actual: &OrganizationPatch) -> Organizatio
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kinds::organization::PendingCreate;
+    use crate::reconciler::create_record::CreateIntent;
 
     fn clock() -> CreateClock {
         CreateClock {
@@ -282,7 +287,7 @@ mod tests {
     #[test]
     fn adopt_or_create_adopts_the_single_match_and_creates_when_none() {
         let s = spec(CreationMode::AdoptOrCreate);
-        let st = OrganizationStatus::default();
+        let st = Recorded::default();
         assert!(matches!(
             plan(&s, &st, Observed::Candidates(vec![org("1", "Contoso"), org("2", "Fabrikam")]), clock()),
             Plan::Adopt { ref org, recovered: false, .. } if org.id == "1"
@@ -314,7 +319,7 @@ mod tests {
 
     #[test]
     fn create_mode_records_existing_namesakes_and_adopt_only_never_creates() {
-        let st = OrganizationStatus::default();
+        let st = Recorded::default();
         assert_eq!(
             plan(
                 &spec(CreationMode::Create),
@@ -342,8 +347,8 @@ mod tests {
 
     #[test]
     fn an_interrupted_create_is_recovered_by_adoption_never_by_a_second_create() {
-        let st = OrganizationStatus {
-            pending_create: Some(PendingCreate {
+        let st = Recorded {
+            intent: Some(CreateIntent {
                 started_at: "2026-01-01T00:00:00Z".into(),
                 preexisting_ids: vec!["1".into()],
             }),
@@ -401,7 +406,7 @@ mod tests {
     fn observe_only_reports_drift_and_never_creates() {
         let mut s = spec(CreationMode::AdoptOrCreate);
         s.management_policy = ManagementPolicy::Observe;
-        let st = OrganizationStatus::default();
+        let st = Recorded::default();
         assert!(matches!(
             plan(&s, &st, Observed::Candidates(vec![]), clock()),
             Plan::Stall {
@@ -426,7 +431,7 @@ mod tests {
         o.fields.writable.marketing_notification_emails = Some(vec!["x@y.z".into()]);
         let Plan::Update { patch, .. } = plan(
             &s,
-            &OrganizationStatus::default(),
+            &Recorded::default(),
             Observed::Known(Some(o.clone())),
             clock(),
         ) else {
@@ -442,12 +447,7 @@ mod tests {
         );
         o.fields.writable.technical_notification_mails = Some(vec!["ops@contoso.com".into()]);
         assert!(matches!(
-            plan(
-                &s,
-                &OrganizationStatus::default(),
-                Observed::Known(Some(o)),
-                clock()
-            ),
+            plan(&s, &Recorded::default(), Observed::Known(Some(o)), clock()),
             Plan::InSync { .. }
         ));
     }

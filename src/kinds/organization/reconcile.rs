@@ -4,13 +4,16 @@
 use graph_client::{GraphError, types};
 
 use super::{
-    Organization, OrganizationStatus, PendingCreate,
+    Organization, OrganizationStatus,
     plan::{AfterAdopt, CreateClock, Observed, Plan, plan},
 };
 use crate::{
     error::{Error, Result},
     kinds::{Context, tenant_connection::ready_connection},
-    reconciler::{Health, IntentKept, Kind, Reason, Round},
+    reconciler::{
+        Health, Kind, Reason, Round,
+        create_record::{self, CreateIntent, Recorded},
+    },
 };
 
 const ROLE: &str = "Organization.ReadWrite.All";
@@ -37,8 +40,8 @@ impl Kind for Organization {
         self.status.as_ref()
     }
 
-    fn pending_create(status: &Self::Status) -> bool {
-        status.pending_create.is_some()
+    fn pending_create(&self, _status: &Self::Status) -> bool {
+        create_record::recorded(self).is_ok_and(|r| r.intent.is_some())
     }
 
     fn settled(&self) -> bool {
@@ -51,27 +54,18 @@ impl Kind for Organization {
             ready_connection(ctx, &ns, &round.obj.spec.connection_ref.name, ROLE).await?;
         let v = round.obj.spec.graph_api_version;
 
-        if round.status.id.is_none() {
-            round.may_create();
+        // The record is on the resource (see reconciler::create_record): its id, or the intent
+        // of a create in flight. A status id without the annotation (a resource from before the
+        // record moved) is the id all the same, and gets its annotation at the end of the round;
+        // an id annotation without status (a restore that dropped status) is shown again.
+        let mut recorded = create_record::recorded(&round.obj)?;
+        if recorded.id.is_none() {
+            recorded.id = round.status.id.clone();
         }
-        // A create whose outcome never reached the status (an answer lost, a crash) is in the
-        // create journal: from now on the status says so, and the plan waits for it.
-        if round.status.id.is_none()
-            && round.status.pending_create.is_none()
-            && let Some(entry) = round.journaled_create().await?
-        {
-            round.status.pending_create = match serde_json::from_value(entry) {
-                Ok(pending) => Some(pending),
-                Err(e) => {
-                    // Only the operator writes the journal; an edited entry can't be trusted.
-                    tracing::warn!(error = %e, "an unreadable create-journal entry; ignored");
-                    None
-                }
-            };
-        }
+        round.status.id = recorded.id.clone();
 
         // Observe.
-        let observed = match &round.status.id {
+        let observed = match &recorded.id {
             Some(id) => match graph.get_organization(v, id).await {
                 Ok(org) => Observed::Known(Some(org)),
                 Err(e) if e.is_not_found() => Observed::Known(None),
@@ -83,13 +77,41 @@ impl Kind for Organization {
                     .await?,
             ),
         };
+        // Graph's clock (its last answer's Date): a create's window is measured on it alone.
+        let graph_now = graph.server_time().unwrap_or_else(jiff::Timestamp::now);
+        let observed_at = std::time::Instant::now();
 
+        let health = act(
+            round,
+            &*graph,
+            &recorded,
+            observed,
+            (graph_now, observed_at),
+        )
+        .await?;
+        if let Some(id) = round.status.id.clone() {
+            round.record_graph_id(&id, false).await?;
+        }
+        Ok(health)
+    }
+}
+
+/// Plan from what was observed, then act on it.
+async fn act(
+    round: &mut Round<Organization>,
+    graph: &dyn graph_client::GraphApi,
+    recorded: &Recorded,
+    observed: Observed,
+    (graph_now, observed_at): (jiff::Timestamp, std::time::Instant),
+) -> Result<Health> {
+    let v = round.obj.spec.graph_api_version;
+    {
         // Plan, then act.
         let clock = CreateClock {
-            now: jiff::Timestamp::now(),
+            now: graph_now,
             consistency_window: round.settings().consistency_window,
         };
-        match plan(&round.obj.spec, &round.status, observed, clock) {
+        match plan(&round.obj.spec, recorded, observed, clock) {
             Plan::Stall { reason, message } => Ok(Health::stalled(reason, message)),
             // Looked for again every few seconds (a lost answer's object is usually listed well
             // within the window); the message names the end of the window, not the time left,
@@ -164,7 +186,9 @@ impl Kind for Organization {
                 }
                 Ok(Health::ready(reason, message))
             }
-            Plan::Create { preexisting_ids } => create(round, &*graph, preexisting_ids).await,
+            Plan::Create { preexisting_ids } => {
+                create(round, graph, preexisting_ids, (graph_now, observed_at)).await
+            }
         }
     }
 }
@@ -173,31 +197,41 @@ async fn create(
     round: &mut Round<Organization>,
     graph: &dyn graph_client::GraphApi,
     preexisting_ids: Vec<String>,
+    (graph_now, observed_at): (jiff::Timestamp, std::time::Instant),
 ) -> Result<Health> {
     let v = round.obj.spec.graph_api_version;
-    // Record the intent before the call, in every creation mode: a crash after Graph creates
-    // the object but before its id is written is then recovered by adoption, and a create that
-    // Graph's lists don't show yet is waited for, never repeated at once.
-    let pending = PendingCreate {
-        started_at: jiff::Timestamp::now().to_string(),
+    if preexisting_ids.len() > create_record::MAX_NAMESAKES {
+        return Ok(Health::stalled(
+            Reason::Ambiguous,
+            format!(
+                "{} organizations are named {:?}: more than a create's intent can list ({}); remove some, or adopt one with creationMode AdoptOnly",
+                preexisting_ids.len(),
+                round.obj.spec.display_name,
+                create_record::MAX_NAMESAKES
+            ),
+        ));
+    }
+    // The intent goes onto the resource before the call, conditional on the version this round
+    // decided from: the fence against a second create (the invariant in create_record).
+    let intent = CreateIntent {
+        started_at: graph_now.to_string(),
         preexisting_ids,
     };
-    let intent = serde_json::to_value(&pending)
-        .map_err(|e| Error::InvalidSpec(format!("cannot encode the create intent: {e}")))?;
-    if round.record_create_intent(&intent).await? == IntentKept::NeedsStatus {
-        // Too large for the journal every namespace shares (many namesakes in Graph): in this
-        // resource's own status instead.
-        round.status.pending_create = Some(pending.clone());
-        round
-            .checkpoint(&Health::progressing(
-                Reason::Creating,
-                "creating the organization in Graph",
-            ))
-            .await?;
-    }
+    round.record_create_intent(&intent).await?;
     if let Err(e) = round.may_write() {
-        round.withdraw_create_intent();
+        round.withdraw_create_intent().await;
         return Err(e);
+    }
+    // A round that stalled (a paused process, a slow API server) since it listed Graph must not
+    // send: another round may already be counting this intent's window. The intent stays, and
+    // the next round waits the window out.
+    let window = round.settings().consistency_window;
+    if observed_at.elapsed() > window / 2 {
+        return Ok(Health::progressing(
+            Reason::WaitingForGraph,
+            "the create was decided too long ago to be sent safely; waiting out its window",
+        )
+        .recheck_after(LOOK_AGAIN_WHILE_WAITING));
     }
 
     let created = match graph
@@ -208,12 +242,9 @@ async fn create(
         Err(e) => {
             // A create Graph refused (a 4xx, throttling included) or never had (no token, no
             // connection) made nothing: the next round may create at once. Anything else may
-            // have, so the status keeps a pending record for the next round to resolve.
-            if e.may_have_taken_effect() {
-                round.status.pending_create = Some(pending);
-            } else {
-                round.status.pending_create = None;
-                round.withdraw_create_intent();
+            // have, so the intent stays for the next round to resolve.
+            if !e.may_have_taken_effect() {
+                round.withdraw_create_intent().await;
             }
             return Err(e.into());
         }
@@ -229,6 +260,7 @@ async fn create(
     }
     record(&mut round.status, &created);
     round.holds_new_graph_state();
+    round.record_graph_id(&created.id, true).await?;
     let message = format!("created organization {}", created.id);
     round
         .event(Reason::Created, "Create", message.clone())
@@ -246,10 +278,9 @@ async fn report_drift(round: &Round<Organization>, id: &str, fields: &[String]) 
         .await
 }
 
-/// Copy what Graph says into status; the id is final, so the pending record goes.
+/// Copy what Graph says into status (the id's record on the resource follows at the round's end).
 fn record(status: &mut OrganizationStatus, org: &types::Organization) {
     status.id = Some(org.id.clone());
-    status.pending_create = None;
     if org.created_date_time.is_some() {
         status.created_date_time = org.created_date_time.clone();
     }

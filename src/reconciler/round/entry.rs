@@ -63,7 +63,6 @@ fn begin<K: Kind>(ctx: &Arc<K::Ctx>, obj: Arc<K>, check_settled: bool) -> Begin<
         started: Instant::now(),
         annotation_problems: asked.problems,
         holds_new_graph_state: false,
-        approach: None,
     })
 }
 

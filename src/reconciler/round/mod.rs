@@ -22,7 +22,7 @@ use super::{
     Context, Reason,
     conditions::{self, Health, State, conditions_for},
     context::ObjectKey,
-    create_journal, finalizer, metrics, status,
+    finalizer, metrics, status,
 };
 use crate::error::{Error, Result};
 
@@ -101,13 +101,13 @@ pub(crate) trait Kind:
         None
     }
 
-    /// The deletion has work to do in Graph (deletionPolicy), so a finalizer must hold it.
-    /// Whether `status` records a create whose result is not known yet (for the
-    /// pending-creates gauge).
-    fn pending_create(_status: &Self::Status) -> bool {
+    /// Whether the resource (or `status`) records a create whose result is not known yet
+    /// (for the pending-creates gauge).
+    fn pending_create(&self, _status: &Self::Status) -> bool {
         false
     }
 
+    /// The deletion has work to do in Graph (deletionPolicy), so a finalizer must hold it.
     fn needs_cleanup(&self) -> bool {
         false
     }
@@ -142,17 +142,6 @@ pub(crate) struct Round<K: Kind> {
     /// The status holds something Graph just returned (a new id) that must not be lost to a
     /// write conflict.
     holds_new_graph_state: bool,
-    /// Set while this round may record a create intent soon ([`Round::may_create`]).
-    approach: Option<super::create_journal::Approach>,
-}
-
-/// Where [`Round::record_create_intent`] kept an intent.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum IntentKept {
-    InJournal,
-    /// Too large for the journal: the caller records it in the resource's status (a
-    /// checkpoint, conditional on the version like every status write).
-    NeedsStatus,
 }
 
 /// How soon a reconcile that started from a stale version looks again if no watch event comes.
@@ -260,67 +249,34 @@ impl<K: Kind> Round<K> {
         }
     }
 
-    /// Before a create call: make sure the decision was made from the newest version of the
-    /// resource (a lagging cache could otherwise create a second object for one that already
-    /// has its id), then make `intent` durable in the create journal. The round's status must
-    /// hold the outcome (the id, or a pending record) before the entry is dropped, which
-    /// [`Round::finish`] does. An intent too large for the shared journal is left to the caller
-    /// to record in the resource's own status ([`IntentKept::NeedsStatus`]).
-    pub(crate) async fn record_create_intent(
-        &mut self,
-        intent: &serde_json::Value,
-    ) -> Result<IntentKept> {
-        self.may_write()?;
-        let mut entry = intent.clone();
-        if let Some(fields) = entry.as_object_mut() {
-            // For a person reading the Lease: which resource the uid is.
-            fields.insert("object".into(), self.key.clone().into());
+    /// Merge `patch` into the resource's metadata (annotations, with or without a
+    /// `resourceVersion` precondition in the patch itself); the round moves to the version
+    /// written. A conflict is [`Error::Stale`]: nothing may follow from this round's decision.
+    pub(crate) async fn write_metadata(&mut self, patch: &serde_json::Value) -> Result<()> {
+        let params = kube::api::PatchParams {
+            field_manager: Some(super::FIELD_MANAGER.into()),
+            ..Default::default()
+        };
+        let replaced = self.obj.meta().resource_version.clone();
+        match self
+            .api()
+            .patch_metadata(
+                &self.obj.name_any(),
+                &params,
+                &kube::api::Patch::Merge(patch),
+            )
+            .await
+        {
+            Ok(written) => {
+                *self.obj.meta_mut() = written.metadata;
+                self.base().mark_superseded(&self.key, replaced.as_deref());
+                Ok(())
+            }
+            Err(kube::Error::Api(e)) if e.code == 409 => Err(Error::Stale {
+                resource_version: replaced.unwrap_or_default(),
+            }),
+            Err(e) => Err(e.into()),
         }
-        if entry.to_string().len() > create_journal::ENTRY_MAX_BYTES {
-            return Ok(IntentKept::NeedsStatus);
-        }
-        let live = self.api().get_metadata(&self.obj.name_any()).await?;
-        if live.metadata.resource_version != self.obj.meta().resource_version {
-            return Err(Error::Stale {
-                resource_version: self.obj.meta().resource_version.clone().unwrap_or_default(),
-            });
-        }
-        let approach = self.approach.take();
-        self.base()
-            .journal
-            .record(&self.uid()?, &entry, approach)
-            .await?;
-        Ok(IntentKept::InJournal)
-    }
-
-    /// This round may create (the resource has no id yet): a journal write for another round's
-    /// create waits a little for this one's intent, so that a burst shares writes.
-    pub(crate) fn may_create(&mut self) {
-        if self.approach.is_none() {
-            self.approach = Some(self.base().journal.approach());
-        }
-    }
-
-    /// The intent of a create of this resource that may be in flight: recorded by an earlier
-    /// round whose outcome never reached the status, or by a process that crashed.
-    pub(crate) async fn journaled_create(&self) -> Result<Option<serde_json::Value>> {
-        self.base().journal.pending(&self.uid()?).await
-    }
-
-    /// No create call followed [`Round::record_create_intent`] (or Graph refused it outright):
-    /// nothing is in flight.
-    pub(crate) fn withdraw_create_intent(&self) {
-        if let Some(uid) = self.obj.meta().uid.as_deref() {
-            self.base().journal.forget(uid);
-        }
-    }
-
-    fn uid(&self) -> Result<String> {
-        self.obj
-            .meta()
-            .uid
-            .clone()
-            .ok_or_else(|| Error::InvalidSpec("the resource has no metadata.uid".into()))
     }
 
     /// The status now holds what Graph just created (an id): a conflicting write must re-read
@@ -374,7 +330,7 @@ impl<K: Kind> Round<K> {
         self.base().mark_superseded(&self.key, replaced.as_deref());
         self.base()
             .metrics
-            .pending_create(&self.key, K::pending_create(&self.status));
+            .pending_create(&self.key, self.obj.pending_create(&self.status));
         self.base()
             .metrics
             .status_writes
@@ -464,12 +420,6 @@ impl<K: Kind> Round<K> {
             health.message = format!("{}; {problems}", health.message);
         }
         self.publish(&health, Some(action)).await?;
-        if (self.obj.settled() || K::pending_create(&self.status))
-            && let Some(uid) = self.obj.meta().uid.as_deref()
-        {
-            // The status now holds the outcome of any create in flight.
-            self.base().journal.forget(uid);
-        }
         if health.is_ready() {
             self.base().mark_synced(&self.key, self.fingerprint);
         }
