@@ -1,9 +1,12 @@
-//! Protection against an endpoint that accepts connections and never answers: per origin
-//! (scheme, host, port), a cap on the requests waiting for it while it has not shown that it
-//! answers, and a circuit breaker that stops sending to it for a while after a request to it
-//! got no answer (a timeout, a refused or broken connection). One [`EndpointGuard`] is meant to
-//! be shared by every client of a process, so that one unresponsive authority or Graph root can
-//! hold at most its own share of the callers, whichever connection they come from.
+//! Protection against an endpoint that accepts connections and never answers: per endpoint
+//! *and tenant* ([`guard_key`]: scheme, host, port, tenant and app), a cap on the requests
+//! waiting for it while it has not shown that it answers, and a circuit breaker that stops
+//! sending to it for a while after a request to it got no answer (a timeout, a refused or
+//! broken connection). One [`EndpointGuard`] is meant to be shared by every client of a
+//! process. Every real tenant shares `graph.microsoft.com:443` and
+//! `login.microsoftonline.com:443`, so a key per host would let one tenant that never answers
+//! (or one namespace's many connections to it) refuse every other tenant's requests; Graph
+//! throttles per app and tenant, and so does this guard.
 //!
 //! Refused requests fail at once with a transient [`GraphError::Transport`] (`timeout: false`)
 //! whose message names the origin and says why, and for an open breaker when it will be tried
@@ -151,6 +154,12 @@ pub fn origin_of(url: &str) -> Option<String> {
     ))
 }
 
+/// The key a request is guarded under: the origin of `url`, the tenant and the app. `None` if
+/// `url` is not an http(s) URL.
+pub fn guard_key(url: &str, tenant: &str, client_id: &str) -> Option<String> {
+    origin_of(url).map(|o| format!("{o} for tenant {tenant} (app {client_id})"))
+}
+
 impl EndpointGuard {
     pub fn new(limits: EndpointLimits) -> Self {
         Self {
@@ -236,6 +245,23 @@ impl EndpointGuard {
         self.locked()
             .get(origin)
             .is_some_and(|s| self.refusal(s, now).is_some())
+    }
+
+    /// The error a request to `origin` would get now, if any (nothing is taken).
+    pub(crate) fn check(
+        &self,
+        origin: Option<&str>,
+        operation: &'static str,
+    ) -> Result<(), GraphError> {
+        let Some(origin) = origin else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        let refusal = self.locked().get(origin).and_then(|s| self.refusal(s, now));
+        match refusal {
+            Some(r) => Err(Self::error(origin, operation, r)),
+            None => Ok(()),
+        }
     }
 
     /// Room for one request to `origin`, or the error that says why not. `None` origin (not an
@@ -444,6 +470,52 @@ mod tests {
         }
 
         #[tokio::test]
+        async fn a_tenant_whose_token_never_comes_does_not_hold_another_tenants_on_the_same_host() {
+            // One login host for both: tenant "stuck" never gets an answer, "fine" at once.
+            let login = Server::start("127.0.0.1", |r| {
+                r.target
+                    .starts_with("/fine.example/")
+                    .then(|| Reply::token("t"))
+            })
+            .await;
+            let guard = Arc::new(EndpointGuard::default());
+            let http = crate::http::build_http_client(None).unwrap();
+            let timeout = Duration::from_millis(800);
+            let for_tenant = |tenant: &str| {
+                TokenCache::with_timeout(
+                    TokenRequestor {
+                        authority: login.url(),
+                        tenant: tenant.into(),
+                        client_id: "c".into(),
+                        scope: "https://graph.microsoft.com/.default".into(),
+                        credential: Credential::ClientSecret(Sensitive("s".into())),
+                    },
+                    timeout,
+                )
+                .with_endpoint_guard(guard.clone())
+            };
+            let stuck: Vec<TokenCache> = (0..8).map(|_| for_tenant("stuck.example")).collect();
+            let fine = for_tenant("fine.example");
+            let (stuck_results, fine_result) = tokio::join!(
+                futures::future::join_all(stuck.iter().map(|c| c.get(&http))),
+                async {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    let t = Instant::now();
+                    (fine.get(&http).await.map(|_| ()), t.elapsed())
+                }
+            );
+            assert!(stuck_results.iter().all(Result::is_err));
+            let (r, took) = fine_result;
+            assert!(r.is_ok(), "{r:?}");
+            assert!(took < Duration::from_millis(300), "{took:?}");
+            assert!(
+                stuck[0].endpoint_refuses(),
+                "the stuck tenant is backed off"
+            );
+            assert!(!fine.endpoint_refuses(), "the other is not");
+        }
+
+        #[tokio::test]
         async fn at_most_the_cap_reaches_a_tarpit_and_the_rest_fail_at_once() {
             let tarpit = Server::start("127.0.0.1", |_| None).await;
             let guard = Arc::new(EndpointGuard::new(EndpointLimits {
@@ -473,7 +545,9 @@ mod tests {
                 assert!(e.is_transient());
                 let m = e.to_string();
                 assert!(
-                    m.contains(&format!("{} is busy", tarpit.url())) && m.contains("at most 2"),
+                    m.contains(&tarpit.url())
+                        && m.contains("for tenant contoso.example (app c) is busy")
+                        && m.contains("at most 2"),
                     "{m}"
                 );
                 assert!(*at < Duration::from_millis(100), "refused after {at:?}");
@@ -533,7 +607,8 @@ mod tests {
                 };
                 let m = e.to_string();
                 assert!(
-                    m.contains(&format!("{} is backed off", login.url()))
+                    m.contains(&login.url())
+                        && m.contains("for tenant contoso.example (app c) is backed off")
                         && m.contains("no answer in time")
                         && m.contains("tried again in"),
                     "{m}"

@@ -14,7 +14,7 @@ use futures::{
 use super::{AccessToken, TokenRequestor};
 use crate::{
     GraphResult,
-    endpoint::{EndpointGuard, Outcome, origin_of},
+    endpoint::{EndpointGuard, Outcome, guard_key},
     error::{GraphError, TOKEN_REQUEST},
 };
 
@@ -88,7 +88,11 @@ impl TokenCache {
     /// `timeout`; every caller waiting for one gets the timeout error then.
     pub fn with_timeout(requestor: TokenRequestor, timeout: Duration) -> Self {
         Self {
-            origin: origin_of(&requestor.token_endpoint()),
+            origin: guard_key(
+                &requestor.token_endpoint(),
+                &requestor.tenant,
+                &requestor.client_id,
+            ),
             requestor: Arc::new(requestor),
             timeout,
             backoff_floor: TOKEN_BACKOFF_FLOOR,
@@ -147,29 +151,42 @@ impl TokenCache {
         let floor = self.backoff_floor;
         // Weak: the state holds this future, which must not keep the state alive.
         let shared_state = Arc::downgrade(&self.state);
-        // Asked now, so that a refusal is this flight's result at once.
-        let permit = self.guard.acquire(self.origin.as_deref(), TOKEN_REQUEST);
+        // Asked now, so that a refusal is this flight's result at once; the room itself is
+        // taken only once the form is ready: a slow assertion (a federated token from the
+        // Kubernetes API server) is not the token endpoint's time.
+        let refused = self.guard.check(self.origin.as_deref(), TOKEN_REQUEST);
+        let (guard, origin) = (self.guard.clone(), self.origin.clone());
         let result = async move {
-            let result = match permit {
+            let no_answer = || GraphError::Transport {
+                operation: TOKEN_REQUEST,
+                message: format!("no answer within {timeout:?}"),
+                timeout: true,
+                sent: true,
+            };
+            let result = match refused {
                 Err(refused) => Err(refused),
-                Ok(permit) => {
-                    let result =
-                        match tokio::time::timeout_at(deadline.into(), requestor.request(&http))
-                            .await
-                        {
-                            Ok(r) => r,
-                            Err(_) => Err(GraphError::Transport {
-                                operation: TOKEN_REQUEST,
-                                message: format!("no answer within {timeout:?}"),
-                                timeout: true,
-                                sent: true,
-                            }),
-                        };
-                    if let Some(permit) = permit {
-                        permit.finish(Outcome::of(&result));
-                    }
-                    result
-                }
+                Ok(()) => match tokio::time::timeout_at(deadline.into(), requestor.form()).await {
+                    Err(_) => Err(GraphError::Transport {
+                        operation: TOKEN_REQUEST,
+                        message: format!("no client assertion within {timeout:?}"),
+                        timeout: true,
+                        sent: false,
+                    }),
+                    Ok(Err(e)) => Err(e),
+                    Ok(Ok(form)) => match guard.acquire(origin.as_deref(), TOKEN_REQUEST) {
+                        Err(refused) => Err(refused),
+                        Ok(permit) => {
+                            let sent = requestor.send(&http, &form);
+                            let result = tokio::time::timeout_at(deadline.into(), sent)
+                                .await
+                                .unwrap_or_else(|_| Err(no_answer()));
+                            if let Some(permit) = permit {
+                                permit.finish(Outcome::of(&result));
+                            }
+                            result
+                        }
+                    },
+                },
             };
             // Publish before any caller sees the result, so that the next caller finds the
             // token (or, after a failure, no flight) rather than this finished flight.

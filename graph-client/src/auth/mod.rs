@@ -180,6 +180,13 @@ impl TokenRequestor {
 
     /// One token request. Retries are the caller's business.
     pub async fn request(&self, http: &reqwest::Client) -> GraphResult<AccessToken> {
+        let form = self.form().await?;
+        self.send(http, &form).await
+    }
+
+    /// The request's form: the credential, or an assertion made or fetched for it (a federated
+    /// one from the Kubernetes API server: not the token endpoint's time).
+    pub async fn form(&self) -> GraphResult<Vec<(&'static str, String)>> {
         let mut form: Vec<(&str, String)> = vec![
             ("grant_type", "client_credentials".into()),
             ("client_id", self.client_id.clone()),
@@ -209,6 +216,15 @@ impl TokenRequestor {
                 form.push(("client_assertion", source().await?));
             }
         }
+        Ok(form)
+    }
+
+    /// Send `form` to the token endpoint.
+    pub async fn send(
+        &self,
+        http: &reqwest::Client,
+        form: &[(&'static str, String)],
+    ) -> GraphResult<AccessToken> {
         let endpoint = self.token_endpoint();
         let started = Instant::now();
         let resp = http

@@ -32,7 +32,7 @@ pub use transport::build_http_client;
 use crate::{
     ApiVersion, GraphApi, GraphResult, TokenInfo,
     auth::{TokenCache, TokenRequestor},
-    endpoint::{EndpointGuard, origin_of},
+    endpoint::{EndpointGuard, guard_key},
     error::GraphError,
     types::*,
 };
@@ -89,7 +89,7 @@ impl HttpGraph {
         Self {
             http,
             root: Url::parse(&graph_root).ok(),
-            graph_origin: origin_of(&graph_root),
+            graph_origin: guard_key(&graph_root, &requestor.tenant, &requestor.client_id),
             graph_root,
             tokens: TokenCache::with_timeout(requestor, policy.timeout)
                 .with_backoff_floor(policy.throttled_base)

@@ -4,7 +4,7 @@
 
 use reqwest::Method;
 
-use super::{HttpGraph, retry::Replay};
+use super::{HttpGraph, requests::path_segment, retry::Replay};
 use crate::{
     ApiVersion, GraphResult,
     types::{JoinRequest, MemberRole, MtoMember, MtoMemberAdd, MtoWrite, MultiTenantOrganization},
@@ -89,6 +89,7 @@ pub(super) async fn update_member_role(
     role: &MemberRole,
 ) -> GraphResult<()> {
     graph.require_mto()?;
+    let tenant_id = path_segment("member tenant id", tenant_id)?;
     let url = graph.url(v, &format!("{MTO_PATH}/tenants/{tenant_id}"))?;
     let body = serde_json::json!({ "role": role });
     graph
@@ -109,6 +110,7 @@ pub(super) async fn remove_member(
     tenant_id: &str,
 ) -> GraphResult<()> {
     graph.require_mto()?;
+    let tenant_id = path_segment("member tenant id", tenant_id)?;
     let url = graph.url(v, &format!("{MTO_PATH}/tenants/{tenant_id}"))?;
     graph
         .write::<()>(

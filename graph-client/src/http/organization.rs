@@ -3,7 +3,7 @@
 
 use reqwest::Method;
 
-use super::{HttpGraph, retry::Replay};
+use super::{HttpGraph, requests::path_segment, retry::Replay};
 use crate::{
     ApiVersion, GraphResult,
     error::GraphError,
@@ -44,7 +44,10 @@ pub(super) async fn get(graph: &HttpGraph, v: ApiVersion, id: &str) -> GraphResu
     graph
         .get_json(
             "get organization",
-            graph.url(v, &format!("organization/{id}"))?,
+            graph.url(
+                v,
+                &format!("organization/{}", path_segment("organization id", id)?),
+            )?,
         )
         .await
 }
@@ -73,6 +76,7 @@ pub(super) async fn update(
     id: &str,
     patch: &OrganizationPatch,
 ) -> GraphResult<()> {
+    let id = path_segment("organization id", id)?;
     let url = graph.url(v, &format!("organization/{id}"))?;
     graph
         .write(

@@ -101,8 +101,9 @@ impl HttpGraph {
     }
 }
 
-/// A tenant id placed in a URL path. Ids come from validated specs (GUIDs), but a path is no
-/// place to trust that: anything beyond letters, digits, `-` and `.` is refused.
+/// An id placed in a URL path (a tenant's, an organization's). Ids come from validated specs or
+/// from status and annotations a user can edit, and a path is no place to trust either:
+/// anything beyond letters, digits, `-` and `.` is refused before a request is built.
 pub(super) fn path_segment<'a>(what: &'static str, s: &'a str) -> GraphResult<&'a str> {
     if !s.is_empty()
         && s.len() <= 256
@@ -112,7 +113,7 @@ pub(super) fn path_segment<'a>(what: &'static str, s: &'a str) -> GraphResult<&'
         Ok(s)
     } else {
         Err(GraphError::InvalidArgument(format!(
-            "{what} {s:?} is not a tenant id"
+            "{what} {s:?} cannot go into a URL path (letters, digits, '-' and '.' only)"
         )))
     }
 }

@@ -139,8 +139,9 @@ impl HttpGraph {
             };
             let delay = self.policy.delay_for(attempt, &err);
             // Graph's Retry-After binds every request of this app in this tenant, whether or not
-            // this one is sent again, so the gate closes before anything else is decided.
-            if let Some(ra) = err.retry_after() {
+            // this one is sent again, so the gate closes before anything else is decided. The
+            // token endpoint's holds only token requests (the token cache's backoff).
+            if let (GraphError::Api { .. }, Some(ra)) = (&err, err.retry_after()) {
                 self.close_gate_for(ra);
                 if err.status() == Some(429) {
                     self.throttle

@@ -79,8 +79,11 @@ impl AccessPolicy {
         })
     }
 
-    /// `spec.endpoints` may name a cloud's official Graph or login host, or an origin the admin
-    /// listed; anything else stops here, before a credential or a token can leave.
+    /// `spec.endpoints` may name the official Graph or login host of the connection's own cloud
+    /// (`spec.cloud`), or an origin the admin listed; anything else stops here, before a
+    /// credential or a token can leave. Another cloud's official host is refused too: a Global
+    /// connection's secret has no business on a national cloud's login host, nor its token on
+    /// that cloud's Graph.
     pub(crate) fn check_endpoints(&self, spec: &TenantConnectionSpec) -> Result<(), Error> {
         let Some(endpoints) = &spec.endpoints else {
             return Ok(());
@@ -95,23 +98,17 @@ impl AccessPolicy {
                 endpoint: why,
             };
             let origin = Origin::parse(value).map_err(refused)?;
-            if !self.allows(&origin) {
+            if !self.allows(&origin, spec.cloud) {
                 return Err(refused(origin.to_string()));
             }
         }
         Ok(())
     }
 
-    fn allows(&self, origin: &Origin) -> bool {
-        let official = [
-            Cloud::Global,
-            Cloud::USGovernment,
-            Cloud::USGovernmentDoD,
-            Cloud::China,
-        ]
-        .iter()
-        .flat_map(|c| [c.graph_root(), c.authority()])
-        .filter_map(|root| Origin::parse(root).ok());
+    fn allows(&self, origin: &Origin, cloud: Cloud) -> bool {
+        let official = [cloud.graph_root(), cloud.authority()]
+            .into_iter()
+            .filter_map(|root| Origin::parse(root).ok());
         self.allowed_endpoints.contains(origin) || official.into_iter().any(|o| o == *origin)
     }
 
@@ -168,7 +165,12 @@ mod tests {
     use super::*;
 
     fn spec(graph: Option<&str>, authority: Option<&str>) -> TenantConnectionSpec {
+        spec_in("Global", graph, authority)
+    }
+
+    fn spec_in(cloud: &str, graph: Option<&str>, authority: Option<&str>) -> TenantConnectionSpec {
         serde_json::from_value(serde_json::json!({
+            "cloud": cloud,
             "tenantId": "11111111-1111-4111-8111-111111111111",
             "clientId": "aaaaaaaa-0000-4000-8000-000000000001",
             "endpoints": {"graph": graph, "authority": authority},
@@ -186,7 +188,16 @@ mod tests {
         let policy = AccessPolicy::new(&["http://127.0.0.1:8080".into()], &[], None).unwrap();
         for ok in [
             spec(Some("https://graph.microsoft.com"), None),
-            spec(None, Some("https://login.microsoftonline.us/")),
+            spec_in(
+                "USGovernment",
+                None,
+                Some("https://login.microsoftonline.us/"),
+            ),
+            spec_in(
+                "China",
+                Some("https://microsoftgraph.chinacloudapi.cn"),
+                None,
+            ),
             spec(
                 Some("http://127.0.0.1:8080/"),
                 Some("http://127.0.0.1:8080"),
@@ -195,6 +206,10 @@ mod tests {
             assert!(policy.check_endpoints(&ok).is_ok(), "{:?}", ok.endpoints);
         }
         for refused in [
+            // Another cloud's official hosts: not for this connection's cloud.
+            spec(None, Some("https://login.microsoftonline.us/")),
+            spec(Some("https://microsoftgraph.chinacloudapi.cn"), None),
+            spec_in("China", Some("https://graph.microsoft.com"), None),
             spec(Some("https://evil.example"), None),
             spec(None, Some("http://127.0.0.1:8081")),
             spec(None, Some("https://127.0.0.1:8080")),

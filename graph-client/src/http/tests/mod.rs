@@ -2,6 +2,7 @@
 //! are retried and throttling is waited out, and the retry policy and pacer on their own.
 
 mod graph_root;
+mod isolation;
 mod pacer;
 mod retries;
 mod retry_policy;
