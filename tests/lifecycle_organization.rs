@@ -462,3 +462,52 @@ async fn an_absurd_annotation_is_named_and_ignored() {
         "the operator panicked"
     );
 }
+
+/// A backup that keeps metadata and spec but not status (Velero's default, manifests exported
+/// and applied again), restored after the resource was deleted: the restored resource (a new
+/// uid) reads its Graph id from its annotations and adopts its organization; nothing is created.
+#[tokio::test]
+async fn a_resource_restored_without_status_never_creates_again() {
+    let (ns, emulator, _operator) = setup("life-org-restore").await;
+    apply(
+        &ns,
+        &org("kept", "Kept-Org", "", "  creationMode: Create\n"),
+    );
+    let before = wait_condition(&ns, "organization", "kept", "Ready", WAIT).await;
+    let id = before["status"]["id"].as_str().expect("an id").to_string();
+    assert_eq!(emulator.count("POST", "/organization").await, 1);
+
+    // The backup: metadata (name, labels, annotations) and spec; no status, uid or version.
+    let backup = json!({
+        "apiVersion": before["apiVersion"],
+        "kind": before["kind"],
+        "metadata": {
+            "name": before["metadata"]["name"],
+            "annotations": before["metadata"]["annotations"],
+        },
+        "spec": before["spec"],
+    });
+    assert_eq!(
+        backup["metadata"]["annotations"]["graphorg.io/graph-id"],
+        id
+    );
+    let (deleted, _, err) = kubectl_run(&["delete", "organization", "kept", "-n", &ns], None);
+    assert!(deleted, "{err}");
+    eventually(WAIT, "the resource to be gone", || async {
+        get_json(&ns, "organization", "kept")
+            .is_none()
+            .then_some(())
+    })
+    .await;
+
+    apply(&ns, &backup.to_string());
+    let restored = wait_condition(&ns, "organization", "kept", "Ready", WAIT).await;
+    assert_ne!(restored["metadata"]["uid"], before["metadata"]["uid"]);
+    assert_eq!(restored["status"]["id"], id, "the same organization");
+    let creates = emulator.count("POST", "/organization").await;
+    println!(
+        "figures: restore without status: creates after the restore: {}",
+        creates - 1
+    );
+    assert_eq!(creates, 1, "no create after the restore");
+}

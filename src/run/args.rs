@@ -75,7 +75,8 @@ pub struct RunArgs {
     #[arg(long, env = "WATCH_SECRETS", default_value_t = true, action = clap::ArgAction::Set)]
     pub(crate) watch_secrets: bool,
     /// Origins (`scheme://host[:port]`) that a TenantConnection's spec.endpoints may name, for
-    /// an emulator or a proxy; the clouds' official Graph and login hosts are always allowed.
+    /// an emulator or a proxy; the official Graph and login hosts of each connection's own
+    /// cloud are always allowed.
     /// Anything else stalls the connection (EndpointNotAllowed) before any request is made.
     #[arg(long, env = "ALLOWED_ENDPOINTS", value_delimiter = ',')]
     pub(crate) allowed_endpoints: Vec<String>,
