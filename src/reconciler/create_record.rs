@@ -156,15 +156,12 @@ impl<K: Kind> Round<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kinds::Organization;
+    use k8s_openapi::api::core::v1::ConfigMap;
 
-    fn with(annotations: serde_json::Value) -> Organization {
-        serde_json::from_value(json!({
-            "apiVersion": "graphorg.io/v1alpha1", "kind": "Organization",
-            "metadata": {"name": "o", "annotations": annotations},
-            "spec": {"connectionRef": {"name": "c"}, "displayName": "O"},
-        }))
-        .unwrap()
+    /// Any resource will do: the record is in its metadata.
+    fn with(annotations: serde_json::Value) -> ConfigMap {
+        serde_json::from_value(json!({"metadata": {"name": "o", "annotations": annotations}}))
+            .unwrap()
     }
 
     #[test]
