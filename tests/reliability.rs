@@ -1614,6 +1614,99 @@ async fn a_namespace_of_hanging_authorities_does_not_delay_another_namespace() {
     drop(operator);
 }
 
+/// Every real tenant shares `graph.microsoft.com` and `login.microsoftonline.com`: here one
+/// emulator origin serves every tenant, and tenant B's token requests never get an answer (8
+/// connections in one namespace). Another namespace's connection to tenant A and its
+/// Organization, on the same origin, become Ready as fast as without: the endpoint guard holds
+/// tenant B's share, not the host's.
+#[tokio::test]
+async fn a_tenant_that_never_answers_does_not_delay_another_tenant_on_the_same_host() {
+    let _serial = SERIAL.lock().await;
+    let kube = Kube::shared();
+    let client = client().await;
+    install_crds();
+    let healthy_ns = namespace(&client, "rel-healthy").await;
+    let stuck_ns = namespace(&client, "rel-stuck").await;
+    // The baseline on an origin of its own; the shared one has answered nobody yet when tenant
+    // B's connections arrive (the unkind start: a guard per host would cap it at once).
+    let elsewhere = Emulator::start(&[]);
+    let emulator = Emulator::start(&[]);
+    let run = healthy_ns.clone();
+    let operator = cluster_wide_operator(&healthy_ns, &run, &allowed_endpoints());
+    for ns in [&healthy_ns, &stuck_ns] {
+        kube.apply(ns, &labelled(&run, secret_manifest("creds", CLIENT_SECRET)));
+    }
+    let baseline = baseline_seconds(&kube, &healthy_ns, &elsewhere, &run).await;
+
+    emulator
+        .put_faults(serde_json::json!({"rules": [{
+            "pathPrefix": format!("/{TENANT_B}/"), "stallRate": 1.0, "stallMs": 600_000
+        }]}))
+        .await;
+    let stuck = 8;
+    let mut m = String::new();
+    for i in 0..stuck {
+        m.push_str("---\n");
+        m.push_str(&connection_manifest(
+            &format!("stuck-{i}"),
+            TENANT_B,
+            "creds",
+            &emulator,
+        ));
+    }
+    kube.apply(&stuck_ns, &labelled(&run, m));
+    // Long enough for tenant B's requests to time out and be tried again, with no answer from
+    // the host for them meanwhile (a guard per host would have capped and backed it off).
+    let held = || async {
+        emulator
+            .journal()
+            .await
+            .iter()
+            .filter(|e| {
+                e["path"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with(&format!("/{TENANT_B}/")))
+            })
+            .count()
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let during = healthy_pair_seconds(&kube, &healthy_ns, &emulator, &run, "during").await;
+    let ratio = during / baseline;
+    let (ok, out, err) = kube.run(
+        &["get", "tenantconnections", "-n", &stuck_ns, "-o", "json"],
+        None,
+    );
+    assert!(ok, "{out}{err}");
+    let listed: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    for o in listed["items"].as_array().into_iter().flatten() {
+        let (status, reason, _) = condition(o, "Ready").unwrap_or_default();
+        *reasons.entry(format!("{status} {reason}")).or_default() += 1;
+    }
+    figures(
+        "a tenant that never answers, on the same host",
+        &[
+            ("stuck connections (tenant B)", stuck.to_string()),
+            ("baseline s (tenant A)", format!("{baseline:.2}")),
+            ("with tenant B stuck s", format!("{during:.2}")),
+            ("ratio", format!("{ratio:.2}")),
+            (
+                "tenant B token requests answered so far",
+                held().await.to_string(),
+            ),
+            ("tenant B connections' Ready", format!("{reasons:?}")),
+        ],
+    );
+    let allowed_s = 2.0 * baseline + 2.0;
+    assert!(
+        during <= allowed_s,
+        "tenant A took {during:.2} s on the host where tenant B never answers, {baseline:.2} s \
+         without (allowed {allowed_s:.2} s)"
+    );
+    drop(operator);
+}
+
 /// One namespace whose tenant answers every create with a 429 and a minute's Retry-After can't
 /// hold the reconcile slots another namespace needs: its rounds hand the wait back and are
 /// requeued after it, instead of sleeping inside the request, and the Retry-After still holds
