@@ -129,6 +129,15 @@ async fn owner_and_two_members_become_active_then_one_leaves() {
     );
     // The owner's Ready condition as kstatus readers (kubectl wait, Flux) see it over time.
     let stop = Arc::new(AtomicBool::new(false));
+    // A failed assertion below must end the sampler too: the runtime waits for blocking tasks
+    // when the test ends, so a sampler left running would hang the test instead of failing it.
+    struct StopOnDrop(Arc<AtomicBool>);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    let _stop_on_panic = StopOnDrop(stop.clone());
     let sampler = {
         let (ns, stop) = (ns.clone(), stop.clone());
         tokio::task::spawn_blocking(move || {
@@ -146,9 +155,12 @@ async fn owner_and_two_members_become_active_then_one_leaves() {
         })
     };
     // Added in Graph, but not Ready: C hasn't joined (it can't know when it may).
+    // Its status shows C, and when a join may be asked (the status may show the one a round
+    // before the other).
     let owner = eventually(WAIT, "the owner has added C", || async {
         let o = get_json(&ns, "multitenantorganization", "group")?;
-        tenant_entry(&o, TENANT_C).is_some().then_some(o)
+        (tenant_entry(&o, TENANT_C).is_some() && o["status"]["joinableAfter"].is_string())
+            .then_some(o)
     })
     .await;
     assert!(owner["status"]["joinableAfter"].is_string());
