@@ -1529,6 +1529,24 @@ async fn baseline_seconds(kube: &Kube, ns: &str, emulator: &Emulator, run: &str)
     healthy_pair_seconds(kube, ns, emulator, run, "baseline").await
 }
 
+/// The TenantConnections of `ns` by their Ready condition ("status reason" → count), and the
+/// first message one of them gives.
+fn connections_ready(kube: &Kube, ns: &str) -> (BTreeMap<String, usize>, String) {
+    let (ok, out, err) = kube.run(&["get", "tenantconnections", "-n", ns, "-o", "json"], None);
+    assert!(ok, "{out}{err}");
+    let listed: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    let mut message = String::new();
+    for o in listed["items"].as_array().into_iter().flatten() {
+        let (status, reason, m) = condition(o, "Ready").unwrap_or_default();
+        *reasons.entry(format!("{status} {reason}")).or_default() += 1;
+        if message.is_empty() && !m.is_empty() {
+            message = m;
+        }
+    }
+    (reasons, message)
+}
+
 /// Many connections in one namespace whose authority accepts connections and never answers
 /// can't hold the workers that another namespace's healthy connection needs: the endpoint guard
 /// lets at most its cap of requests wait for the tarpit and refuses the rest at once, then backs
@@ -1577,21 +1595,7 @@ async fn a_namespace_of_hanging_authorities_does_not_delay_another_namespace() {
     let during = healthy_pair_seconds(&kube, &healthy_ns, &emulator, &run, "during").await;
     let reached = tarpit.connections();
     // What the tarpit connections say: their Ready conditions' reasons, and one message.
-    let (ok, out, err) = kube.run(
-        &["get", "tenantconnections", "-n", &tarpit_ns, "-o", "json"],
-        None,
-    );
-    assert!(ok, "{out}{err}");
-    let listed: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
-    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-    let mut message = String::new();
-    for o in listed["items"].as_array().into_iter().flatten() {
-        let (status, reason, m) = condition(o, "Ready").unwrap_or_default();
-        *reasons.entry(format!("{status} {reason}")).or_default() += 1;
-        if message.is_empty() && !m.is_empty() {
-            message = m;
-        }
-    }
+    let (reasons, message) = connections_ready(&kube, &tarpit_ns);
     let hang_ready = format!("{reasons:?}; e.g. {message:?}");
     let ratio = during / baseline;
     figures(
@@ -1673,17 +1677,7 @@ async fn a_tenant_that_never_answers_does_not_delay_another_tenant_on_the_same_h
 
     let during = healthy_pair_seconds(&kube, &healthy_ns, &emulator, &run, "during").await;
     let ratio = during / baseline;
-    let (ok, out, err) = kube.run(
-        &["get", "tenantconnections", "-n", &stuck_ns, "-o", "json"],
-        None,
-    );
-    assert!(ok, "{out}{err}");
-    let listed: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
-    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-    for o in listed["items"].as_array().into_iter().flatten() {
-        let (status, reason, _) = condition(o, "Ready").unwrap_or_default();
-        *reasons.entry(format!("{status} {reason}")).or_default() += 1;
-    }
+    let (reasons, _) = connections_ready(&kube, &stuck_ns);
     figures(
         "a tenant that never answers, on the same host",
         &[
