@@ -19,6 +19,7 @@
 
 mod cross_tenant;
 mod mto;
+mod mto_join;
 mod mto_transitions;
 mod mto_wire;
 mod organization;
