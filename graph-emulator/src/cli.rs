@@ -117,6 +117,13 @@ pub struct EmulatorArgs {
     /// answer for --stall-ms, so the client times out although the create happened.
     #[arg(long, default_value_t = 0.0)]
     pub commit_then_timeout_rate: f64,
+    /// Emulated seconds an app instantiated for cross-tenant synchronization and its service
+    /// principal answer 404 (replication; 15 by default, 0 for none).
+    #[arg(long)]
+    pub sync_replication_secs: Option<f64>,
+    /// Emulated seconds one synchronization cycle runs (20 by default).
+    #[arg(long)]
+    pub sync_cycle_secs: Option<f64>,
 }
 
 impl EmulatorArgs {
@@ -171,11 +178,15 @@ impl EmulatorArgs {
             list_lag_secs: self.list_lag_secs,
             nested_patch: self.nested_patch,
             partner_defaults: self.partner_defaults,
+            sync_replication_secs: self.sync_replication_secs,
+            sync_cycle_secs: self.sync_cycle_secs,
             ..Default::default()
         };
-        faults
-            .validate()
-            .map_err(|e| e.replace("listLagSecs", "--list-lag-secs"))?;
+        faults.validate().map_err(|e| {
+            e.replace("listLagSecs", "--list-lag-secs")
+                .replace("syncReplicationSecs", "--sync-replication-secs")
+                .replace("syncCycleSecs", "--sync-cycle-secs")
+        })?;
         Ok(EmulatorOptions {
             listen: self.listen,
             tls_listen: self.tls_listen,

@@ -25,6 +25,24 @@ pub mod roles {
     pub const POLICY_CROSS_TENANT_ACCESS: &str = "Policy.ReadWrite.CrossTenantAccess";
     /// `findTenantInformationByTenantId` / `…ByDomainName`.
     pub const CROSS_TENANT_INFO_READ: &str = "CrossTenantInformation.ReadBasic.All";
+    /// Users and groups (`GET /users`, `/groups`, `/groups/{id}/members`).
+    pub const USER_READ: &str = "User.Read.All";
+    pub const USER_READ_WRITE: &str = "User.ReadWrite.All";
+    pub const GROUP_READ: &str = "Group.Read.All";
+    pub const GROUP_READ_WRITE: &str = "Group.ReadWrite.All";
+    pub const GROUP_MEMBER_READ: &str = "GroupMember.Read.All";
+    /// Applications and service principals (graph-sync §0).
+    pub const APPLICATION_READ: &str = "Application.Read.All";
+    pub const APPLICATION_READ_WRITE: &str = "Application.ReadWrite.All";
+    /// Only objects the caller owns (graph-sync §0).
+    pub const APPLICATION_OWNED_BY: &str = "Application.ReadWrite.OwnedBy";
+    pub const APP_ROLE_ASSIGNMENT_READ_WRITE: &str = "AppRoleAssignment.ReadWrite.All";
+    /// Cross-tenant synchronization jobs (graph-sync §0).
+    pub const SYNC_READ: &str = "Synchronization.Read.All";
+    pub const SYNC_READ_WRITE: &str = "Synchronization.ReadWrite.All";
+    /// `GET /auditLogs/provisioning`.
+    pub const PROVISIONING_LOG_READ: &str = "ProvisioningLog.Read.All";
+    pub const AUDIT_LOG_READ: &str = "AuditLog.Read.All";
 }
 
 /// The federated-credential audience Entra expects by default.
@@ -151,7 +169,9 @@ impl EmulatorConfig {
     /// both what forming a multi-tenant organization takes: Organization.ReadWrite.All,
     /// MultiTenantOrganization.ReadWrite.All, Policy.Read.All and
     /// Policy.ReadWrite.CrossTenantAccess (templates, partners, identity sync) and
-    /// CrossTenantInformation.ReadBasic.All (tenant lookup).
+    /// CrossTenantInformation.ReadBasic.All (tenant lookup); and what cross-tenant
+    /// synchronization takes: User.Read.All, Group.Read.All, Application.ReadWrite.All,
+    /// AppRoleAssignment.ReadWrite.All, Synchronization.ReadWrite.All, AuditLog.Read.All.
     pub fn default_local() -> Self {
         let all = vec![
             roles::ORG_READ_WRITE.to_string(),
@@ -159,6 +179,12 @@ impl EmulatorConfig {
             roles::POLICY_READ.to_string(),
             roles::POLICY_CROSS_TENANT_ACCESS.to_string(),
             roles::CROSS_TENANT_INFO_READ.to_string(),
+            roles::USER_READ.to_string(),
+            roles::GROUP_READ.to_string(),
+            roles::APPLICATION_READ_WRITE.to_string(),
+            roles::APP_ROLE_ASSIGNMENT_READ_WRITE.to_string(),
+            roles::SYNC_READ_WRITE.to_string(),
+            roles::AUDIT_LOG_READ.to_string(),
         ];
         Self {
             tenants: vec![
@@ -343,11 +369,17 @@ mod tests {
         assert_eq!(
             r,
             vec![
+                roles::APP_ROLE_ASSIGNMENT_READ_WRITE.to_string(),
+                roles::APPLICATION_READ_WRITE.to_string(),
+                roles::AUDIT_LOG_READ.to_string(),
                 roles::CROSS_TENANT_INFO_READ.to_string(),
+                roles::GROUP_READ.to_string(),
                 roles::MTO_READ_WRITE.to_string(),
                 roles::ORG_READ_WRITE.to_string(),
                 roles::POLICY_READ.to_string(),
                 roles::POLICY_CROSS_TENANT_ACCESS.to_string(),
+                roles::SYNC_READ_WRITE.to_string(),
+                roles::USER_READ.to_string(),
             ]
         );
         assert_eq!(

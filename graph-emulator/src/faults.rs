@@ -52,6 +52,15 @@ pub struct FaultConfig {
     /// `null` (default, as documented) or `filled`: how never-set partner properties read back
     /// (see `state::PartnerDefaults`).
     pub partner_defaults: PartnerDefaults,
+    /// Emulated seconds an instantiated cross-tenant sync app and service principal stay
+    /// invisible (404) after `instantiate`; [`crate::state::DEFAULT_REPLICATION_SECS`] when
+    /// absent. Applies to configurations instantiated while it is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync_replication_secs: Option<f64>,
+    /// Emulated seconds a synchronization cycle runs; [`crate::state::DEFAULT_CYCLE_SECS`]
+    /// when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync_cycle_secs: Option<f64>,
 }
 
 /// The largest `listLagSecs` accepted: about 31 years, far beyond any test and far within
@@ -67,6 +76,18 @@ impl FaultConfig {
             return Err(format!(
                 "listLagSecs must be between 0 and {MAX_LIST_LAG_SECS} seconds"
             ));
+        }
+        for (name, v) in [
+            ("syncReplicationSecs", self.sync_replication_secs),
+            ("syncCycleSecs", self.sync_cycle_secs),
+        ] {
+            if let Some(v) = v
+                && !(v.is_finite() && (0.0..=MAX_LIST_LAG_SECS).contains(&v))
+            {
+                return Err(format!(
+                    "{name} must be between 0 and {MAX_LIST_LAG_SECS} seconds"
+                ));
+            }
         }
         Ok(())
     }
