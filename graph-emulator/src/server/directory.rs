@@ -20,6 +20,7 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 const USER_FILTERS: &[&str] = &[
+    "creationType",
     "displayName",
     "userPrincipalName",
     "mail",
