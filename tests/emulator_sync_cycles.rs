@@ -269,6 +269,24 @@ async fn a_job_quarantines_when_the_target_disallows_sync_backs_off_and_recovers
 }
 
 #[tokio::test]
+async fn a_job_quarantined_for_four_weeks_is_disabled() {
+    let b = bed(false).await;
+    let ada = seed_user(&b.e, TA, user("Ada", "Sales")).await;
+    b.assign(&ada).await;
+    b.act("start", None).await;
+    b.finish_cycle().await;
+    b.e.advance(27.0 * 86400.0).await;
+    let j = b.job().await;
+    assert_eq!(j["schedule"]["state"], "Active", "{j}");
+    // Attempts at 0 h, 6 h, 18 h, 42 h, then daily: 42 + 24k <= 648 h gives 26 more, 29 in all.
+    assert_eq!(j["status"]["quarantine"]["seriesCount"], 29);
+    b.e.advance(2.0 * 86400.0).await;
+    let j = b.job().await;
+    assert_eq!(j["schedule"]["state"], "Disabled", "{j}");
+    assert_eq!(j["status"]["code"], "Quarantine");
+}
+
+#[tokio::test]
 async fn start_and_restart_lift_quarantine_pause_holds_and_delete_leaves_users() {
     let b = bed(false).await;
     let e = &b.e;
