@@ -6,6 +6,7 @@ mod emulator_support;
 
 use std::collections::BTreeMap;
 
+use emulator_support::sync::start_sync;
 use emulator_support::*;
 use graph_emulator::config::{AppConfig, EmulatorConfig, SecretConfig, roles};
 use graph_emulator::{EmulatorOptions, MtoTimings};
@@ -42,7 +43,7 @@ fn ids(r: &Resp) -> Vec<String> {
 
 #[tokio::test]
 async fn seeded_users_read_back_with_default_properties_select_and_filter() {
-    let e = start().await;
+    let e = start_sync().await;
     let t = e.token(TA).await;
     let ada = seed_user(
         &e,
@@ -146,7 +147,7 @@ async fn seeded_users_read_back_with_default_properties_select_and_filter() {
 
 #[tokio::test]
 async fn groups_list_their_direct_members_only() {
-    let e = start().await;
+    let e = start_sync().await;
     let t = e.token(TA).await;
     let a = seed_user(&e, TA, json!({"displayName": "Alice"})).await;
     let b = seed_user(&e, TA, json!({"displayName": "Bert"})).await;
@@ -233,7 +234,7 @@ async fn groups_list_their_direct_members_only() {
 
 #[tokio::test]
 async fn users_are_paged_and_need_a_directory_permission() {
-    let mut config = EmulatorConfig::default_local();
+    let mut config = EmulatorConfig::default_local().with_sync_roles();
     config.apps.push(AppConfig {
         client_id: NARROW.into(),
         home_tenant: TA.into(),

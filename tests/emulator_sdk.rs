@@ -53,7 +53,7 @@ fn sdk_venv() -> PathBuf {
 async fn microsoft_python_sdks_accept_the_emulator() {
     let venv = sdk_venv();
     let cert = rsa_cert("sdk-cert-app");
-    let mut cfg = EmulatorConfig::default_local();
+    let mut cfg = EmulatorConfig::default_local().with_sync_roles();
     cfg.apps.push(AppConfig {
         client_id: CERT_APP.into(),
         home_tenant: TA.into(),

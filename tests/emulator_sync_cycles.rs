@@ -22,7 +22,7 @@ struct Bed {
 
 /// Partner settings (inbound sync as given), a configuration with a job and secrets for TB.
 async fn bed(inbound_sync: bool) -> Bed {
-    let e = start().await;
+    let e = start_sync().await;
     partner_settings(&e, inbound_sync).await;
     let t = e.token(TA).await;
     let (sp, _, role) = instantiate(&e, &t, "Contoso to Fabrikam").await;

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 #[tokio::test]
 async fn instantiate_answers_201_and_the_objects_404_until_replicated() {
-    let e = start().await;
+    let e = start_sync().await;
     let t = e.token(TA).await;
     let r = call(
         &e,
@@ -96,7 +96,7 @@ async fn instantiate_answers_201_and_the_objects_404_until_replicated() {
 
 #[tokio::test]
 async fn the_replication_delay_is_an_option() {
-    let e = start().await;
+    let e = start_sync().await;
     e.set_faults(json!({"syncReplicationSecs": 0})).await;
     let t = e.token(TA).await;
     let r = call(
@@ -145,7 +145,7 @@ async fn the_replication_delay_is_an_option() {
 
 #[tokio::test]
 async fn a_job_is_created_paused_with_the_documented_shape() {
-    let e = start().await;
+    let e = start_sync().await;
     let t = e.token(TA).await;
     let (sp, _, _) = instantiate(&e, &t, "cfg").await;
     let r = e
@@ -219,7 +219,7 @@ async fn a_job_is_created_paused_with_the_documented_shape() {
 
 #[tokio::test]
 async fn secrets_merge_by_key_an_empty_value_removes_and_reads_mask_credentials() {
-    let e = start().await;
+    let e = start_sync().await;
     let t = e.token(TA).await;
     let (sp, _, _) = instantiate(&e, &t, "cfg").await;
     let path = format!("/v1.0/servicePrincipals/{sp}/synchronization/secrets");
@@ -240,7 +240,7 @@ async fn secrets_merge_by_key_an_empty_value_removes_and_reads_mask_credentials(
 
 #[tokio::test]
 async fn validate_credentials_fails_until_both_sides_allow_sync() {
-    let e = start().await;
+    let e = start_sync().await;
     let t = e.token(TA).await;
     let (sp, _, _) = instantiate(&e, &t, "cfg").await;
     let job = job_with_secrets(&e, &t, &sp).await;
@@ -288,7 +288,7 @@ async fn validate_credentials_fails_until_both_sides_allow_sync() {
 
 #[tokio::test]
 async fn assignments_scope_the_sync_and_a_duplicate_is_400() {
-    let e = start().await;
+    let e = start_sync().await;
     let t = e.token(TA).await;
     let (sp, _, role) = instantiate(&e, &t, "cfg").await;
     let ada = seed_user(&e, TA, json!({"displayName": "Ada"})).await;
@@ -339,7 +339,7 @@ async fn assignments_scope_the_sync_and_a_duplicate_is_400() {
 
 #[tokio::test]
 async fn the_schema_is_replaced_whole_patch_is_404_and_matching_is_locked() {
-    let e = start().await;
+    let e = start_sync().await;
     let t = e.token(TA).await;
     let (sp, _, _) = instantiate(&e, &t, "cfg").await;
     let job = job_with_secrets(&e, &t, &sp).await;
@@ -407,7 +407,7 @@ async fn the_schema_is_replaced_whole_patch_is_404_and_matching_is_locked() {
 
 #[tokio::test]
 async fn the_admin_centers_configuration_is_found_by_name_and_adopted() {
-    let e = start().await;
+    let e = start_sync().await;
     let t = e.token(TA).await;
     let r = e
         .control(
@@ -451,7 +451,7 @@ async fn the_admin_centers_configuration_is_found_by_name_and_adopted() {
 
 #[tokio::test]
 async fn deleting_the_app_takes_its_service_principal() {
-    let e = start().await;
+    let e = start_sync().await;
     let t = e.token(TA).await;
     let (sp, app, _) = instantiate(&e, &t, "cfg").await;
     assert_eq!(
@@ -530,7 +530,7 @@ fn app(id: &str, roles: &[&str]) -> AppConfig {
 
 #[tokio::test]
 async fn permissions_are_checked_per_call_and_owned_by_covers_only_owned_objects() {
-    let mut config = EmulatorConfig::default_local();
+    let mut config = EmulatorConfig::default_local().with_sync_roles();
     config
         .apps
         .push(app(OWNED_BY, &[roles::APPLICATION_OWNED_BY]));

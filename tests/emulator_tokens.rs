@@ -51,17 +51,11 @@ async fn secret_token_carries_tenant_app_roles_and_expiry() {
     assert_eq!(
         c["roles"],
         json!([
-            roles::APP_ROLE_ASSIGNMENT_READ_WRITE,
-            roles::APPLICATION_READ_WRITE,
-            roles::AUDIT_LOG_READ,
             roles::CROSS_TENANT_INFO_READ,
-            roles::GROUP_READ,
             roles::MTO_READ_WRITE,
             roles::ORG_READ_WRITE,
             roles::POLICY_READ,
-            roles::POLICY_CROSS_TENANT_ACCESS,
-            roles::SYNC_READ_WRITE,
-            roles::USER_READ
+            roles::POLICY_CROSS_TENANT_ACCESS
         ])
     );
     let exp = c["exp"].as_i64().unwrap();

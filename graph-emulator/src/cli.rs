@@ -121,6 +121,11 @@ pub struct EmulatorArgs {
     /// principal answer 404 (replication; 15 by default, 0 for none).
     #[arg(long)]
     pub sync_replication_secs: Option<f64>,
+    /// Grant every configured app, wherever it has roles, what cross-tenant synchronization
+    /// takes (User.Read.All, Group.Read.All, Application.ReadWrite.All,
+    /// AppRoleAssignment.ReadWrite.All, Synchronization.ReadWrite.All, AuditLog.Read.All).
+    #[arg(long)]
+    pub grant_sync_roles: bool,
     /// Emulated seconds one synchronization cycle runs (20 by default).
     #[arg(long)]
     pub sync_cycle_secs: Option<f64>,
@@ -228,6 +233,11 @@ pub async fn run(args: EmulatorArgs) -> RunResult {
             EmulatorConfig::from_yaml(&text)?
         }
         None => EmulatorConfig::default_local(),
+    };
+    let config = if args.grant_sync_roles {
+        config.with_sync_roles()
+    } else {
+        config
     };
     let options = args.options()?;
     let handle = Emulator::start(config, options).await?;

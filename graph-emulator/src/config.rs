@@ -43,6 +43,16 @@ pub mod roles {
     /// `GET /auditLogs/provisioning`.
     pub const PROVISIONING_LOG_READ: &str = "ProvisioningLog.Read.All";
     pub const AUDIT_LOG_READ: &str = "AuditLog.Read.All";
+    /// What the source side of cross-tenant synchronization takes, with the Application.* /
+    /// Synchronization.* `.All` permissions (so configurations made elsewhere can be adopted).
+    pub const SYNC_ROLES: &[&str] = &[
+        USER_READ,
+        GROUP_READ,
+        APPLICATION_READ_WRITE,
+        APP_ROLE_ASSIGNMENT_READ_WRITE,
+        SYNC_READ_WRITE,
+        AUDIT_LOG_READ,
+    ];
 }
 
 /// The federated-credential audience Entra expects by default.
@@ -169,9 +179,8 @@ impl EmulatorConfig {
     /// both what forming a multi-tenant organization takes: Organization.ReadWrite.All,
     /// MultiTenantOrganization.ReadWrite.All, Policy.Read.All and
     /// Policy.ReadWrite.CrossTenantAccess (templates, partners, identity sync) and
-    /// CrossTenantInformation.ReadBasic.All (tenant lookup); and what cross-tenant
-    /// synchronization takes: User.Read.All, Group.Read.All, Application.ReadWrite.All,
-    /// AppRoleAssignment.ReadWrite.All, Synchronization.ReadWrite.All, AuditLog.Read.All.
+    /// CrossTenantInformation.ReadBasic.All (tenant lookup). [`EmulatorConfig::with_sync_roles`]
+    /// adds what cross-tenant synchronization takes.
     pub fn default_local() -> Self {
         let all = vec![
             roles::ORG_READ_WRITE.to_string(),
@@ -179,12 +188,6 @@ impl EmulatorConfig {
             roles::POLICY_READ.to_string(),
             roles::POLICY_CROSS_TENANT_ACCESS.to_string(),
             roles::CROSS_TENANT_INFO_READ.to_string(),
-            roles::USER_READ.to_string(),
-            roles::GROUP_READ.to_string(),
-            roles::APPLICATION_READ_WRITE.to_string(),
-            roles::APP_ROLE_ASSIGNMENT_READ_WRITE.to_string(),
-            roles::SYNC_READ_WRITE.to_string(),
-            roles::AUDIT_LOG_READ.to_string(),
         ];
         Self {
             tenants: vec![
@@ -217,6 +220,21 @@ impl EmulatorConfig {
             }],
             issuers: vec![],
         }
+    }
+
+    /// Grant every app, in every tenant it has roles in, what cross-tenant synchronization
+    /// and reading users and groups take: [`roles::SYNC_ROLES`].
+    pub fn with_sync_roles(mut self) -> Self {
+        for app in &mut self.apps {
+            for granted in app.roles.values_mut() {
+                for r in roles::SYNC_ROLES {
+                    if !granted.iter().any(|g| g == r) {
+                        granted.push((*r).to_string());
+                    }
+                }
+            }
+        }
+        self
     }
 
     pub fn from_yaml(text: &str) -> Result<Self, String> {
@@ -369,17 +387,11 @@ mod tests {
         assert_eq!(
             r,
             vec![
-                roles::APP_ROLE_ASSIGNMENT_READ_WRITE.to_string(),
-                roles::APPLICATION_READ_WRITE.to_string(),
-                roles::AUDIT_LOG_READ.to_string(),
                 roles::CROSS_TENANT_INFO_READ.to_string(),
-                roles::GROUP_READ.to_string(),
                 roles::MTO_READ_WRITE.to_string(),
                 roles::ORG_READ_WRITE.to_string(),
                 roles::POLICY_READ.to_string(),
                 roles::POLICY_CROSS_TENANT_ACCESS.to_string(),
-                roles::SYNC_READ_WRITE.to_string(),
-                roles::USER_READ.to_string(),
             ]
         );
         assert_eq!(

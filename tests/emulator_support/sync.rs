@@ -4,7 +4,18 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{Env, Resp, TA, TB};
+use graph_emulator::{EmulatorConfig, EmulatorOptions};
+
+use super::{Env, Resp, TA, TB, start_with};
+
+/// The built-in two tenants, the app also granted what cross-tenant sync takes.
+pub async fn start_sync() -> Env {
+    start_with(
+        EmulatorConfig::default_local().with_sync_roles(),
+        EmulatorOptions::default(),
+    )
+    .await
+}
 
 pub const TEMPLATE: &str = "518e5f48-1fc8-4c48-9387-9fdf28b0dfe7";
 pub const CTAP: &str = "/v1.0/policies/crossTenantAccessPolicy";
