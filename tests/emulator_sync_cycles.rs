@@ -87,6 +87,11 @@ async fn a_started_job_syncs_at_once_then_every_40_minutes_creating_updating_and
         (j["status"]["code"].clone(), j["schedule"]["state"].clone()),
         (json!("NotRun"), json!("Active"))
     );
+    // The how-to's placeholder before the first cycle ends.
+    let placeholder = &j["status"]["lastExecution"];
+    assert_eq!(placeholder["state"], "Failed");
+    assert_eq!(placeholder["error"]["code"], "None");
+    assert_eq!(placeholder["timeBegan"], "0001-01-01T00:00:00Z");
     assert_eq!(target_users(e).await, vec![]);
 
     b.finish_cycle().await;

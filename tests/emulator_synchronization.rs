@@ -233,6 +233,9 @@ async fn secrets_merge_by_key_an_empty_value_removes_and_reads_mask_credentials(
         json!([{"key": "CompanyId", "value": TB}, {"key": "SecretToken", "value": "*"}])
     );
     assert!(!r.text.contains("hush"));
+    let journal = serde_json::to_string(&e.journal().await).unwrap();
+    assert!(!journal.contains("hush"), "the journal redacts secrets");
+    assert!(journal.contains(TB), "the target tenant stays readable");
     let r = put(json!({"value": [{"key": "Colour", "value": "blue"}]})).await;
     assert_eq!(r.status, 400, "{}", r.text);
     assert!(r.text.contains("Colour"));
@@ -316,6 +319,10 @@ async fn assignments_scope_the_sync_and_a_duplicate_is_400() {
     assert_eq!(r.status, 400, "{}", r.text);
 
     let list = format!("/v1.0/servicePrincipals/{sp}/appRoleAssignedTo");
+    // The list lags (serviceprincipal-list-approleassignedto.md).
+    assert_eq!(e.get(&list, &t).await.json["value"], json!([]));
+    e.advance(graph_emulator::state::DEFAULT_ASSIGNMENT_LIST_LAG_SECS)
+        .await;
     assert_eq!(
         e.get(&list, &t).await.json["value"]
             .as_array()

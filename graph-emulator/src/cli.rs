@@ -129,6 +129,10 @@ pub struct EmulatorArgs {
     /// Emulated seconds one synchronization cycle runs (20 by default).
     #[arg(long)]
     pub sync_cycle_secs: Option<f64>,
+    /// Emulated seconds before a new app-role assignment shows in `GET …/appRoleAssignedTo`
+    /// (30 by default; Graph: "recent changes show up late").
+    #[arg(long)]
+    pub sync_assignment_list_lag_secs: Option<f64>,
 }
 
 impl EmulatorArgs {
@@ -185,12 +189,17 @@ impl EmulatorArgs {
             partner_defaults: self.partner_defaults,
             sync_replication_secs: self.sync_replication_secs,
             sync_cycle_secs: self.sync_cycle_secs,
+            sync_assignment_list_lag_secs: self.sync_assignment_list_lag_secs,
             ..Default::default()
         };
         faults.validate().map_err(|e| {
             e.replace("listLagSecs", "--list-lag-secs")
                 .replace("syncReplicationSecs", "--sync-replication-secs")
                 .replace("syncCycleSecs", "--sync-cycle-secs")
+                .replace(
+                    "syncAssignmentListLagSecs",
+                    "--sync-assignment-list-lag-secs",
+                )
         })?;
         Ok(EmulatorOptions {
             listen: self.listen,

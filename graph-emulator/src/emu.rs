@@ -116,6 +116,10 @@ impl Emu {
                 .config
                 .sync_cycle_secs
                 .unwrap_or(state::DEFAULT_CYCLE_SECS),
+            assignment_list_lag_secs: faults
+                .config
+                .sync_assignment_list_lag_secs
+                .unwrap_or(state::DEFAULT_ASSIGNMENT_LIST_LAG_SECS),
         };
         dir.api_version = v;
         f(dir, now)

@@ -61,6 +61,10 @@ pub struct FaultConfig {
     /// when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sync_cycle_secs: Option<f64>,
+    /// Emulated seconds before a new app-role assignment shows in `GET …/appRoleAssignedTo`;
+    /// [`crate::state::DEFAULT_ASSIGNMENT_LIST_LAG_SECS`] when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync_assignment_list_lag_secs: Option<f64>,
 }
 
 /// The largest `listLagSecs` accepted: about 31 years, far beyond any test and far within
@@ -80,6 +84,10 @@ impl FaultConfig {
         for (name, v) in [
             ("syncReplicationSecs", self.sync_replication_secs),
             ("syncCycleSecs", self.sync_cycle_secs),
+            (
+                "syncAssignmentListLagSecs",
+                self.sync_assignment_list_lag_secs,
+            ),
         ] {
             if let Some(v) = v
                 && !(v.is_finite() && (0.0..=MAX_LIST_LAG_SECS).contains(&v))

@@ -43,8 +43,8 @@ use mto_wire::{join_json, member_json, mto_json};
 pub use organization::ORG_WRITABLE;
 use organization::{Orgs, build_org};
 pub use synchronization::{
-    DEFAULT_CYCLE_SECS, DEFAULT_REPLICATION_SECS, DELETE_THRESHOLD, INTERVAL_SECS, LOG_FILTERS,
-    SYNC_APP_TEMPLATE_ID, SYNC_TEMPLATE, SyncOptions,
+    DEFAULT_ASSIGNMENT_LIST_LAG_SECS, DEFAULT_CYCLE_SECS, DEFAULT_REPLICATION_SECS,
+    DELETE_THRESHOLD, INTERVAL_SECS, LOG_FILTERS, SYNC_APP_TEMPLATE_ID, SYNC_TEMPLATE, SyncOptions,
 };
 
 /// Graph's limit of active tenants in one multi-tenant organization, owner included

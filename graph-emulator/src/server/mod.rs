@@ -223,6 +223,9 @@ async fn handle(
             .await
             .unwrap_or_default();
         sent_body = serde_json::from_slice::<Value>(&bytes).ok();
+        if let Some(b) = sent_body.as_mut() {
+            synchronization::redact_secrets(&path, b);
+        }
         req = Request::from_parts(parts, Body::from(bytes));
     }
 

@@ -228,3 +228,34 @@ graph_handler!(list_logs, |d, c, now, q| {
         "auditLogs/provisioning",
     ))
 });
+
+/// Synchronization secrets and credentials never reach the journal: in bodies sent to
+/// `…/synchronization/secrets` and `…/validateCredentials`, every value but the target tenant,
+/// the authentication type, the scope flag and the notification settings reads `"***"`.
+pub(super) fn redact_secrets(path: &str, body: &mut Value) {
+    const PLAIN: &[&str] = &[
+        "CompanyId",
+        "AuthenticationType",
+        "SyncAll",
+        "SyncNotificationSettings",
+    ];
+    if !(path.ends_with("/synchronization/secrets") || path.ends_with("/validateCredentials")) {
+        return;
+    }
+    for field in ["value", "credentials"] {
+        for pair in body
+            .get_mut(field)
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            let plain = pair
+                .get("key")
+                .and_then(Value::as_str)
+                .is_some_and(|k| PLAIN.contains(&k));
+            if !plain && let Some(v) = pair.get_mut("value") {
+                *v = Value::String("***".into());
+            }
+        }
+    }
+}

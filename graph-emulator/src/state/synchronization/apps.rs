@@ -299,6 +299,7 @@ impl Directory {
             principal_type: ptype,
             principal_display_name: pname,
             created: now,
+            listed_from: after_secs(now, self.sync_options.assignment_list_lag_secs),
         };
         let sp = self.sp_mut_for(c, sp_id, SP_READ, now)?;
         let out = assignment_json(&a, sp);
@@ -306,7 +307,8 @@ impl Directory {
         Ok(out)
     }
 
-    /// `GET /servicePrincipals/{id}/appRoleAssignedTo` (Application.Read.All).
+    /// `GET /servicePrincipals/{id}/appRoleAssignedTo` (Application.Read.All). A new
+    /// assignment shows only after the list lag; it counts for the scope at once.
     pub fn list_assignments(
         &mut self,
         c: &Caller,
@@ -319,6 +321,7 @@ impl Directory {
         Ok(sp
             .assignments
             .iter()
+            .filter(|a| a.listed_from <= now)
             .map(|a| assignment_json(a, sp))
             .collect())
     }

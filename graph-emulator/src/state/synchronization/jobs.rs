@@ -103,7 +103,13 @@ pub(super) fn job_json(j: &Job) -> Value {
             "code": j.code(),
             "countSuccessiveCompleteFailures": j.successive_failures,
             "escrowsPruned": false,
-            "lastExecution": j.last_execution,
+            "lastExecution": match (&j.last_execution, j.schedule) {
+                (Some(e), _) => e.clone(),
+                // Started, no cycle done: the how-to shows a placeholder (Failed, zero dates,
+                // error code "None") that clients must ignore.
+                (None, Schedule::Active) => placeholder_execution(),
+                (None, _) => Value::Null,
+            },
             "lastSuccessfulExecution": j.last_success,
             "lastSuccessfulExecutionWithExports": j.last_success_exports,
             "quarantine": q,
@@ -119,6 +125,17 @@ pub(super) fn job_json(j: &Job) -> Value {
             {"name": "AzureIngestionAttributeOptimization", "value": "False"},
             {"name": "LookaheadQueryEnabled", "value": "False"},
         ],
+    })
+}
+
+fn placeholder_execution() -> Value {
+    json!({
+        "activityIdentifier": null,
+        "countEntitled": 0, "countEntitledForProvisioning": 0, "countEscrowed": 0,
+        "countEscrowedRaw": 0, "countExported": 0, "countExports": 0, "countImported": 0,
+        "countImportedDeltas": 0, "countImportedReferenceDeltas": 0,
+        "state": "Failed", "timeBegan": EPOCH, "timeEnded": EPOCH,
+        "error": {"code": "None", "message": "", "tenantActionable": false},
     })
 }
 

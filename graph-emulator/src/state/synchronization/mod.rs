@@ -51,6 +51,10 @@ pub const SYNC_TEMPLATE: &str = "Azure2Azure";
 pub const DEFAULT_REPLICATION_SECS: f64 = 15.0;
 /// Emulated seconds a cycle runs (the docs give none; the first is "longer").
 pub const DEFAULT_CYCLE_SECS: f64 = 20.0;
+/// Emulated seconds before a new app-role assignment shows in `GET …/appRoleAssignedTo`
+/// (serviceprincipal-list-approleassignedto.md: recent changes show up late; how late is not
+/// documented). `syncAssignmentListLagSecs` changes it.
+pub const DEFAULT_ASSIGNMENT_LIST_LAG_SECS: f64 = 30.0;
 /// The fixed schedule: about every 40 minutes (overview, known issues).
 pub const INTERVAL_SECS: i64 = 40 * 60;
 /// Deletes in one cycle above which the job quarantines `TooManyDeletes` (default 500).
@@ -61,6 +65,7 @@ pub const DELETE_THRESHOLD: usize = 500;
 pub struct SyncOptions {
     pub replication_secs: f64,
     pub cycle_secs: f64,
+    pub assignment_list_lag_secs: f64,
 }
 
 impl Default for SyncOptions {
@@ -68,6 +73,7 @@ impl Default for SyncOptions {
         Self {
             replication_secs: DEFAULT_REPLICATION_SECS,
             cycle_secs: DEFAULT_CYCLE_SECS,
+            assignment_list_lag_secs: DEFAULT_ASSIGNMENT_LIST_LAG_SECS,
         }
     }
 }
@@ -121,6 +127,8 @@ struct Assignment {
     principal_type: &'static str,
     principal_display_name: Value,
     created: Timestamp,
+    /// When it shows in lists (the list lags).
+    listed_from: Timestamp,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
