@@ -265,3 +265,56 @@ impl Directory {
         Err(ApiError::new(404, "UnknownError", msg.to_string()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(v: Value) -> serde_json::Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    fn scoped(groups: Value) -> Value {
+        let mut s = default_schema("job", "rule");
+        s["synchronizationRules"][0]["objectMappings"][0]["scope"] = json!({ "groups": groups });
+        s
+    }
+
+    #[test]
+    fn no_filter_scopes_everyone_and_a_disabled_mapping_no_one() {
+        let mut s = default_schema("job", "rule");
+        assert!(in_scope(&s, &user(json!({"department": "Ops"}))));
+        s["synchronizationRules"][0]["objectMappings"][0]["enabled"] = json!(false);
+        assert!(!in_scope(&s, &user(json!({"department": "Ops"}))));
+    }
+
+    #[test]
+    fn groups_are_ored_and_clauses_anded() {
+        let eq = |a: &str, v: &str| json!({"sourceOperandName": a, "operatorName": "EQUALS", "targetOperand": {"values": [v]}});
+        let s = scoped(json!([
+            {"clauses": [eq("department", "Sales"), eq("country", "NL")]},
+            {"clauses": [{"sourceOperandName": "accountEnabled", "operatorName": "IS_FALSE"}]},
+        ]));
+        assert!(in_scope(
+            &s,
+            &user(json!({"department": "sales", "country": "NL"}))
+        ));
+        assert!(!in_scope(
+            &s,
+            &user(json!({"department": "Sales", "country": "DE"}))
+        ));
+        assert!(in_scope(&s, &user(json!({"accountEnabled": false}))));
+        // An operator this emulator doesn't know fails its clause (never the convenient pass).
+        let s = scoped(
+            json!([{"clauses": [{"sourceOperandName": "department", "operatorName": "REGEX_MATCH", "targetOperand": {"values": [".*"]}}]}]),
+        );
+        assert!(!in_scope(&s, &user(json!({"department": "Sales"}))));
+    }
+
+    #[test]
+    fn the_user_type_constant_and_its_apply_mode_are_read_from_the_mapping() {
+        let s = default_schema("job", "rule");
+        assert_eq!(user_type(&s), ("Member".to_string(), false));
+        assert_eq!(rule_id(&s), Some("rule"));
+    }
+}
