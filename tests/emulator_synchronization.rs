@@ -599,3 +599,58 @@ async fn permissions_are_checked_per_call_and_owned_by_covers_only_owned_objects
     let r = e.get("/v1.0/auditLogs/provisioning", &owner).await;
     assert_eq!(r.status, 403, "{}", r.text);
 }
+
+#[tokio::test]
+async fn as_an_option_instantiate_makes_no_owner_and_owned_by_can_not_manage_it() {
+    let mut config = EmulatorConfig::default_local().with_sync_roles();
+    config
+        .apps
+        .push(app(OWNED_BY, &[roles::APPLICATION_OWNED_BY]));
+    let e = start_with(config, Default::default()).await;
+    e.set_faults(json!({"syncInstantiateOwnerless": true}))
+        .await;
+    let owner = e.token_for(TA, OWNED_BY, SECRET).await;
+    let r = call(
+        &e,
+        Method::POST,
+        &format!("/v1.0/applicationTemplates/{TEMPLATE}/instantiate"),
+        &owner,
+        Some(json!({"displayName": "not mine"})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sp = r.json["servicePrincipal"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    e.advance(60.0).await;
+    let r = call(
+        &e,
+        Method::POST,
+        &format!("/v1.0/servicePrincipals/{sp}/synchronization/jobs"),
+        &owner,
+        Some(json!({"templateId": "Azure2Azure"})),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (403, "Authorization_RequestDenied".to_string()),
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        e.get("/v1.0/servicePrincipals", &owner).await.json["value"],
+        json!([])
+    );
+    // The .All permissions still can.
+    let all = e.token(TA).await;
+    let r = call(
+        &e,
+        Method::POST,
+        &format!("/v1.0/servicePrincipals/{sp}/synchronization/jobs"),
+        &all,
+        Some(json!({"templateId": "Azure2Azure"})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}

@@ -133,6 +133,10 @@ pub struct EmulatorArgs {
     /// (30 by default; Graph: "recent changes show up late").
     #[arg(long)]
     pub sync_assignment_list_lag_secs: Option<f64>,
+    /// `instantiate` does not make the calling app an owner of what it creates, so
+    /// Application.ReadWrite.OwnedBy can't manage it (Graph leaves it open).
+    #[arg(long)]
+    pub sync_instantiate_ownerless: bool,
 }
 
 impl EmulatorArgs {
@@ -190,6 +194,7 @@ impl EmulatorArgs {
             sync_replication_secs: self.sync_replication_secs,
             sync_cycle_secs: self.sync_cycle_secs,
             sync_assignment_list_lag_secs: self.sync_assignment_list_lag_secs,
+            sync_instantiate_ownerless: self.sync_instantiate_ownerless,
             ..Default::default()
         };
         faults.validate().map_err(|e| {

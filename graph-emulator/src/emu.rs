@@ -120,6 +120,7 @@ impl Emu {
                 .config
                 .sync_assignment_list_lag_secs
                 .unwrap_or(state::DEFAULT_ASSIGNMENT_LIST_LAG_SECS),
+            instantiate_ownerless: faults.config.sync_instantiate_ownerless,
         };
         dir.api_version = v;
         f(dir, now)

@@ -65,6 +65,9 @@ pub struct FaultConfig {
     /// [`crate::state::DEFAULT_ASSIGNMENT_LIST_LAG_SECS`] when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sync_assignment_list_lag_secs: Option<f64>,
+    /// `instantiate` does not make the calling app an owner of the app and service principal
+    /// it creates (Graph leaves it open), so Application.ReadWrite.OwnedBy can't manage them.
+    pub sync_instantiate_ownerless: bool,
 }
 
 /// The largest `listLagSecs` accepted: about 31 years, far beyond any test and far within

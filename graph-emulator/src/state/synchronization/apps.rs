@@ -86,7 +86,8 @@ fn assignment_id() -> String {
 impl Directory {
     /// `POST /applicationTemplates/{id}/instantiate` (applicationtemplate-instantiate.md):
     /// 201 `{application, servicePrincipal}`. Only the cross-tenant sync template exists here;
-    /// another id is 404. Both objects stay invisible for the replication delay.
+    /// another id is 404. Both objects stay invisible for the replication delay. The caller
+    /// becomes their owner unless `instantiate_ownerless` (graph-sync §0 leaves it open).
     pub fn instantiate(
         &mut self,
         c: &Caller,
@@ -107,7 +108,8 @@ impl Directory {
             .to_string();
         let visible = after_secs(now, self.sync_options.replication_secs);
         let tid = c.tenant_id.clone();
-        let (app, sp) = self.new_configuration(&tid, &name, Some(c.client_id.clone()), visible)?;
+        let owner = (!self.sync_options.instantiate_ownerless).then(|| c.client_id.clone());
+        let (app, sp) = self.new_configuration(&tid, &name, owner, visible)?;
         Ok(json!({"application": app, "servicePrincipal": sp}))
     }
 

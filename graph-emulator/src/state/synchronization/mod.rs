@@ -66,6 +66,9 @@ pub struct SyncOptions {
     pub replication_secs: f64,
     pub cycle_secs: f64,
     pub assignment_list_lag_secs: f64,
+    /// `instantiate` does not make the caller an owner (graph-sync §0: unsure), so
+    /// Application.ReadWrite.OwnedBy can't manage what it made (`syncInstantiateOwnerless`).
+    pub instantiate_ownerless: bool,
 }
 
 impl Default for SyncOptions {
@@ -74,6 +77,7 @@ impl Default for SyncOptions {
             replication_secs: DEFAULT_REPLICATION_SECS,
             cycle_secs: DEFAULT_CYCLE_SECS,
             assignment_list_lag_secs: DEFAULT_ASSIGNMENT_LIST_LAG_SECS,
+            instantiate_ownerless: false,
         }
     }
 }
