@@ -307,6 +307,26 @@ mod tests {
     }
 
     #[test]
+    fn sync_flags_become_faults_and_negative_seconds_are_refused() {
+        let o = options(&[
+            "--sync-replication-secs",
+            "0",
+            "--sync-cycle-secs",
+            "5",
+            "--sync-assignment-list-lag-secs",
+            "1",
+            "--sync-instantiate-ownerless",
+        ])
+        .unwrap();
+        assert_eq!(o.faults.sync_replication_secs, Some(0.0));
+        assert_eq!(o.faults.sync_cycle_secs, Some(5.0));
+        assert_eq!(o.faults.sync_assignment_list_lag_secs, Some(1.0));
+        assert!(o.faults.sync_instantiate_ownerless);
+        let e = options(&["--sync-cycle-secs=-1"]).unwrap_err();
+        assert!(e.contains("--sync-cycle-secs"), "{e}");
+    }
+
+    #[test]
     fn consistency_flags_become_faults() {
         let o = options(&[]).unwrap();
         assert_eq!(o.faults, FaultConfig::default());
