@@ -434,7 +434,7 @@ async fn every_answer_carries_ids_date_and_graph_error_shape() {
     assert!(uuid::Uuid::parse_str(r.header("client-request-id").unwrap()).is_ok());
     // Unknown paths and methods answer Graph errors too: a segment it doesn't know is 400
     // BadRequest, as Graph answers (graph-api §10).
-    let r = e.get("/v1.0/users", &t).await;
+    let r = e.get("/v1.0/devices", &t).await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json["error"]["code"], "BadRequest");
     assert!(r.json["error"]["code"].is_string());

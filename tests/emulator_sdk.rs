@@ -53,7 +53,7 @@ fn sdk_venv() -> PathBuf {
 async fn microsoft_python_sdks_accept_the_emulator() {
     let venv = sdk_venv();
     let cert = rsa_cert("sdk-cert-app");
-    let mut cfg = EmulatorConfig::default_local();
+    let mut cfg = EmulatorConfig::default_local().with_sync_roles();
     cfg.apps.push(AppConfig {
         client_id: CERT_APP.into(),
         home_tenant: TA.into(),
@@ -120,8 +120,8 @@ async fn microsoft_python_sdks_accept_the_emulator() {
     );
     assert!(out.status.success(), "Python SDK tests failed:\n{log}");
     assert!(
-        log.contains("10 passed"),
-        "expected 10 SDK tests to pass:\n{log}"
+        log.contains("12 passed"),
+        "expected 12 SDK tests to pass:\n{log}"
     );
 
     // What the libraries actually did, from the emulator's side.
@@ -186,6 +186,27 @@ async fn microsoft_python_sdks_accept_the_emulator() {
         "GET",
         &format!("/v1.0/tenantRelationships/findTenantInformationByTenantId(tenantId='{TB}')")
     ));
+    for (method, suffix) in [
+        ("GET", "/v1.0/groups"),
+        ("POST", "/instantiate"),
+        ("GET", "/synchronization/templates"),
+        ("PUT", "/synchronization/secrets"),
+        ("POST", "/synchronization/jobs"),
+        ("POST", "/jobs/validateCredentials"),
+        ("PUT", "/schema"),
+        ("POST", "/start"),
+        ("POST", "/pause"),
+        ("POST", "/restart"),
+        ("POST", "/provisionOnDemand"),
+        ("DELETE", "/v1.0/applications/"),
+    ] {
+        assert!(
+            journal.iter().any(|j| j["method"] == method
+                && j["path"].as_str().unwrap().contains(suffix)
+                && j["status"].as_u64().unwrap() < 300),
+            "no successful {method} …{suffix} by the SDK"
+        );
+    }
     // Every Graph call by the SDKs succeeded, except the refusals the Python tests provoke.
     let mut refused: Vec<(String, u64, String)> = journal
         .iter()
@@ -220,6 +241,12 @@ async fn microsoft_python_sdks_accept_the_emulator() {
         ("GET", 404, &format!("/v1.:{PARTNER}")),
         ("GET", 404, "/v1.:findTenantInformationByTenantId"),
         ("POST", 409, "/bet:partners"),
+        ("GET", 404, "/v1.:jobs"),
+        ("POST", 400, "/v1.:validateCredentials"),
+        ("POST", 400, "/v1.:appRoleAssignedTo"),
+        ("PATCH", 404, "/v1.:schema"),
+        ("GET", 404, "/v1.:00000000-0000-4000-8000-00000000dead"),
+        ("GET", 404, "/v1.:jobs"),
     ]
     .into_iter()
     .map(|(m, s, p)| (m.to_string(), s, p.to_string()))

@@ -117,6 +117,26 @@ pub struct EmulatorArgs {
     /// answer for --stall-ms, so the client times out although the create happened.
     #[arg(long, default_value_t = 0.0)]
     pub commit_then_timeout_rate: f64,
+    /// Emulated seconds an app instantiated for cross-tenant synchronization and its service
+    /// principal answer 404 (replication; 15 by default, 0 for none).
+    #[arg(long)]
+    pub sync_replication_secs: Option<f64>,
+    /// Grant every configured app, wherever it has roles, what cross-tenant synchronization
+    /// takes (User.Read.All, Group.Read.All, Application.ReadWrite.All,
+    /// AppRoleAssignment.ReadWrite.All, Synchronization.ReadWrite.All, AuditLog.Read.All).
+    #[arg(long)]
+    pub grant_sync_roles: bool,
+    /// Emulated seconds one synchronization cycle runs (20 by default).
+    #[arg(long)]
+    pub sync_cycle_secs: Option<f64>,
+    /// Emulated seconds before a new app-role assignment shows in `GET …/appRoleAssignedTo`
+    /// (30 by default; Graph: "recent changes show up late").
+    #[arg(long)]
+    pub sync_assignment_list_lag_secs: Option<f64>,
+    /// `instantiate` does not make the calling app an owner of what it creates, so
+    /// Application.ReadWrite.OwnedBy can't manage it (Graph leaves it open).
+    #[arg(long)]
+    pub sync_instantiate_ownerless: bool,
 }
 
 impl EmulatorArgs {
@@ -171,11 +191,21 @@ impl EmulatorArgs {
             list_lag_secs: self.list_lag_secs,
             nested_patch: self.nested_patch,
             partner_defaults: self.partner_defaults,
+            sync_replication_secs: self.sync_replication_secs,
+            sync_cycle_secs: self.sync_cycle_secs,
+            sync_assignment_list_lag_secs: self.sync_assignment_list_lag_secs,
+            sync_instantiate_ownerless: self.sync_instantiate_ownerless,
             ..Default::default()
         };
-        faults
-            .validate()
-            .map_err(|e| e.replace("listLagSecs", "--list-lag-secs"))?;
+        faults.validate().map_err(|e| {
+            e.replace("listLagSecs", "--list-lag-secs")
+                .replace("syncReplicationSecs", "--sync-replication-secs")
+                .replace("syncCycleSecs", "--sync-cycle-secs")
+                .replace(
+                    "syncAssignmentListLagSecs",
+                    "--sync-assignment-list-lag-secs",
+                )
+        })?;
         Ok(EmulatorOptions {
             listen: self.listen,
             tls_listen: self.tls_listen,
@@ -217,6 +247,11 @@ pub async fn run(args: EmulatorArgs) -> RunResult {
             EmulatorConfig::from_yaml(&text)?
         }
         None => EmulatorConfig::default_local(),
+    };
+    let config = if args.grant_sync_roles {
+        config.with_sync_roles()
+    } else {
+        config
     };
     let options = args.options()?;
     let handle = Emulator::start(config, options).await?;
@@ -269,6 +304,26 @@ mod tests {
             .map_err(|e| e.to_string())?
             .args
             .options()
+    }
+
+    #[test]
+    fn sync_flags_become_faults_and_negative_seconds_are_refused() {
+        let o = options(&[
+            "--sync-replication-secs",
+            "0",
+            "--sync-cycle-secs",
+            "5",
+            "--sync-assignment-list-lag-secs",
+            "1",
+            "--sync-instantiate-ownerless",
+        ])
+        .unwrap();
+        assert_eq!(o.faults.sync_replication_secs, Some(0.0));
+        assert_eq!(o.faults.sync_cycle_secs, Some(5.0));
+        assert_eq!(o.faults.sync_assignment_list_lag_secs, Some(1.0));
+        assert!(o.faults.sync_instantiate_ownerless);
+        let e = options(&["--sync-cycle-secs=-1"]).unwrap_err();
+        assert!(e.contains("--sync-cycle-secs"), "{e}");
     }
 
     #[test]

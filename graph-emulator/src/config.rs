@@ -25,6 +25,34 @@ pub mod roles {
     pub const POLICY_CROSS_TENANT_ACCESS: &str = "Policy.ReadWrite.CrossTenantAccess";
     /// `findTenantInformationByTenantId` / `…ByDomainName`.
     pub const CROSS_TENANT_INFO_READ: &str = "CrossTenantInformation.ReadBasic.All";
+    /// Users and groups (`GET /users`, `/groups`, `/groups/{id}/members`).
+    pub const USER_READ: &str = "User.Read.All";
+    pub const USER_READ_WRITE: &str = "User.ReadWrite.All";
+    pub const GROUP_READ: &str = "Group.Read.All";
+    pub const GROUP_READ_WRITE: &str = "Group.ReadWrite.All";
+    pub const GROUP_MEMBER_READ: &str = "GroupMember.Read.All";
+    /// Applications and service principals (graph-sync §0).
+    pub const APPLICATION_READ: &str = "Application.Read.All";
+    pub const APPLICATION_READ_WRITE: &str = "Application.ReadWrite.All";
+    /// Only objects the caller owns (graph-sync §0).
+    pub const APPLICATION_OWNED_BY: &str = "Application.ReadWrite.OwnedBy";
+    pub const APP_ROLE_ASSIGNMENT_READ_WRITE: &str = "AppRoleAssignment.ReadWrite.All";
+    /// Cross-tenant synchronization jobs (graph-sync §0).
+    pub const SYNC_READ: &str = "Synchronization.Read.All";
+    pub const SYNC_READ_WRITE: &str = "Synchronization.ReadWrite.All";
+    /// `GET /auditLogs/provisioning`.
+    pub const PROVISIONING_LOG_READ: &str = "ProvisioningLog.Read.All";
+    pub const AUDIT_LOG_READ: &str = "AuditLog.Read.All";
+    /// What the source side of cross-tenant synchronization takes, with the Application.* /
+    /// Synchronization.* `.All` permissions (so configurations made elsewhere can be adopted).
+    pub const SYNC_ROLES: &[&str] = &[
+        USER_READ,
+        GROUP_READ,
+        APPLICATION_READ_WRITE,
+        APP_ROLE_ASSIGNMENT_READ_WRITE,
+        SYNC_READ_WRITE,
+        AUDIT_LOG_READ,
+    ];
 }
 
 /// The federated-credential audience Entra expects by default.
@@ -151,7 +179,8 @@ impl EmulatorConfig {
     /// both what forming a multi-tenant organization takes: Organization.ReadWrite.All,
     /// MultiTenantOrganization.ReadWrite.All, Policy.Read.All and
     /// Policy.ReadWrite.CrossTenantAccess (templates, partners, identity sync) and
-    /// CrossTenantInformation.ReadBasic.All (tenant lookup).
+    /// CrossTenantInformation.ReadBasic.All (tenant lookup). [`EmulatorConfig::with_sync_roles`]
+    /// adds what cross-tenant synchronization takes.
     pub fn default_local() -> Self {
         let all = vec![
             roles::ORG_READ_WRITE.to_string(),
@@ -191,6 +220,21 @@ impl EmulatorConfig {
             }],
             issuers: vec![],
         }
+    }
+
+    /// Grant every app, in every tenant it has roles in, what cross-tenant synchronization
+    /// and reading users and groups take: [`roles::SYNC_ROLES`].
+    pub fn with_sync_roles(mut self) -> Self {
+        for app in &mut self.apps {
+            for granted in app.roles.values_mut() {
+                for r in roles::SYNC_ROLES {
+                    if !granted.iter().any(|g| g == r) {
+                        granted.push((*r).to_string());
+                    }
+                }
+            }
+        }
+        self
     }
 
     pub fn from_yaml(text: &str) -> Result<Self, String> {

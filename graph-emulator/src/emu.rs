@@ -107,6 +107,21 @@ impl Emu {
             nested_patch: faults.config.nested_patch,
             partner_defaults: faults.config.partner_defaults,
         };
+        dir.sync_options = state::SyncOptions {
+            replication_secs: faults
+                .config
+                .sync_replication_secs
+                .unwrap_or(state::DEFAULT_REPLICATION_SECS),
+            cycle_secs: faults
+                .config
+                .sync_cycle_secs
+                .unwrap_or(state::DEFAULT_CYCLE_SECS),
+            assignment_list_lag_secs: faults
+                .config
+                .sync_assignment_list_lag_secs
+                .unwrap_or(state::DEFAULT_ASSIGNMENT_LIST_LAG_SECS),
+            instantiate_ownerless: faults.config.sync_instantiate_ownerless,
+        };
         dir.api_version = v;
         f(dir, now)
     }

@@ -52,6 +52,22 @@ pub struct FaultConfig {
     /// `null` (default, as documented) or `filled`: how never-set partner properties read back
     /// (see `state::PartnerDefaults`).
     pub partner_defaults: PartnerDefaults,
+    /// Emulated seconds an instantiated cross-tenant sync app and service principal stay
+    /// invisible (404) after `instantiate`; [`crate::state::DEFAULT_REPLICATION_SECS`] when
+    /// absent. Applies to configurations instantiated while it is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync_replication_secs: Option<f64>,
+    /// Emulated seconds a synchronization cycle runs; [`crate::state::DEFAULT_CYCLE_SECS`]
+    /// when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync_cycle_secs: Option<f64>,
+    /// Emulated seconds before a new app-role assignment shows in `GET …/appRoleAssignedTo`;
+    /// [`crate::state::DEFAULT_ASSIGNMENT_LIST_LAG_SECS`] when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync_assignment_list_lag_secs: Option<f64>,
+    /// `instantiate` does not make the calling app an owner of the app and service principal
+    /// it creates (Graph leaves it open), so Application.ReadWrite.OwnedBy can't manage them.
+    pub sync_instantiate_ownerless: bool,
 }
 
 /// The largest `listLagSecs` accepted: about 31 years, far beyond any test and far within
@@ -67,6 +83,22 @@ impl FaultConfig {
             return Err(format!(
                 "listLagSecs must be between 0 and {MAX_LIST_LAG_SECS} seconds"
             ));
+        }
+        for (name, v) in [
+            ("syncReplicationSecs", self.sync_replication_secs),
+            ("syncCycleSecs", self.sync_cycle_secs),
+            (
+                "syncAssignmentListLagSecs",
+                self.sync_assignment_list_lag_secs,
+            ),
+        ] {
+            if let Some(v) = v
+                && !(v.is_finite() && (0.0..=MAX_LIST_LAG_SECS).contains(&v))
+            {
+                return Err(format!(
+                    "{name} must be between 0 and {MAX_LIST_LAG_SECS} seconds"
+                ));
+            }
         }
         Ok(())
     }

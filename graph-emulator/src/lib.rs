@@ -46,19 +46,30 @@
 //!   tenants fails (`--mto-max-active-tenants`, or the `maxActiveTenants` fault, lowers it).
 //!   A fault rule with `omitRetryAfter: true` sends its 429s and 503s without `Retry-After`,
 //!   the token endpoint's included.
+//! - **Users, groups and cross-tenant synchronization** ([`state`]'s `directory` and
+//!   `synchronization` modules, graph-sync §1–§2): users and groups seeded by the control API;
+//!   the sync configuration app instantiated from its template (404 for `syncReplicationSecs`
+//!   after), service principals with app-role assignments, jobs created paused with their
+//!   secrets and schema, cycles on the emulated clock (at once after `start`, then every
+//!   40 min) that create, update and soft-delete B2B users in the target tenant, quarantine
+//!   when the partner settings don't allow sync, provision on demand and provisioning logs.
 //! - **Control endpoints** (emulator only, no token): `GET /_emulator/health`,
 //!   `GET|PUT|POST /_emulator/config` (PUT replaces, POST merges; secrets are redacted in
 //!   answers), `GET|PUT /_emulator/faults`, `GET|DELETE /_emulator/journal`,
 //!   `POST /_emulator/reset` (startup config and directory, flag faults, empty journal, full
 //!   buckets; the clock keeps running), `GET /_emulator/state`,
 //!   `PATCH /_emulator/tenants/{tid}/organizations/{id}` (any property, for drift tests),
+//!   `POST|PATCH|DELETE /_emulator/tenants/{tid}/users[/{id}]`,
+//!   `POST /_emulator/tenants/{tid}/groups`, `POST|DELETE …/groups/{gid}/members[/{id}]`,
+//!   `POST /_emulator/tenants/{tid}/synchronizationConfigurations` (the admin center's),
 //!   `GET /_emulator/clock`, `POST /_emulator/clock/advance {"seconds": n}`. They are never
 //!   faulted nor journaled.
 //!
 //! Modules: [`config`] (tenants, apps, credentials), [`clock`] (emulated time), [`state`]
 //! (the directory model and every operation), [`tokens`] (Entra endpoint and JWTs),
 //! [`server`] (fault/journal wrapper, listeners, and the axum routes in one room per area:
-//! organization, multi-tenant organization, cross-tenant access, Entra, control),
+//! organization, multi-tenant organization, cross-tenant access, directory,
+//! synchronization, Entra, control),
 //! [`faults`], [`throttle`], [`journal`], [`tls`] and [`wire`]. [`Emu`], [`Emulator`] with
 //! its [`EmulatorOptions`], and the command line ([`EmulatorArgs`], [`run`]) live in private
 //! modules of their own and are re-exported here.

@@ -18,11 +18,13 @@
 //! guarantee either way.
 
 mod cross_tenant;
+mod directory;
 mod mto;
 mod mto_join;
 mod mto_transitions;
 mod mto_wire;
 mod organization;
+mod synchronization;
 
 use std::collections::BTreeMap;
 
@@ -35,11 +37,16 @@ use crate::wire::Cloud;
 use crate::wire::{JOIN_RESET_TENANT_ID, MemberRole, MemberState, ProcessingStatus};
 
 pub use cross_tenant::{CrossTenantOptions, NestedPatch, PartnerDefaults, TemplateKind};
+pub use directory::{USER_DEFAULT_PROPS, default_user_view};
 pub use mto::MtoTimings;
 use mto::{JoinRecord, Membership, Mto};
 use mto_wire::{join_json, member_json, mto_json};
 pub use organization::ORG_WRITABLE;
 use organization::{Orgs, build_org};
+pub use synchronization::{
+    DEFAULT_ASSIGNMENT_LIST_LAG_SECS, DEFAULT_CYCLE_SECS, DEFAULT_REPLICATION_SECS,
+    DELETE_THRESHOLD, INTERVAL_SECS, LOG_FILTERS, SYNC_APP_TEMPLATE_ID, SYNC_TEMPLATE, SyncOptions,
+};
 
 /// Graph's limit of active tenants in one multi-tenant organization, owner included
 /// (graph-api §2.4, §9.6). Tests lower it with [`MtoTimings::max_active_tenants`] or the
@@ -145,6 +152,10 @@ struct Tenant {
     join: JoinRecord,
     /// Cross-tenant access policy: MTO templates, partners and their identity sync.
     xt: cross_tenant::CrossTenant,
+    /// Users and groups.
+    people: directory::People,
+    /// Cross-tenant synchronization: apps, service principals, jobs, provisioning logs.
+    sync: synchronization::Sync,
 }
 
 fn key(tid: &str) -> String {
@@ -184,6 +195,8 @@ pub struct Directory {
     pub cross_tenant: CrossTenantOptions,
     /// The version of the call being served: partner bodies follow that version's CSDL.
     pub api_version: crate::wire::ApiVersion,
+    /// Cross-tenant synchronization timings (`syncReplicationSecs`, `syncCycleSecs`).
+    pub sync_options: SyncOptions,
 }
 
 impl Directory {
@@ -200,6 +213,7 @@ impl Directory {
             now,
             cross_tenant: CrossTenantOptions::default(),
             api_version: crate::wire::ApiVersion::V1,
+            sync_options: SyncOptions::default(),
         };
         d.apply_config(config, now);
         d
@@ -243,6 +257,8 @@ impl Directory {
                 ..Default::default()
             },
             xt: cross_tenant::CrossTenant::new(),
+            people: directory::People::default(),
+            sync: synchronization::Sync::default(),
         };
         let mut fields = tc.organization.clone();
         fields
@@ -290,6 +306,10 @@ impl Directory {
                     "joinRequest": join_json(&t.join, self.now, self.timings.join_success_shows_succeeded),
                     "crossTenantAccessPolicy": self.cross_tenant_snapshot(t),
                 });
+                let people = self.people_snapshot(&t.id);
+                v["users"] = people["users"].clone();
+                v["groups"] = people["groups"].clone();
+                v["synchronization"] = self.sync_snapshot(t);
                 // Only while some organization is still missing from lists (`listLagSecs`).
                 if !t.orgs.unlisted.is_empty() {
                     v["unlistedUntil"] = t.orgs.unlisted_json();

@@ -16,6 +16,8 @@ use sha1::Digest;
 
 #[path = "../support/emulator_bin.rs"]
 mod emulator_bin;
+/// Cross-tenant synchronization helpers.
+pub mod sync;
 #[allow(unused_imports)] // not every test that shares this module runs the binary
 pub(crate) use emulator_bin::graph_emulator_bin;
 

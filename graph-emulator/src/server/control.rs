@@ -30,6 +30,21 @@ pub(super) fn routes() -> Router<AppState> {
             "/tenants/{tid}/organizations/{id}",
             axum::routing::patch(patch_org_directly),
         )
+        .route("/tenants/{tid}/users", post(seed_user))
+        .route(
+            "/tenants/{tid}/users/{id}",
+            axum::routing::patch(patch_user).delete(delete_user),
+        )
+        .route("/tenants/{tid}/groups", post(seed_group))
+        .route("/tenants/{tid}/groups/{gid}/members", post(add_member))
+        .route(
+            "/tenants/{tid}/groups/{gid}/members/{id}",
+            axum::routing::delete(remove_member),
+        )
+        .route(
+            "/tenants/{tid}/synchronizationConfigurations",
+            post(seed_sync_configuration),
+        )
         .route("/clock", get(get_clock))
         .route("/clock/advance", post(advance_clock))
 }
@@ -147,4 +162,92 @@ async fn advance_clock(State(emu): State<AppState>, body: Bytes) -> Response<Bod
             "expected {\"seconds\": <non-negative number>}",
         ),
     }
+}
+
+/// Parse the JSON body and run `f` on it; a bad body or an `Err` is 400 with the reason.
+fn with_body(
+    body: &Bytes,
+    ok: StatusCode,
+    f: impl FnOnce(Value) -> Result<Value, String>,
+) -> Response<Body> {
+    match serde_json::from_slice::<Value>(body)
+        .map_err(|_| "body must be JSON".to_string())
+        .and_then(f)
+    {
+        Ok(v) => json_response(ok, &v),
+        Err(e) => control_error(StatusCode::BAD_REQUEST, e),
+    }
+}
+
+fn done(r: Result<(), String>) -> Response<Body> {
+    match r {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => control_error(StatusCode::BAD_REQUEST, e),
+    }
+}
+
+async fn seed_user(
+    State(emu): State<AppState>,
+    Path(tid): Path<String>,
+    body: Bytes,
+) -> Response<Body> {
+    with_body(&body, StatusCode::CREATED, |b| {
+        emu.with_dir(|d, now| d.seed_user(&tid, b, now))
+    })
+}
+
+async fn patch_user(
+    State(emu): State<AppState>,
+    Path((tid, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response<Body> {
+    with_body(&body, StatusCode::OK, |b| {
+        emu.with_dir(|d, now| d.patch_user_directly(&tid, &id, b, now))
+    })
+}
+
+async fn delete_user(
+    State(emu): State<AppState>,
+    Path((tid, id)): Path<(String, String)>,
+) -> Response<Body> {
+    done(emu.with_dir(|d, now| d.delete_user_directly(&tid, &id, now)))
+}
+
+async fn seed_group(
+    State(emu): State<AppState>,
+    Path(tid): Path<String>,
+    body: Bytes,
+) -> Response<Body> {
+    with_body(&body, StatusCode::CREATED, |b| {
+        emu.with_dir(|d, now| d.seed_group(&tid, b, now))
+    })
+}
+
+async fn add_member(
+    State(emu): State<AppState>,
+    Path((tid, gid)): Path<(String, String)>,
+    body: Bytes,
+) -> Response<Body> {
+    let id = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|b| b.get("id").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_default();
+    done(emu.with_dir(|d, now| d.group_member_directly(&tid, &gid, &id, true, now)))
+}
+
+async fn remove_member(
+    State(emu): State<AppState>,
+    Path((tid, gid, id)): Path<(String, String, String)>,
+) -> Response<Body> {
+    done(emu.with_dir(|d, now| d.group_member_directly(&tid, &gid, &id, false, now)))
+}
+
+async fn seed_sync_configuration(
+    State(emu): State<AppState>,
+    Path(tid): Path<String>,
+    body: Bytes,
+) -> Response<Body> {
+    with_body(&body, StatusCode::CREATED, |b| {
+        emu.with_dir(|d, now| d.seed_sync_configuration(&tid, b, now))
+    })
 }

@@ -12,10 +12,12 @@
 
 mod control;
 mod cross_tenant;
+mod directory;
 mod entra;
 mod multi_tenant_organization;
 mod odata;
 mod organization;
+mod synchronization;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -81,6 +83,8 @@ fn graph_routes() -> Router<AppState> {
         .merge(organization::routes())
         .merge(multi_tenant_organization::routes())
         .merge(cross_tenant::routes())
+        .merge(directory::routes())
+        .merge(synchronization::routes())
         .method_not_allowed_fallback(method_not_allowed)
 }
 
@@ -219,6 +223,9 @@ async fn handle(
             .await
             .unwrap_or_default();
         sent_body = serde_json::from_slice::<Value>(&bytes).ok();
+        if let Some(b) = sent_body.as_mut() {
+            synchronization::redact_secrets(&path, b);
+        }
         req = Request::from_parts(parts, Body::from(bytes));
     }
 

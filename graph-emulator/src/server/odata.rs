@@ -20,6 +20,10 @@ pub(super) enum Reply {
     /// An entity whose `@odata.context` path is built at run time.
     EntityAt(StatusCode, Value, String),
     Collection(Vec<Value>, &'static str),
+    /// A collection whose `@odata.context` path is built at run time.
+    CollectionAt(Vec<Value>, String),
+    /// A JSON answer without `@odata.context` (a bare array, as some sync endpoints answer).
+    Raw(StatusCode, Value),
     NoContent,
 }
 
@@ -58,6 +62,10 @@ pub(super) fn graph_call(
         Ok(Reply::Collection(items, context)) => {
             collection(emu, ctx, v, &q, items, &format!("{meta}#{context}"))
         }
+        Ok(Reply::CollectionAt(items, context)) => {
+            collection(emu, ctx, v, &q, items, &format!("{meta}#{context}"))
+        }
+        Ok(Reply::Raw(status, body)) => json_response(status, &body),
     };
     with_caller(resp, app, tenant)
 }
@@ -208,4 +216,25 @@ pub(super) fn parse_eq_filter(f: &str, property: &str) -> ApiResult<String> {
         .and_then(|s| s.strip_suffix('\''))
         .ok_or_else(bad)?;
     Ok(v.replace("''", "'"))
+}
+
+/// `<property> eq '<value>'` where the property is one of `properties` (as written, e.g.
+/// `servicePrincipal/id`): `(property, value)`.
+pub(super) fn parse_eq_filter_any(f: &str, properties: &[&str]) -> ApiResult<(String, String)> {
+    let bad = || {
+        ApiError::new(
+            400,
+            "BadRequest",
+            format!(
+                "Invalid filter clause: {f}. Only <property> eq '<value>' is supported, for {}.",
+                properties.join(", ")
+            ),
+        )
+    };
+    let (lhs, _) = f.trim().split_once(" eq ").ok_or_else(bad)?;
+    let p = lhs.trim();
+    if !properties.contains(&p) {
+        return Err(bad());
+    }
+    Ok((p.to_string(), parse_eq_filter(f, p)?))
 }

@@ -51,6 +51,7 @@ impl Directory {
         for t in self.tenants.values_mut() {
             t.orgs.list_due(now);
         }
+        self.settle_sync(now);
     }
 
     /// Creation finished: the organization shows, with its creator an active owner.

@@ -152,6 +152,31 @@ impl CrossTenant {
         }
     }
 
+    /// What cross-tenant synchronization reads from this tenant's partner configuration for
+    /// `partner_tid` (graph-sync §1.14): `(automaticUserConsentSettings.outboundAllowed,
+    /// …inboundAllowed, identitySynchronization.userSyncInbound.isSyncAllowed)`, each true
+    /// only when set to true (null or a missing partner is not consent).
+    pub(in crate::state) fn sync_flags(&self, partner_tid: &str) -> (bool, bool, bool) {
+        let Some(p) = self.partners.get(&partner_tid.to_ascii_lowercase()) else {
+            return (false, false, false);
+        };
+        let consent = |k: &str| {
+            p.props
+                .get("automaticUserConsentSettings")
+                .and_then(|c| c.get(k))
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
+        let sync = p
+            .identity_sync
+            .as_ref()
+            .and_then(|s| s.get("userSyncInbound"))
+            .and_then(|u| u.get("isSyncAllowed"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        (consent("outboundAllowed"), consent("inboundAllowed"), sync)
+    }
+
     fn template(&self, kind: TemplateKind) -> &Template {
         match kind {
             TemplateKind::IdentitySync => &self.sync_template,
