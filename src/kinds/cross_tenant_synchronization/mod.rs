@@ -7,11 +7,13 @@
 //! scope, edit the schema (scoping filter and userType mapping), start.
 
 mod cleanup;
+mod configuration;
+mod on_demand;
 mod plan;
 mod reconcile;
 
 #[cfg(test)]
-pub(crate) use plan::{ON_DEMAND_ANNOTATION, ON_DEMAND_SPACING};
+pub(crate) use on_demand::{ON_DEMAND_ANNOTATION, ON_DEMAND_SPACING};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::CustomResource;

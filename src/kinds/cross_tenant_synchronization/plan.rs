@@ -22,11 +22,6 @@ use crate::{
     reconciler::{Health, Reason, create_record::Recorded},
 };
 
-/// A user object id here syncs that user now; the annotation is removed once done.
-pub(crate) const ON_DEMAND_ANNOTATION: &str = "graphorg.io/provision-on-demand";
-/// provisionOnDemand allows 5 requests per 10 s ("synchronizationJob: provisionOnDemand"):
-/// one per resource every 2 s stays under it.
-pub(crate) const ON_DEMAND_SPACING: Duration = Duration::from_secs(2);
 /// How long after instantiate Graph may still answer 404 for the new configuration (it shows
 /// "within 15 s" in the portal; GET is retried every 5-10 s until it answers).
 pub(crate) const REPLICATION_WINDOW: Duration = Duration::from_secs(300);
@@ -75,7 +70,7 @@ pub(crate) enum ConfigPlan {
 }
 
 /// Whether `at` (Graph's time) is less than `window` before `now`.
-fn within(at: Option<&str>, window: Duration, now: jiff::Timestamp) -> Option<Duration> {
+pub(super) fn within(at: Option<&str>, window: Duration, now: jiff::Timestamp) -> Option<Duration> {
     let at: jiff::Timestamp = at?.parse().ok()?;
     let elapsed = Duration::try_from(now.duration_since(at)).ok()?;
     window.checked_sub(elapsed).filter(|d| !d.is_zero())
@@ -568,50 +563,6 @@ pub(crate) fn fix_hint(
         ),
         FailingSide::Unknown => format!("check both sides: {outbound}; {inbound}"),
     }
-}
-
-/// What the on-demand annotation asks for this round.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum OnDemand {
-    Nothing,
-    /// The value is not a user object id.
-    Invalid(String),
-    /// Asked, but the previous one was too recent: wait this long.
-    Wait(Duration),
-    Send(String),
-}
-
-pub(crate) fn on_demand(
-    annotation: Option<&str>,
-    last_sent: Option<jiff::Timestamp>,
-    now: jiff::Timestamp,
-) -> OnDemand {
-    let Some(value) = annotation.map(str::trim).filter(|v| !v.is_empty()) else {
-        return OnDemand::Nothing;
-    };
-    let guid = regex_free_guid(value);
-    if !guid {
-        let shown: String = value.chars().take(64).collect();
-        return OnDemand::Invalid(format!(
-            "annotation {ON_DEMAND_ANNOTATION} {shown:?} ignored: not a user object id (GUID)"
-        ));
-    }
-    if let Some(last) = last_sent
-        && let Some(left) = within(Some(&last.to_string()), ON_DEMAND_SPACING, now)
-    {
-        return OnDemand::Wait(left);
-    }
-    OnDemand::Send(value.to_ascii_lowercase())
-}
-
-/// 8-4-4-4-12 hex digits.
-fn regex_free_guid(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() == 5
-        && parts
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]

@@ -9,21 +9,20 @@
 use graph_client::{
     ApiVersion, GraphApi, GraphError,
     types::{
-        AppRoleAssignment, AppRoleAssignmentAdd, ProvisionOnDemand, ServicePrincipal, SyncSecret,
-        SyncStatusCode, SynchronizationJob, SynchronizationSchema, ValidateCredentials,
-        admin_center_display_name,
+        AppRoleAssignment, AppRoleAssignmentAdd, ServicePrincipal, SyncSecret, SyncStatusCode,
+        SynchronizationJob, SynchronizationSchema, ValidateCredentials,
     },
 };
 use kube::{Api, ResourceExt, api::ListParams};
-use serde_json::json;
 
 use super::{
-    CrossTenantSynchronization, CrossTenantSynchronizationStatus, OnDemandStatus,
-    SyncDeletionPolicy, SyncOrigin, SyncScheduleSpec, cleanup,
+    CrossTenantSynchronization, CrossTenantSynchronizationStatus, SyncDeletionPolicy,
+    SyncScheduleSpec, cleanup,
+    configuration::{Config, configuration},
+    on_demand::{self, ON_DEMAND_ANNOTATION},
     plan::{
-        Clock, ConfigObserved, ConfigPlan, FailingSide, JobObserved, JobPlan, ON_DEMAND_ANNOTATION,
-        OnDemand, REPLICATION_WINDOW, Step, desired_principals, fix_hint, job_health, on_demand,
-        plan_configuration, plan_job, policy_failure_of, record_job,
+        FailingSide, JobObserved, JobPlan, REPLICATION_WINDOW, Step, desired_principals, fix_hint,
+        job_health, plan_job, policy_failure_of, record_job,
     },
 };
 use crate::{
@@ -32,10 +31,7 @@ use crate::{
         Context, CrossTenantAccessPartner, ManagementPolicy,
         tenant_connection::{ready_connection, require_granted},
     },
-    reconciler::{
-        Cleanup, Health, Kind, Reason, Round,
-        create_record::{self, CreateIntent},
-    },
+    reconciler::{Cleanup, Health, Kind, Reason, Round, create_record},
 };
 
 /// What Manage needs: instantiate and delete the configuration (Application.ReadWrite.All, as
@@ -49,7 +45,7 @@ pub(super) const WRITE_ROLES: [&str; 3] = [
 ];
 const READ_ROLES: [&str; 2] = ["Application.Read.All", "Synchronization.Read.All"];
 /// How often a configuration that may be replicating is looked for.
-const LOOK_AGAIN: std::time::Duration = std::time::Duration::from_secs(10);
+pub(super) const LOOK_AGAIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Kind for CrossTenantSynchronization {
     type Status = CrossTenantSynchronizationStatus;
@@ -120,7 +116,7 @@ impl Kind for CrossTenantSynchronization {
             changes: Vec::new(),
         };
         let health = match act.job(round).await {
-            Err(e) if e.is_not_found() && replicating(round) => {
+            Err(Error::Graph(e)) if e.is_not_found() && replicating(round, graph.server_time()) => {
                 return Ok(Health::progressing(
                     Reason::WaitingForGraph,
                     format!(
@@ -130,7 +126,7 @@ impl Kind for CrossTenantSynchronization {
                 )
                 .recheck_after(LOOK_AGAIN));
             }
-            Err(e) => {
+            Err(Error::Graph(e)) => {
                 if let Some(side) = policy_failure_of(&e) {
                     let hint = hint(ctx, round, side, &source).await?;
                     return Ok(Health::stalled(
@@ -141,6 +137,7 @@ impl Kind for CrossTenantSynchronization {
                 }
                 return Err(e.into());
             }
+            Err(e) => return Err(e),
             Ok(JobOutcome::Stall(h)) => return Ok(h),
             Ok(JobOutcome::Drift(message)) => return Ok(round.drift(message).await),
             Ok(JobOutcome::Job(job, schema)) => {
@@ -155,7 +152,9 @@ impl Kind for CrossTenantSynchronization {
                 };
                 record_job(&mut round.status, &job);
                 let mut h = job_health(&round.obj.spec, &job, hint_text.as_deref());
-                if let Some(pod) = act.on_demand(round, &job, schema.as_ref()).await? {
+                if let Some(pod) =
+                    on_demand::provision(&*graph, v, &sp.id, round, &job, schema.as_ref()).await?
+                {
                     h = h.recheck_after(pod);
                 }
                 h
@@ -200,8 +199,8 @@ async fn summarize(
     Health::ready(reason, format!("{message}; {}", health.message))
 }
 
-/// While a configuration made moments ago may not be visible everywhere.
-fn replicating(round: &Round<CrossTenantSynchronization>) -> bool {
+/// While a configuration made moments ago may not be visible everywhere (Graph's time).
+fn replicating(round: &Round<CrossTenantSynchronization>, now: Option<jiff::Timestamp>) -> bool {
     let Some(at) = round
         .status
         .instantiated_at
@@ -210,186 +209,8 @@ fn replicating(round: &Round<CrossTenantSynchronization>) -> bool {
     else {
         return false;
     };
-    let elapsed = jiff::Timestamp::now().duration_since(at);
+    let elapsed = now.unwrap_or_else(jiff::Timestamp::now).duration_since(at);
     std::time::Duration::try_from(elapsed).is_ok_and(|d| d < REPLICATION_WINDOW)
-}
-
-/// The configuration this round works on, or where the resource stands without one.
-enum Config {
-    Ours(ServicePrincipal),
-    NotYet(Health),
-}
-
-/// Find, adopt, recover or instantiate the configuration.
-async fn configuration(
-    round: &mut Round<CrossTenantSynchronization>,
-    graph: &dyn GraphApi,
-) -> Result<Config> {
-    let v = round.obj.spec.graph_api_version;
-    let spec = round.obj.spec.clone();
-    let mut recorded = create_record::recorded(&round.obj)?;
-    if recorded.id.is_none() {
-        recorded.id = round.status.service_principal_id.clone();
-    }
-    let observed = match &recorded.id {
-        Some(id) => match graph.get_service_principal(v, id).await {
-            Ok(sp) => ConfigObserved::Known(Some(sp)),
-            Err(e) if e.is_not_found() => ConfigObserved::Known(None),
-            Err(e) => return Err(e.into()),
-        },
-        None => {
-            let name = spec.configuration_name();
-            let ours = |sps: Vec<ServicePrincipal>| -> Vec<ServicePrincipal> {
-                sps.into_iter()
-                    .filter(|s| s.is_cross_tenant_sync())
-                    .collect()
-            };
-            let named = ours(graph.find_service_principals(v, &name).await?);
-            let admin = admin_center_display_name(&spec.target_tenant_id);
-            let admin_center = if named.is_empty() && name != admin {
-                ours(graph.find_service_principals(v, &admin).await?)
-            } else {
-                Vec::new()
-            };
-            ConfigObserved::Candidates {
-                named,
-                admin_center,
-            }
-        }
-    };
-    let now = graph.server_time().unwrap_or_else(jiff::Timestamp::now);
-    let observed_at = std::time::Instant::now();
-    let clock = Clock {
-        now,
-        consistency_window: round.settings().consistency_window,
-    };
-    let plan = plan_configuration(
-        &spec,
-        &recorded,
-        round.status.instantiated_at.as_deref(),
-        observed,
-        clock,
-    );
-    match plan {
-        ConfigPlan::Use { sp, taken } => {
-            round.status.origin.get_or_insert(match taken {
-                Some(Reason::Recovered) => SyncOrigin::Created,
-                _ => SyncOrigin::Adopted,
-            });
-            round.status.service_principal_id = Some(sp.id.clone());
-            round.status.app_id = sp.app_id.clone();
-            if let Some(reason) = taken {
-                let message = format!(
-                    "{} configuration {:?} (service principal {})",
-                    if reason == Reason::Recovered {
-                        "recovered the interrupted create's"
-                    } else {
-                        "adopted the existing"
-                    },
-                    sp.display_name.as_deref().unwrap_or_default(),
-                    sp.id
-                );
-                round.event(reason, "Adopt", message).await;
-            }
-            round.record_graph_id(&sp.id, false).await?;
-            Ok(Config::Ours(sp))
-        }
-        ConfigPlan::Stall { reason, message } => Ok(Config::NotYet(Health::stalled(reason, message))),
-        ConfigPlan::AwaitConsistency { left } => Ok(Config::NotYet(
-            Health::progressing(
-                Reason::WaitingForGraph,
-                "an interrupted instantiate may not show in Graph's lists yet; instantiated again only if none appears within the consistency window",
-            )
-            .recheck_after(left.min(LOOK_AGAIN)),
-        )),
-        ConfigPlan::Replicating => Ok(Config::NotYet(
-            Health::progressing(
-                Reason::WaitingForGraph,
-                format!(
-                    "configuration {} was instantiated moments ago; waiting for Graph's replication",
-                    recorded.id.as_deref().unwrap_or("?")
-                ),
-            )
-            .recheck_after(LOOK_AGAIN),
-        )),
-        ConfigPlan::Create { preexisting_ids } => Ok(Config::NotYet(
-            instantiate(round, graph, preexisting_ids, now, observed_at).await?,
-        )),
-    }
-}
-
-/// Instantiate the template exactly once: the intent first, conditional on the version the
-/// decision was made from (reconciler::create_record).
-async fn instantiate(
-    round: &mut Round<CrossTenantSynchronization>,
-    graph: &dyn GraphApi,
-    preexisting_ids: Vec<String>,
-    graph_now: jiff::Timestamp,
-    observed_at: std::time::Instant,
-) -> Result<Health> {
-    if preexisting_ids.len() > create_record::MAX_NAMESAKES {
-        return Ok(Health::stalled(
-            Reason::Ambiguous,
-            format!(
-                "more than {} configurations share the name; a create's intent can't list them",
-                create_record::MAX_NAMESAKES
-            ),
-        ));
-    }
-    let intent = CreateIntent {
-        started_at: graph_now.to_string(),
-        preexisting_ids,
-    };
-    round.record_create_intent(&intent).await?;
-    if let Err(e) = round.may_write() {
-        round.withdraw_create_intent().await;
-        return Err(e);
-    }
-    if observed_at.elapsed() > round.settings().consistency_window / 2 {
-        return Ok(Health::progressing(
-            Reason::WaitingForGraph,
-            "the instantiate was decided too long ago to be sent safely; waiting out its window",
-        )
-        .recheck_after(LOOK_AGAIN));
-    }
-    let name = round.obj.spec.configuration_name();
-    let v = round.obj.spec.graph_api_version;
-    let made = match graph.instantiate_sync_template(v, &name).await {
-        Ok(m) => m,
-        Err(e) => {
-            if !e.may_have_taken_effect() {
-                round.withdraw_create_intent().await;
-            }
-            return Err(e.into());
-        }
-    };
-    let Some(sp) = made.service_principal.filter(|s| !s.id.is_empty()) else {
-        return Err(Error::Graph(GraphError::Malformed {
-            operation: "instantiate application template",
-            status: 201,
-            message: "the answer has no service principal id".into(),
-            request_id: None,
-        }));
-    };
-    round.status.origin = Some(SyncOrigin::Created);
-    round.status.service_principal_id = Some(sp.id.clone());
-    round.status.app_id = sp.app_id.clone();
-    round.status.application_id = made.application.map(|a| a.id).filter(|id| !id.is_empty());
-    round.status.instantiated_at = Some(graph_now.to_string());
-    round.holds_new_graph_state();
-    round.record_graph_id(&sp.id, true).await?;
-    let message = format!(
-        "instantiated configuration {name:?} (service principal {})",
-        sp.id
-    );
-    round
-        .event(Reason::Created, "Create", message.clone())
-        .await;
-    Ok(Health::progressing(
-        Reason::Creating,
-        format!("{message}; waiting for Graph's replication before configuring it"),
-    )
-    .recheck_after(LOOK_AGAIN))
 }
 
 /// One change the round made.
@@ -424,10 +245,7 @@ impl Acting<'_> {
 
     /// Observe the job, its scope and schema; plan; act. Twice at most: a job made this round
     /// is planned again with its schema.
-    async fn job(
-        &mut self,
-        round: &mut Round<CrossTenantSynchronization>,
-    ) -> std::result::Result<JobOutcome, GraphError> {
+    async fn job(&mut self, round: &mut Round<CrossTenantSynchronization>) -> Result<JobOutcome> {
         let (g, v, sp) = (self.graph, self.v, self.sp);
         for _ in 0..2 {
             let jobs = g.list_sync_jobs(v, &sp.id).await?;
@@ -467,12 +285,12 @@ impl Acting<'_> {
                 (None, None) => break,
             }
         }
-        Err(GraphError::Malformed {
+        Err(Error::Graph(GraphError::Malformed {
             operation: "list synchronization jobs",
             status: 200,
             message: "the job just created is not listed".into(),
             request_id: None,
-        })
+        }))
     }
 
     /// Make the plan's changes, in order. Returns the job created, if one was.
@@ -480,14 +298,14 @@ impl Acting<'_> {
         &mut self,
         round: &mut Round<CrossTenantSynchronization>,
         steps: Vec<Step>,
-    ) -> std::result::Result<Option<SynchronizationJob>, GraphError> {
+    ) -> Result<Option<SynchronizationJob>> {
         let (g, v, sp) = (self.graph, self.v, self.sp);
         let target = round.obj.spec.target_tenant_id.clone();
         let role = sp.scope_role_id().unwrap_or_default().to_string();
         let mut created = None;
         let job_id = round.status.job_id.clone().unwrap_or_default();
         for step in steps {
-            round.may_write().map_err(not_leader)?;
+            round.may_write()?;
             match step {
                 Step::ValidateCredentials => {
                     g.validate_sync_credentials(
@@ -526,7 +344,7 @@ impl Acting<'_> {
                     match g.add_app_role_assignment(v, &sp.id, &body).await {
                         Ok(_) => {}
                         Err(e) if already_assigned(&e) => {}
-                        Err(e) => return Err(e),
+                        Err(e) => return Err(e.into()),
                     }
                     self.changed(format!("assigned {principal_id}"), Reason::Updated, false);
                 }
@@ -538,7 +356,7 @@ impl Acting<'_> {
                         .remove_app_role_assignment(v, &sp.id, &assignment_id)
                         .await
                     {
-                        Err(e) if !e.is_not_found() => return Err(e),
+                        Err(e) if !e.is_not_found() => return Err(e.into()),
                         _ => {}
                     }
                     self.changed(format!("unassigned {principal_id}"), Reason::Updated, false);
@@ -613,98 +431,6 @@ impl Acting<'_> {
             },
         }
     }
-
-    /// The on-demand annotation: provision the user now (spaced as Graph limits it), record the
-    /// result and an Event, and remove the annotation. Returns when to look again, if waiting.
-    async fn on_demand(
-        &mut self,
-        round: &mut Round<CrossTenantSynchronization>,
-        job: &SynchronizationJob,
-        schema: Option<&SynchronizationSchema>,
-    ) -> Result<Option<std::time::Duration>> {
-        let asked = round.obj.annotations().get(ON_DEMAND_ANNOTATION).cloned();
-        let last = round
-            .status
-            .provision_on_demand
-            .as_ref()
-            .and_then(|p| p.at.parse().ok());
-        let user = match on_demand(asked.as_deref(), last, jiff::Timestamp::now()) {
-            OnDemand::Nothing => return Ok(None),
-            OnDemand::Wait(left) => return Ok(Some(left)),
-            OnDemand::Invalid(why) => {
-                round
-                    .warning(Reason::InvalidAnnotation, "ProvisionOnDemand", why)
-                    .await;
-                remove_on_demand(round).await?;
-                return Ok(None);
-            }
-            OnDemand::Send(user) => user,
-        };
-        if round.obj.spec.management_policy != ManagementPolicy::Manage {
-            round
-                .warning(
-                    Reason::InvalidAnnotation,
-                    "ProvisionOnDemand",
-                    format!("managementPolicy Observe: {user} not provisioned on demand (a write)"),
-                )
-                .await;
-            remove_on_demand(round).await?;
-            return Ok(None);
-        }
-        let Some(rule) = schema.and_then(|s| s.user_rule_id()) else {
-            return Ok(None);
-        };
-        round.may_write()?;
-        let answer = self
-            .graph
-            .provision_on_demand(
-                self.v,
-                &self.sp.id,
-                &job.id,
-                &ProvisionOnDemand::user(rule, &user),
-            )
-            .await;
-        let (result, detail) = match answer {
-            Ok(kv) => {
-                let o = kv.on_demand_outcome();
-                (o.result, o.detail)
-            }
-            Err(e) if e.is_transient() => return Err(e.into()),
-            Err(e) => (Some("Failure".into()), Some(e.to_string())),
-        };
-        let note = format!(
-            "provisioned user {user} on demand: {}{}",
-            result.as_deref().unwrap_or("no result"),
-            detail
-                .as_deref()
-                .map(|d| format!(" ({d})"))
-                .unwrap_or_default()
-        );
-        round.status.provision_on_demand = Some(OnDemandStatus {
-            user_id: user,
-            at: jiff::Timestamp::now().to_string(),
-            result,
-            detail,
-        });
-        round
-            .event(Reason::ProvisionedOnDemand, "ProvisionOnDemand", note)
-            .await;
-        remove_on_demand(round).await?;
-        Ok(None)
-    }
-}
-
-/// Drop the on-demand annotation, conditional on the version that held it.
-async fn remove_on_demand(round: &mut Round<CrossTenantSynchronization>) -> Result<()> {
-    let patch = json!({"metadata": {
-        "resourceVersion": round.obj.metadata.resource_version,
-        "annotations": {ON_DEMAND_ANNOTATION: null},
-    }});
-    round.write_metadata(&patch).await
-}
-
-fn not_leader(_: Error) -> GraphError {
-    GraphError::InvalidArgument("this replica is no longer the leader".into())
 }
 
 /// The recorded job, else the cross-tenant one.

@@ -1,7 +1,7 @@
 //! The synchronization wire types against Microsoft's examples: the job as Entra's Graph
 //! how-to shows it, the schema edits the operator owns, and provisionOnDemand's two forms.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::*;
 

@@ -478,18 +478,3 @@ fn the_portals_policy_errors_say_which_side_to_fix() {
         "{hint}"
     );
 }
-
-#[test]
-fn provision_on_demand_takes_a_user_id_spaced_as_graph_limits_it() {
-    let now: jiff::Timestamp = "2026-01-01T12:00:00Z".parse().unwrap();
-    assert_eq!(on_demand(None, None, now), OnDemand::Nothing);
-    assert!(matches!(
-        on_demand(Some("bob"), None, now),
-        OnDemand::Invalid(_)
-    ));
-    assert_eq!(on_demand(Some(U1), None, now), OnDemand::Send(U1.into()));
-    let just_now: jiff::Timestamp = "2026-01-01T11:59:59Z".parse().unwrap();
-    assert!(
-        matches!(on_demand(Some(U1), Some(just_now), now), OnDemand::Wait(d) if d <= ON_DEMAND_SPACING)
-    );
-}
