@@ -428,3 +428,11 @@ async fn missing_sync_permissions_are_named() {
     assert!(message.contains("Application.ReadWrite.All"), "{message}");
     assert!(h.graph_writes().is_empty());
 }
+
+#[test]
+fn the_example_is_a_valid_resource() {
+    let text = include_str!("../../examples/cross-tenant-synchronization.yaml");
+    let s: CrossTenantSynchronization = serde_yaml::from_str(text).expect("the example parses");
+    assert_eq!(s.spec.scope.groups.len(), 1);
+    assert_eq!(s.spec.scope.filter.as_ref().map(Vec::len), Some(1));
+}
