@@ -436,3 +436,30 @@ fn the_example_is_a_valid_resource() {
     assert_eq!(s.spec.scope.groups.len(), 1);
     assert_eq!(s.spec.scope.filter.as_ref().map(Vec::len), Some(1));
 }
+
+#[tokio::test]
+async fn the_owners_topology_shows_which_pairs_sync_users_out_and_the_jobs_state() {
+    let h = harness().await;
+    sync(&h, json!({}));
+    configured(&h).await;
+    let m: crate::kinds::MultiTenantOrganization = h.seed(json!({
+        "metadata": {"name": "contoso-mto"},
+        "spec": {"connectionRef": {"name": "contoso"}, "displayName": "Contoso and friends",
+                 "tenants": [{"tenantId": DEFAULT_TENANT_B, "displayName": "Fabrikam"}]}}));
+    h.reconcile(m).await.expect("the create");
+    h.emu.clock.advance(h.emu.options.timings.create_secs + 1.0);
+    h.reconcile_stored::<crate::kinds::MultiTenantOrganization>("contoso-mto")
+        .await
+        .expect("the round once active");
+    let mto: crate::kinds::MultiTenantOrganization = h.stored("contoso-mto");
+    let topology = mto.status.unwrap_or_default().topology;
+    let out: Vec<(&str, Option<&str>)> = topology
+        .iter()
+        .map(|t| (t.tenant_id.as_str(), t.sync_out.as_deref()))
+        .collect();
+    assert!(out.contains(&(DEFAULT_TENANT_B, Some("NotRun"))), "{out:?}");
+    assert!(
+        out.contains(&(DEFAULT_TENANT_A, None)),
+        "not to itself: {out:?}"
+    );
+}
