@@ -303,7 +303,7 @@ impl User {
             &format!(
                 "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: tenant-user}}\n---\n\
                  apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: tenant-user}}\nrules:\n\
-                 - apiGroups: [graphorg.io]\n  resources: [tenantconnections, organizations, multitenantorganizations, multitenantorganizationmemberships, crosstenantaccesspartners]\n  verbs: ['*']\n\
+                 - apiGroups: [graphorg.io]\n  resources: [tenantconnections, organizations, multitenantorganizations, multitenantorganizationmemberships, crosstenantaccesspartners, crosstenantsynchronizations]\n  verbs: ['*']\n\
                  - apiGroups: ['']\n  resources: [secrets, serviceaccounts]\n  verbs: ['*']\n---\n\
                  apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: tenant-user}}\n\
                  roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: tenant-user}}\n\

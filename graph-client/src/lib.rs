@@ -27,6 +27,15 @@ use types::*;
 
 pub type GraphResult<T> = Result<T, GraphError>;
 
+/// The answer of a [`GraphApi`] call an implementation does not make.
+fn not_implemented<'a, T: Send + 'a>(call: &'static str) -> BoxFuture<'a, GraphResult<T>> {
+    Box::pin(async move {
+        Err(GraphError::Unsupported(format!(
+            "{call} is not implemented by this Graph client"
+        )))
+    })
+}
+
 /// Which Graph endpoint version a resource talks to.
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
@@ -225,6 +234,185 @@ pub trait GraphApi: Send + Sync {
         v: ApiVersion,
         tenant_id: &'a str,
     ) -> BoxFuture<'a, GraphResult<TenantInformation>>;
+
+    // Cross-tenant synchronization (source tenant). Each has a default that answers
+    // `Unsupported`, for implementations without synchronization (the operator's in-process
+    // adapter over the emulator, until the emulator models it); `HttpGraph` makes every call.
+
+    /// `POST /applicationTemplates/{cross-tenant sync template}/instantiate` `{displayName}`: a new
+    /// application and service principal (201). Not replayed after a lost answer.
+    fn instantiate_sync_template<'a>(
+        &'a self,
+        _v: ApiVersion,
+        _display_name: &'a str,
+    ) -> BoxFuture<'a, GraphResult<ApplicationServicePrincipal>> {
+        not_implemented("instantiate_sync_template")
+    }
+    /// `GET /servicePrincipals?$filter=displayName eq '…'` (all pages).
+    fn find_service_principals<'a>(
+        &'a self,
+        _v: ApiVersion,
+        _display_name: &'a str,
+    ) -> BoxFuture<'a, GraphResult<Vec<ServicePrincipal>>> {
+        not_implemented("find_service_principals")
+    }
+    /// `GET /servicePrincipals/{id}`.
+    fn get_service_principal<'a>(
+        &'a self,
+        _v: ApiVersion,
+        _sp_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<ServicePrincipal>> {
+        not_implemented("get_service_principal")
+    }
+    /// `DELETE /servicePrincipals/{id}`.
+    fn delete_service_principal<'a>(
+        &'a self,
+        _v: ApiVersion,
+        _sp_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        not_implemented("delete_service_principal")
+    }
+    /// `GET /applications(appId='{appId}')`.
+    fn get_application_by_app_id<'a>(
+        &'a self,
+        _v: ApiVersion,
+        _app_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<Application>> {
+        not_implemented("get_application_by_app_id")
+    }
+    /// `DELETE /applications/{id}` (the object id, not the appId).
+    fn delete_application<'a>(
+        &'a self,
+        _v: ApiVersion,
+        _app_object_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        not_implemented("delete_application")
+    }
+    /// `POST /servicePrincipals/{id}/synchronization/jobs/validateCredentials` (204).
+    fn validate_sync_credentials<'a>(
+        &'a self,
+        _v: ApiVersion,
+        _sp_id: &'a str,
+        _body: &'a ValidateCredentials,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        not_implemented("validate_sync_credentials")
+    }
+    /// `GET …/synchronization/jobs` (all pages).
+    fn list_sync_jobs<'a>(
+        &'a self,
+        _v: ApiVersion,
+        _sp_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<Vec<SynchronizationJob>>> {
+        not_implemented("list_sync_jobs")
+    }
+    /// `POST …/synchronization/jobs` `{templateId: Azure2Azure}` (201). Not replayed.
+    fn create_sync_job<'a>(
+        &'a self,
+        _v: ApiVersion,
+        _sp_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<SynchronizationJob>> {
+        not_implemented("create_sync_job")
+    }
+    /// `GET …/synchronization/jobs/{jobId}`.
+    fn get_sync_job<'a>(
+        &'a self,
+        _v: ApiVersion,
+        _sp_id: &'a str,
+        _job_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<SynchronizationJob>> {
+        not_implemented("get_sync_job")
+    }
+    /// `DELETE …/synchronization/jobs/{jobId}`.
+    fn delete_sync_job<'a>(
+        &'a self,
+        _v: ApiVersion,
+        _sp_id: &'a str,
+        _job_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        not_implemented("delete_sync_job")
+    }
+    /// `POST …/synchronization/jobs/{jobId}/start` (no body).
+    fn start_sync_job<'a>(
+        &'a self,
+        _v: ApiVersion,
+        _sp_id: &'a str,
+        _job_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        not_implemented("start_sync_job")
+    }
+    /// `POST …/synchronization/jobs/{jobId}/pause` (no body).
+    fn pause_sync_job<'a>(
+        &'a self,
+        _v: ApiVersion,
+        _sp_id: &'a str,
+        _job_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        not_implemented("pause_sync_job")
+    }
+    /// `PUT …/synchronization/secrets` `{value: [{key, value}]}` (204). Values never logged.
+    fn put_sync_secrets<'a>(
+        &'a self,
+        _v: ApiVersion,
+        _sp_id: &'a str,
+        _secrets: &'a [SyncSecret],
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        not_implemented("put_sync_secrets")
+    }
+    /// `GET …/jobs/{jobId}/schema`.
+    fn get_sync_schema<'a>(
+        &'a self,
+        _v: ApiVersion,
+        _sp_id: &'a str,
+        _job_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<SynchronizationSchema>> {
+        not_implemented("get_sync_schema")
+    }
+    /// `PUT …/jobs/{jobId}/schema` with the whole schema (it replaces it).
+    fn put_sync_schema<'a>(
+        &'a self,
+        _v: ApiVersion,
+        _sp_id: &'a str,
+        _job_id: &'a str,
+        _schema: &'a SynchronizationSchema,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        not_implemented("put_sync_schema")
+    }
+    /// `POST …/jobs/{jobId}/provisionOnDemand` (200 `{key, value}`, both strings).
+    fn provision_on_demand<'a>(
+        &'a self,
+        _v: ApiVersion,
+        _sp_id: &'a str,
+        _job_id: &'a str,
+        _body: &'a ProvisionOnDemand,
+    ) -> BoxFuture<'a, GraphResult<KeyValue>> {
+        not_implemented("provision_on_demand")
+    }
+    /// `GET /servicePrincipals/{id}/appRoleAssignedTo` (all pages).
+    fn list_app_role_assignments<'a>(
+        &'a self,
+        _v: ApiVersion,
+        _sp_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<Vec<AppRoleAssignment>>> {
+        not_implemented("list_app_role_assignments")
+    }
+    /// `POST /servicePrincipals/{id}/appRoleAssignedTo` `{principalId, resourceId, appRoleId}`.
+    fn add_app_role_assignment<'a>(
+        &'a self,
+        _v: ApiVersion,
+        _sp_id: &'a str,
+        _body: &'a AppRoleAssignmentAdd,
+    ) -> BoxFuture<'a, GraphResult<AppRoleAssignment>> {
+        not_implemented("add_app_role_assignment")
+    }
+    /// `DELETE /servicePrincipals/{id}/appRoleAssignedTo/{assignmentId}`.
+    fn remove_app_role_assignment<'a>(
+        &'a self,
+        _v: ApiVersion,
+        _sp_id: &'a str,
+        _assignment_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        not_implemented("remove_app_role_assignment")
+    }
 
     /// Drop the cached token and get a new one, for permissions granted since it was issued
     /// (a token's `roles` are fixed for its lifetime, up to an hour).

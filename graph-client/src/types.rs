@@ -90,6 +90,8 @@ impl ProcessingStatus {
 
 mod cross_tenant;
 pub use cross_tenant::*;
+mod synchronization;
+pub use synchronization::*;
 
 /// `privacyProfile`
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,6 +7,7 @@
 
 pub(crate) mod access_settings;
 pub mod cross_tenant_access_partner;
+pub mod cross_tenant_synchronization;
 pub mod multi_tenant_organization;
 pub mod multi_tenant_organization_membership;
 pub mod organization;
@@ -19,6 +20,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use cross_tenant_access_partner::CrossTenantAccessPartner;
+pub use cross_tenant_synchronization::CrossTenantSynchronization;
 pub use multi_tenant_organization::MultiTenantOrganization;
 pub use multi_tenant_organization_membership::MultiTenantOrganizationMembership;
 pub use organization::Organization;
@@ -34,6 +36,7 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         MultiTenantOrganization::crd(),
         MultiTenantOrganizationMembership::crd(),
         CrossTenantAccessPartner::crd(),
+        CrossTenantSynchronization::crd(),
     ]
 }
 

@@ -39,6 +39,8 @@ reasons! {
     DriftDetected,
     /// The member tenant is an active member.
     Joined,
+    /// The sync job is paused, as the spec says.
+    SyncPaused,
 
     // Progressing.
     /// A create call is under way.
@@ -67,6 +69,8 @@ reasons! {
     WaitingForGraph,
     /// This replica lost leadership mid-round; nothing more was written.
     NotLeader,
+    /// The sync job was started and its first cycle hasn't finished.
+    FirstCycle,
 
     // Stalled: a person has to act.
     /// Several Graph objects match and the operator won't guess.
@@ -79,6 +83,10 @@ reasons! {
     TenantNotFound,
     /// Graph reports the join failed.
     JoinFailed,
+    /// The sync job is in quarantine (Microsoft's reason in the message).
+    Quarantined,
+    /// The sync configuration's connection test failed: a partner policy is missing on one side.
+    ConnectionTestFailed,
     /// Graph reports a member's add, join or removal failed; the member tenant must reset it.
     MemberTransitionFailed,
     /// The spec asks for something Graph can't do.
@@ -142,6 +150,8 @@ reasons! {
     JoinReset,
     /// The resource's deletion finished its work in Graph.
     Deleted,
+    /// A user was provisioned on demand (the note says the result).
+    ProvisionedOnDemand,
 
     // The False side of Reconciling and Stalled.
     /// Nothing is in progress.

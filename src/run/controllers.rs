@@ -17,7 +17,7 @@ use kube::{
 
 use crate::{
     kinds::{
-        Context, CrossTenantAccessPartner, MultiTenantOrganization,
+        Context, CrossTenantAccessPartner, CrossTenantSynchronization, MultiTenantOrganization,
         MultiTenantOrganizationMembership, Organization, TenantConnection,
     },
     reconciler::{self, Kind},
@@ -160,7 +160,7 @@ where
         .boxed()
 }
 
-/// The five controllers for one watched scope, and a future that resolves once their caches
+/// The six controllers for one watched scope, and a future that resolves once their caches
 /// have synced.
 pub(super) fn for_scope(
     client: &Client,
@@ -209,6 +209,12 @@ pub(super) fn for_scope(
         watch.api::<CrossTenantAccessPartner>(client),
         watch.config.clone(),
         move |p: CrossTenantAccessPartner| named(&by_partner, &p, &p.spec.connection_ref.name),
+    );
+    let by_sync = connections.store();
+    let connections = connections.watches(
+        watch.api::<CrossTenantSynchronization>(client),
+        watch.config.clone(),
+        move |s: CrossTenantSynchronization| named(&by_sync, &s, &s.spec.connection_ref.name),
     );
     ctx.connections.add_store(connections.store());
 
@@ -298,12 +304,35 @@ pub(super) fn for_scope(
         },
     );
 
+    // A sync configuration whose connection test failed names the partner settings that would
+    // fix it: it looks again when a CrossTenantAccessPartner in its namespace changes.
+    let syncs = woken_by_connections(
+        lean_controller::<CrossTenantSynchronization>(client, watch),
+        client,
+        watch,
+        |s| &s.spec.connection_ref.name,
+    );
+    let by_partner = syncs.store();
+    let syncs = syncs.watches(
+        watch.api::<CrossTenantAccessPartner>(client),
+        watch.config.clone(),
+        move |p: CrossTenantAccessPartner| {
+            by_partner
+                .state()
+                .into_iter()
+                .filter(|s| s.namespace() == p.namespace())
+                .map(|s| ObjectRef::from(s.as_ref()))
+                .collect::<Vec<_>>()
+        },
+    );
+
     let synced = synced(vec![
         store_ready(connections.store()),
         store_ready(organizations.store()),
         store_ready(mtos.store()),
         store_ready(memberships.store()),
         store_ready(partners.store()),
+        store_ready(syncs.store()),
     ]);
     let controllers = vec![
         drive(connections, ctx.clone(), stop.clone()),
@@ -311,6 +340,7 @@ pub(super) fn for_scope(
         drive(mtos, ctx.clone(), stop.clone()),
         drive(memberships, ctx.clone(), stop.clone()),
         drive(partners, ctx.clone(), stop.clone()),
+        drive(syncs, ctx.clone(), stop.clone()),
     ];
     (controllers, synced)
 }

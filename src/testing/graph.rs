@@ -12,10 +12,12 @@ use graph_client::{
     ApiVersion, GraphApi, GraphError, GraphResult, TokenInfo,
     auth::Credential,
     types::{
-        CrossTenantPartner, IdentitySyncPolicy, IdentitySyncTemplate, JoinRequest, MemberRole,
-        MtoMember, MtoMemberAdd, MtoWrite, MultiTenantOrganization, Organization,
+        AppRoleAssignment, AppRoleAssignmentAdd, Application, ApplicationServicePrincipal,
+        CrossTenantPartner, IdentitySyncPolicy, IdentitySyncTemplate, JoinRequest, KeyValue,
+        MemberRole, MtoMember, MtoMemberAdd, MtoWrite, MultiTenantOrganization, Organization,
         OrganizationFields, OrganizationPatch, PartnerConfigurationTemplate, PatchBody,
-        TemplateKind, TenantInformation,
+        ProvisionOnDemand, ServicePrincipal, SyncSecret, SynchronizationJob, SynchronizationSchema,
+        TemplateKind, TenantInformation, ValidateCredentials,
     },
 };
 use graph_emulator::{Emu, tokens::TokenRequest};
@@ -41,6 +43,8 @@ pub(crate) struct GraphTraffic {
     /// Failures queued by the test: the next call of that operation gets the error instead of
     /// reaching the emulator.
     pub(crate) failures: Mutex<Vec<(&'static str, GraphError)>>,
+    /// Cross-tenant synchronization, which the emulator doesn't model yet.
+    pub(crate) sync: super::sync_fake::SyncFake,
 }
 
 /// Builds in-process Graph clients over one emulator, all recording into one log.
@@ -428,6 +432,259 @@ impl GraphApi for RecordingGraph {
         Box::pin(async move {
             self.record("find_tenant_information")?;
             self.inner.find_tenant_information(v, tenant_id).await
+        })
+    }
+
+    fn instantiate_sync_template<'a>(
+        &'a self,
+        _v: ApiVersion,
+        display_name: &'a str,
+    ) -> BoxFuture<'a, GraphResult<ApplicationServicePrincipal>> {
+        Box::pin(async move {
+            self.record("instantiate_sync_template")?;
+            let (sync, t) = (&self.traffic.sync, self.tenant.as_str());
+            Ok(sync.instantiate(t, display_name))
+        })
+    }
+
+    fn find_service_principals<'a>(
+        &'a self,
+        _v: ApiVersion,
+        display_name: &'a str,
+    ) -> BoxFuture<'a, GraphResult<Vec<ServicePrincipal>>> {
+        Box::pin(async move {
+            self.record("find_service_principals")?;
+            let (sync, t) = (&self.traffic.sync, self.tenant.as_str());
+            Ok(sync.find(t, display_name))
+        })
+    }
+
+    fn get_service_principal<'a>(
+        &'a self,
+        _v: ApiVersion,
+        sp_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<ServicePrincipal>> {
+        Box::pin(async move {
+            self.record("get_service_principal")?;
+            let (sync, t) = (&self.traffic.sync, self.tenant.as_str());
+            sync.get_sp(t, sp_id)
+        })
+    }
+
+    fn delete_service_principal<'a>(
+        &'a self,
+        _v: ApiVersion,
+        sp_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.record("delete_service_principal")?;
+            let (sync, t) = (&self.traffic.sync, self.tenant.as_str());
+            sync.delete_sp(t, sp_id)
+        })
+    }
+
+    fn get_application_by_app_id<'a>(
+        &'a self,
+        _v: ApiVersion,
+        app_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<Application>> {
+        Box::pin(async move {
+            self.record("get_application_by_app_id")?;
+            let (sync, t) = (&self.traffic.sync, self.tenant.as_str());
+            sync.get_app(t, app_id)
+        })
+    }
+
+    fn delete_application<'a>(
+        &'a self,
+        _v: ApiVersion,
+        app_object_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.record("delete_application")?;
+            let (sync, t) = (&self.traffic.sync, self.tenant.as_str());
+            sync.delete_app(t, app_object_id)
+        })
+    }
+
+    fn validate_sync_credentials<'a>(
+        &'a self,
+        _v: ApiVersion,
+        sp_id: &'a str,
+        body: &'a ValidateCredentials,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.record("validate_sync_credentials")?;
+            let (sync, t) = (&self.traffic.sync, self.tenant.as_str());
+            sync.validate(t, sp_id, body)
+        })
+    }
+
+    fn list_sync_jobs<'a>(
+        &'a self,
+        _v: ApiVersion,
+        sp_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<Vec<SynchronizationJob>>> {
+        Box::pin(async move {
+            self.record("list_sync_jobs")?;
+            let (sync, t) = (&self.traffic.sync, self.tenant.as_str());
+            sync.list_jobs(t, sp_id)
+        })
+    }
+
+    fn create_sync_job<'a>(
+        &'a self,
+        _v: ApiVersion,
+        sp_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<SynchronizationJob>> {
+        Box::pin(async move {
+            self.record("create_sync_job")?;
+            let (sync, t) = (&self.traffic.sync, self.tenant.as_str());
+            sync.create_job(t, sp_id)
+        })
+    }
+
+    fn get_sync_job<'a>(
+        &'a self,
+        _v: ApiVersion,
+        sp_id: &'a str,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<SynchronizationJob>> {
+        Box::pin(async move {
+            self.record("get_sync_job")?;
+            let (sync, t) = (&self.traffic.sync, self.tenant.as_str());
+            sync.get_job(t, sp_id, job_id)
+        })
+    }
+
+    fn delete_sync_job<'a>(
+        &'a self,
+        _v: ApiVersion,
+        sp_id: &'a str,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.record("delete_sync_job")?;
+            let (sync, t) = (&self.traffic.sync, self.tenant.as_str());
+            sync.delete_job(t, sp_id, job_id)
+        })
+    }
+
+    fn start_sync_job<'a>(
+        &'a self,
+        _v: ApiVersion,
+        sp_id: &'a str,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.record("start_sync_job")?;
+            let (sync, t) = (&self.traffic.sync, self.tenant.as_str());
+            sync.start(t, sp_id, job_id, true)
+        })
+    }
+
+    fn pause_sync_job<'a>(
+        &'a self,
+        _v: ApiVersion,
+        sp_id: &'a str,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.record("pause_sync_job")?;
+            let (sync, t) = (&self.traffic.sync, self.tenant.as_str());
+            sync.start(t, sp_id, job_id, false)
+        })
+    }
+
+    fn put_sync_secrets<'a>(
+        &'a self,
+        _v: ApiVersion,
+        sp_id: &'a str,
+        secrets: &'a [SyncSecret],
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.record("put_sync_secrets")?;
+            let (sync, t) = (&self.traffic.sync, self.tenant.as_str());
+            sync.put_secrets(t, sp_id, secrets)
+        })
+    }
+
+    fn get_sync_schema<'a>(
+        &'a self,
+        _v: ApiVersion,
+        sp_id: &'a str,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<SynchronizationSchema>> {
+        Box::pin(async move {
+            self.record("get_sync_schema")?;
+            let (sync, t) = (&self.traffic.sync, self.tenant.as_str());
+            sync.get_schema(t, sp_id, job_id)
+        })
+    }
+
+    fn put_sync_schema<'a>(
+        &'a self,
+        _v: ApiVersion,
+        sp_id: &'a str,
+        job_id: &'a str,
+        schema: &'a SynchronizationSchema,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.record("put_sync_schema")?;
+            let (sync, t) = (&self.traffic.sync, self.tenant.as_str());
+            sync.put_schema(t, sp_id, job_id, schema)
+        })
+    }
+
+    fn provision_on_demand<'a>(
+        &'a self,
+        _v: ApiVersion,
+        sp_id: &'a str,
+        job_id: &'a str,
+        body: &'a ProvisionOnDemand,
+    ) -> BoxFuture<'a, GraphResult<KeyValue>> {
+        Box::pin(async move {
+            self.record("provision_on_demand")?;
+            let (sync, t) = (&self.traffic.sync, self.tenant.as_str());
+            sync.provision(t, sp_id, job_id, body)
+        })
+    }
+
+    fn list_app_role_assignments<'a>(
+        &'a self,
+        _v: ApiVersion,
+        sp_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<Vec<AppRoleAssignment>>> {
+        Box::pin(async move {
+            self.record("list_app_role_assignments")?;
+            let (sync, t) = (&self.traffic.sync, self.tenant.as_str());
+            sync.list_assignments(t, sp_id)
+        })
+    }
+
+    fn add_app_role_assignment<'a>(
+        &'a self,
+        _v: ApiVersion,
+        sp_id: &'a str,
+        body: &'a AppRoleAssignmentAdd,
+    ) -> BoxFuture<'a, GraphResult<AppRoleAssignment>> {
+        Box::pin(async move {
+            self.record("add_app_role_assignment")?;
+            let (sync, t) = (&self.traffic.sync, self.tenant.as_str());
+            sync.add_assignment(t, sp_id, body)
+        })
+    }
+
+    fn remove_app_role_assignment<'a>(
+        &'a self,
+        _v: ApiVersion,
+        sp_id: &'a str,
+        assignment_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.record("remove_app_role_assignment")?;
+            let (sync, t) = (&self.traffic.sync, self.tenant.as_str());
+            sync.remove_assignment(t, sp_id, assignment_id)
         })
     }
 

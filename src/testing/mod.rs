@@ -8,6 +8,7 @@ mod api_server;
 mod graph;
 #[path = "../../tests/support/in_process_graph.rs"]
 mod in_process_graph;
+mod sync_fake;
 
 mod create_model;
 mod membership_tests;
@@ -15,6 +16,7 @@ mod mto_tests;
 mod organization_tests;
 mod partner_tests;
 mod round_tests;
+mod sync_tests;
 mod tenant_connection_tests;
 
 use std::{sync::Arc, time::Duration};
@@ -314,6 +316,11 @@ impl Harness {
     /// The reasons of the Events recorded so far, oldest first.
     pub(crate) fn event_reasons(&self) -> Vec<String> {
         self.events().into_iter().map(|(_, r, _)| r).collect()
+    }
+
+    /// The in-process cross-tenant synchronization every client of this test sees.
+    pub(crate) fn sync(&self) -> &sync_fake::SyncFake {
+        &self.graph.sync
     }
 
     /// Act in the emulator as the built-in app in `tenant`, e.g. to seed Graph objects.

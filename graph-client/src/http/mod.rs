@@ -4,7 +4,8 @@
 //! Two layers. The transport sends one request well: `transport` (the HTTP client, the token,
 //! the Graph-root check, the retry loop), `retry` (the policy), `throttle` (the gate and the
 //! pacer) and `requests` (URLs, JSON, paging, writes). Over it, one module per Graph area makes
-//! that area's calls: `organization`, `multi_tenant_organization` and `cross_tenant`. The
+//! that area's calls: `organization`, `multi_tenant_organization`, `cross_tenant` and
+//! `synchronization`. The
 //! [`GraphApi`] impl here only boxes those calls.
 
 mod cross_tenant;
@@ -12,6 +13,7 @@ mod multi_tenant_organization;
 mod organization;
 mod requests;
 mod retry;
+mod synchronization;
 #[cfg(test)]
 mod tests;
 mod throttle;
@@ -347,6 +349,179 @@ impl GraphApi for HttpGraph {
         tenant_id: &'a str,
     ) -> BoxFuture<'a, GraphResult<TenantInformation>> {
         cross_tenant::find_tenant_information(self, v, tenant_id).boxed()
+    }
+
+    fn instantiate_sync_template<'a>(
+        &'a self,
+        v: ApiVersion,
+        display_name: &'a str,
+    ) -> BoxFuture<'a, GraphResult<ApplicationServicePrincipal>> {
+        synchronization::instantiate_sync_template(self, v, display_name).boxed()
+    }
+
+    fn find_service_principals<'a>(
+        &'a self,
+        v: ApiVersion,
+        display_name: &'a str,
+    ) -> BoxFuture<'a, GraphResult<Vec<ServicePrincipal>>> {
+        synchronization::find_service_principals(self, v, display_name).boxed()
+    }
+
+    fn get_service_principal<'a>(
+        &'a self,
+        v: ApiVersion,
+        sp_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<ServicePrincipal>> {
+        synchronization::get_service_principal(self, v, sp_id).boxed()
+    }
+
+    fn delete_service_principal<'a>(
+        &'a self,
+        v: ApiVersion,
+        sp_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        synchronization::delete_service_principal(self, v, sp_id).boxed()
+    }
+
+    fn get_application_by_app_id<'a>(
+        &'a self,
+        v: ApiVersion,
+        app_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<Application>> {
+        synchronization::get_application_by_app_id(self, v, app_id).boxed()
+    }
+
+    fn delete_application<'a>(
+        &'a self,
+        v: ApiVersion,
+        app_object_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        synchronization::delete_application(self, v, app_object_id).boxed()
+    }
+
+    fn validate_sync_credentials<'a>(
+        &'a self,
+        v: ApiVersion,
+        sp_id: &'a str,
+        body: &'a ValidateCredentials,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        synchronization::validate_sync_credentials(self, v, sp_id, body).boxed()
+    }
+
+    fn list_sync_jobs<'a>(
+        &'a self,
+        v: ApiVersion,
+        sp_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<Vec<SynchronizationJob>>> {
+        synchronization::list_sync_jobs(self, v, sp_id).boxed()
+    }
+
+    fn create_sync_job<'a>(
+        &'a self,
+        v: ApiVersion,
+        sp_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<SynchronizationJob>> {
+        synchronization::create_sync_job(self, v, sp_id).boxed()
+    }
+
+    fn get_sync_job<'a>(
+        &'a self,
+        v: ApiVersion,
+        sp_id: &'a str,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<SynchronizationJob>> {
+        synchronization::get_sync_job(self, v, sp_id, job_id).boxed()
+    }
+
+    fn delete_sync_job<'a>(
+        &'a self,
+        v: ApiVersion,
+        sp_id: &'a str,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        synchronization::delete_sync_job(self, v, sp_id, job_id).boxed()
+    }
+
+    fn start_sync_job<'a>(
+        &'a self,
+        v: ApiVersion,
+        sp_id: &'a str,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        synchronization::job_action(self, v, sp_id, job_id, true).boxed()
+    }
+
+    fn pause_sync_job<'a>(
+        &'a self,
+        v: ApiVersion,
+        sp_id: &'a str,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        synchronization::job_action(self, v, sp_id, job_id, false).boxed()
+    }
+
+    fn put_sync_secrets<'a>(
+        &'a self,
+        v: ApiVersion,
+        sp_id: &'a str,
+        secrets: &'a [SyncSecret],
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        synchronization::put_sync_secrets(self, v, sp_id, secrets).boxed()
+    }
+
+    fn get_sync_schema<'a>(
+        &'a self,
+        v: ApiVersion,
+        sp_id: &'a str,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<SynchronizationSchema>> {
+        synchronization::get_sync_schema(self, v, sp_id, job_id).boxed()
+    }
+
+    fn put_sync_schema<'a>(
+        &'a self,
+        v: ApiVersion,
+        sp_id: &'a str,
+        job_id: &'a str,
+        schema: &'a SynchronizationSchema,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        synchronization::put_sync_schema(self, v, sp_id, job_id, schema).boxed()
+    }
+
+    fn provision_on_demand<'a>(
+        &'a self,
+        v: ApiVersion,
+        sp_id: &'a str,
+        job_id: &'a str,
+        body: &'a ProvisionOnDemand,
+    ) -> BoxFuture<'a, GraphResult<KeyValue>> {
+        synchronization::provision_on_demand(self, v, sp_id, job_id, body).boxed()
+    }
+
+    fn list_app_role_assignments<'a>(
+        &'a self,
+        v: ApiVersion,
+        sp_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<Vec<AppRoleAssignment>>> {
+        synchronization::list_app_role_assignments(self, v, sp_id).boxed()
+    }
+
+    fn add_app_role_assignment<'a>(
+        &'a self,
+        v: ApiVersion,
+        sp_id: &'a str,
+        body: &'a AppRoleAssignmentAdd,
+    ) -> BoxFuture<'a, GraphResult<AppRoleAssignment>> {
+        synchronization::add_app_role_assignment(self, v, sp_id, body).boxed()
+    }
+
+    fn remove_app_role_assignment<'a>(
+        &'a self,
+        v: ApiVersion,
+        sp_id: &'a str,
+        assignment_id: &'a str,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        synchronization::remove_app_role_assignment(self, v, sp_id, assignment_id).boxed()
     }
 
     fn refresh_token_info(&self) -> BoxFuture<'_, GraphResult<TokenInfo>> {

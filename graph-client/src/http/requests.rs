@@ -101,19 +101,22 @@ impl HttpGraph {
     }
 }
 
-/// An id placed in a URL path (a tenant's, an organization's). Ids come from validated specs or
-/// from status and annotations a user can edit, and a path is no place to trust either:
-/// anything beyond letters, digits, `-` and `.` is refused before a request is built.
+/// An id placed in a URL path (a tenant's, an organization's, a sync job's, an app-role
+/// assignment's). Ids come from validated specs or from status and annotations a user can
+/// edit, and a path is no place to trust either: anything beyond letters, digits, `-`, `_`
+/// and `.` is refused before a request is built. (`_` is in app-role assignment ids, which are
+/// base64url; like `-` and `.` it means nothing in a path. A segment of dots alone is refused.)
 pub(super) fn path_segment<'a>(what: &'static str, s: &'a str) -> GraphResult<&'a str> {
     if !s.is_empty()
         && s.len() <= 256
         && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+        && !s.bytes().all(|b| b == b'.')
     {
         Ok(s)
     } else {
         Err(GraphError::InvalidArgument(format!(
-            "{what} {s:?} cannot go into a URL path (letters, digits, '-' and '.' only)"
+            "{what} {s:?} cannot go into a URL path (letters, digits, '-', '_' and '.' only)"
         )))
     }
 }

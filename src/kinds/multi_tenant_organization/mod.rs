@@ -204,6 +204,12 @@ pub struct TopologyEntry {
     /// tenant. Unset as for partnerSettings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inbound_sync: Option<bool>,
+    /// The owner tenant syncs its users out to this tenant: the state of the sync job
+    /// (Active, NotRun, Paused, Quarantine; Pending before the job exists) of the
+    /// CrossTenantSynchronization declared for the pair on the same connection in this
+    /// namespace. Unset when none is declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_out: Option<String>,
 }
 
 crate::reconciler::kind_status!(MultiTenantOrganizationStatus);

@@ -311,11 +311,13 @@ pub(crate) fn lookups_needed(
 }
 
 /// The topology seen from the owner tenant: each member, and whether the owner has partner
-/// settings and inbound identity sync for it (`partners` is `None` when they can't be read).
-/// Also "active/all".
+/// settings and inbound identity sync for it (`partners` is `None` when they can't be read),
+/// and the state of the sync out to it (`syncs_out`: target tenant, job state, for the
+/// CrossTenantSynchronizations declared on the owner's connection). Also "active/all".
 pub(crate) fn topology(
     members: &[MtoMember],
     partners: Option<&[CrossTenantPartner]>,
+    syncs_out: &[(String, String)],
     owner_tenant_id: &str,
 ) -> (Vec<TopologyEntry>, String) {
     let entries: Vec<TopologyEntry> = members
@@ -342,6 +344,11 @@ pub(crate) fn topology(
                         .and_then(|u| u.is_sync_allowed)
                         == Some(true)
                 }),
+                sync_out: syncs_out
+                    .iter()
+                    .filter(|_| !itself)
+                    .find(|(target, _)| target.eq_ignore_ascii_case(&m.tenant_id))
+                    .map(|(_, state)| state.clone()),
             }
         })
         .collect();
@@ -563,7 +570,8 @@ mod tests {
             }),
             ..Default::default()
         }];
-        let (entries, active) = topology(&members, Some(&partners), "owner");
+        let syncs = [("a".to_string(), "Active".to_string())];
+        let (entries, active) = topology(&members, Some(&partners), &syncs, "owner");
         assert_eq!(active, "2/3");
         assert_eq!(
             entries[0].partner_settings, None,
@@ -577,7 +585,15 @@ mod tests {
             (entries[2].partner_settings, entries[2].inbound_sync),
             (Some(false), Some(false))
         );
-        let (unknown, _) = topology(&members, None, "owner");
+        assert_eq!(
+            entries
+                .iter()
+                .map(|e| e.sync_out.as_deref())
+                .collect::<Vec<_>>(),
+            [None, Some("Active"), None],
+            "users sync out to a, and to no other"
+        );
+        let (unknown, _) = topology(&members, None, &[], "owner");
         assert!(unknown.iter().all(|e| e.partner_settings.is_none()));
     }
 

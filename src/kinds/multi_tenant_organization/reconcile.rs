@@ -221,7 +221,9 @@ impl Kind for MultiTenantOrganization {
             } else {
                 None
             };
-            let (entries, active) = topology(&members, partners.as_deref(), &tenant_id);
+            let syncs =
+                syncs_out(ctx, &round.namespace(), &round.obj.spec.connection_ref.name).await?;
+            let (entries, active) = topology(&members, partners.as_deref(), &syncs, &tenant_id);
             round.status.topology = entries;
             round.status.active = Some(active);
             if !ops.is_empty() {
@@ -380,4 +382,31 @@ fn record(status: &mut MultiTenantOrganizationStatus, mto: &GraphMto) {
             .and_then(|t| t.checked_add(jiff::SignedDuration::from_hours(2)).ok())
             .map(|t| t.to_string());
     }
+}
+
+/// The sync configurations declared on `connection` in `namespace`: (target tenant, job state,
+/// or Pending before the job exists), for the topology.
+async fn syncs_out(
+    ctx: &Context,
+    namespace: &str,
+    connection: &str,
+) -> Result<Vec<(String, String)>> {
+    let syncs = kube::Api::<crate::kinds::CrossTenantSynchronization>::namespaced(
+        ctx.base.client.clone(),
+        namespace,
+    )
+    .list(&kube::api::ListParams::default())
+    .await?
+    .items;
+    Ok(syncs
+        .into_iter()
+        .filter(|s| s.spec.connection_ref.name == connection)
+        .map(|s| {
+            let state = s
+                .status
+                .and_then(|st| st.job_state)
+                .unwrap_or_else(|| "Pending".into());
+            (s.spec.target_tenant_id, state)
+        })
+        .collect())
 }

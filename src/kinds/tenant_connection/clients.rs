@@ -466,6 +466,10 @@ fn also_granted_by(role: &str) -> &'static [&'static str] {
             "Directory.ReadWrite.All",
         ],
         "Policy.Read.All" => &["Policy.ReadWrite.CrossTenantAccess"],
+        // The synchronization calls' tables list the ReadWrite permission as also granting
+        // the Read one (e.g. "Get synchronizationJob", "List servicePrincipals").
+        "Application.Read.All" => &["Application.ReadWrite.All", "Directory.Read.All"],
+        "Synchronization.Read.All" => &["Synchronization.ReadWrite.All"],
         _ => &[],
     }
 }

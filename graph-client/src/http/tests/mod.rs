@@ -6,6 +6,7 @@ mod isolation;
 mod pacer;
 mod retries;
 mod retry_policy;
+mod synchronization;
 
 use std::{sync::Arc, time::Duration};
 
