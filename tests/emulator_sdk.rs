@@ -120,8 +120,8 @@ async fn microsoft_python_sdks_accept_the_emulator() {
     );
     assert!(out.status.success(), "Python SDK tests failed:\n{log}");
     assert!(
-        log.contains("10 passed"),
-        "expected 10 SDK tests to pass:\n{log}"
+        log.contains("11 passed"),
+        "expected 11 SDK tests to pass:\n{log}"
     );
 
     // What the libraries actually did, from the emulator's side.
@@ -186,6 +186,10 @@ async fn microsoft_python_sdks_accept_the_emulator() {
         "GET",
         &format!("/v1.0/tenantRelationships/findTenantInformationByTenantId(tenantId='{TB}')")
     ));
+    const CTAP: &str = "/v1.0/policies/crossTenantAccessPolicy";
+    assert!(saw("PATCH", &format!("{CTAP}/default")));
+    assert!(saw("POST", &format!("{CTAP}/default/resetToSystemDefault")));
+    assert!(saw("PATCH", CTAP));
     // Every Graph call by the SDKs succeeded, except the refusals the Python tests provoke.
     let mut refused: Vec<(String, u64, String)> = journal
         .iter()
@@ -220,6 +224,9 @@ async fn microsoft_python_sdks_accept_the_emulator() {
         ("GET", 404, &format!("/v1.:{PARTNER}")),
         ("GET", 404, "/v1.:findTenantInformationByTenantId"),
         ("POST", 409, "/bet:partners"),
+        ("PATCH", 400, "/v1.:default"),
+        ("PATCH", 400, "/v1.:default"),
+        ("PATCH", 400, "/v1.:crossTenantAccessPolicy"),
     ]
     .into_iter()
     .map(|(m, s, p)| (m.to_string(), s, p.to_string()))

@@ -33,7 +33,10 @@ use super::config::{EmulatorConfig, TenantConfig, roles};
 use crate::wire::Cloud;
 use crate::wire::{JOIN_RESET_TENANT_ID, MemberRole, MemberState, ProcessingStatus};
 
-pub use cross_tenant::{CrossTenantOptions, NestedPatch, PartnerDefaults, TemplateKind};
+pub use cross_tenant::{
+    CLOUD_ENDPOINTS, CrossTenantOptions, NestedPatch, POLICY_SIZE_LIMIT, PartnerDefaults,
+    TemplateKind,
+};
 pub use mto::MtoTimings;
 use mto::{JoinRecord, Membership, Mto};
 use mto_wire::{join_json, member_json, mto_json};
