@@ -89,7 +89,9 @@ impl ProcessingStatus {
 }
 
 mod cross_tenant;
+mod cross_tenant_default;
 pub use cross_tenant::*;
+pub use cross_tenant_default::*;
 
 /// `privacyProfile`
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -215,6 +215,8 @@ fn default_json(p: &PolicyState, cloud: Cloud) -> Value {
 
 fn policy_json(p: &PolicyState, cloud: Cloud) -> Value {
     let mut o = json!({
+        // As the documented example shows it (crosstenantaccesspolicy-get.md).
+        "@odata.type": "#microsoft.graph.crossTenantAccessPolicy",
         "id": p.id,
         "deletedDateTime": null,
         "displayName": p.display_name,
