@@ -6,6 +6,8 @@
 //! the templates step).
 
 pub(crate) mod access_settings;
+pub(crate) mod claim;
+pub mod cross_tenant_access_default;
 pub mod cross_tenant_access_partner;
 pub mod multi_tenant_organization;
 pub mod multi_tenant_organization_membership;
@@ -18,6 +20,7 @@ use kube::CustomResourceExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use cross_tenant_access_default::CrossTenantAccessDefault;
 pub use cross_tenant_access_partner::CrossTenantAccessPartner;
 pub use multi_tenant_organization::MultiTenantOrganization;
 pub use multi_tenant_organization_membership::MultiTenantOrganizationMembership;
@@ -34,6 +37,7 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         MultiTenantOrganization::crd(),
         MultiTenantOrganizationMembership::crd(),
         CrossTenantAccessPartner::crd(),
+        CrossTenantAccessDefault::crd(),
     ]
 }
 

@@ -17,7 +17,7 @@ use kube::{
 
 use crate::{
     kinds::{
-        Context, CrossTenantAccessPartner, MultiTenantOrganization,
+        Context, CrossTenantAccessDefault, CrossTenantAccessPartner, MultiTenantOrganization,
         MultiTenantOrganizationMembership, Organization, TenantConnection,
     },
     reconciler::{self, Kind},
@@ -160,7 +160,7 @@ where
         .boxed()
 }
 
-/// The five controllers for one watched scope, and a future that resolves once their caches
+/// The six controllers for one watched scope, and a future that resolves once their caches
 /// have synced.
 pub(super) fn for_scope(
     client: &Client,
@@ -209,6 +209,12 @@ pub(super) fn for_scope(
         watch.api::<CrossTenantAccessPartner>(client),
         watch.config.clone(),
         move |p: CrossTenantAccessPartner| named(&by_partner, &p, &p.spec.connection_ref.name),
+    );
+    let by_default = connections.store();
+    let connections = connections.watches(
+        watch.api::<CrossTenantAccessDefault>(client),
+        watch.config.clone(),
+        move |d: CrossTenantAccessDefault| named(&by_default, &d, &d.spec.connection_ref.name),
     );
     ctx.connections.add_store(connections.store());
 
@@ -298,12 +304,43 @@ pub(super) fn for_scope(
         },
     );
 
+    // The tenant's default settings. One resource per tenant holds the claim: those stalled on
+    // a Conflict look again at once when another changes or goes.
+    let defaults = woken_by_connections(
+        lean_controller::<CrossTenantAccessDefault>(client, watch),
+        client,
+        watch,
+        |d| &d.spec.connection_ref.name,
+    );
+    let in_conflict = defaults.store();
+    let defaults = defaults.watches(
+        watch.api::<CrossTenantAccessDefault>(client),
+        watch.config.clone(),
+        move |changed: CrossTenantAccessDefault| {
+            in_conflict
+                .state()
+                .into_iter()
+                .filter(|d| d.uid() != changed.uid())
+                .filter(|d| {
+                    d.status
+                        .as_ref()
+                        .and_then(|s| {
+                            crate::reconciler::find(&s.conditions, crate::reconciler::READY)
+                        })
+                        .is_some_and(|c| c.reason == "Conflict")
+                })
+                .map(|d| ObjectRef::from(d.as_ref()))
+                .collect::<Vec<_>>()
+        },
+    );
+
     let synced = synced(vec![
         store_ready(connections.store()),
         store_ready(organizations.store()),
         store_ready(mtos.store()),
         store_ready(memberships.store()),
         store_ready(partners.store()),
+        store_ready(defaults.store()),
     ]);
     let controllers = vec![
         drive(connections, ctx.clone(), stop.clone()),
@@ -311,6 +348,7 @@ pub(super) fn for_scope(
         drive(mtos, ctx.clone(), stop.clone()),
         drive(memberships, ctx.clone(), stop.clone()),
         drive(partners, ctx.clone(), stop.clone()),
+        drive(defaults, ctx.clone(), stop.clone()),
     ];
     (controllers, synced)
 }

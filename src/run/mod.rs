@@ -26,8 +26,8 @@ pub use args::RunArgs;
 
 use crate::{
     kinds::{
-        self, CrossTenantAccessPartner, MultiTenantOrganization, MultiTenantOrganizationMembership,
-        Organization, TenantConnection,
+        self, CrossTenantAccessDefault, CrossTenantAccessPartner, MultiTenantOrganization,
+        MultiTenantOrganizationMembership, Organization, TenantConnection,
         tenant_connection::{AccessPolicy, Connections, HttpGraphFactory},
     },
     reconciler::{self, Metrics, Settings},
@@ -164,6 +164,10 @@ async fn check_crds(client: &Client, scope: Option<&str>) -> Result<(), BoxError
         (
             "crosstenantaccesspartners.graphorg.io",
             usable::<CrossTenantAccessPartner>(client, scope).await,
+        ),
+        (
+            "crosstenantaccessdefaults.graphorg.io",
+            usable::<CrossTenantAccessDefault>(client, scope).await,
         ),
     ] {
         if let Err(e) = check {

@@ -10,6 +10,7 @@ mod graph;
 mod in_process_graph;
 
 mod create_model;
+mod default_policy_tests;
 mod membership_tests;
 mod mto_tests;
 mod organization_tests;
