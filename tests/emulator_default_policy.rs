@@ -354,3 +354,73 @@ async fn national_clouds_lack_tenant_restrictions_and_allowed_cloud_endpoints() 
         assert!(e.get(DEFAULT, &ta).await.json["tenantRestrictions"].is_object());
     }
 }
+
+#[tokio::test]
+async fn partner_tenant_restrictions_exist_only_where_the_schema_has_them() {
+    let mut cfg = config();
+    cfg.tenants[1].cloud = Cloud::USGovernment;
+    let e = start_with(cfg, Default::default()).await;
+    let (ta, tb) = (e.token(TA).await, e.token(TB).await);
+    let tr = json!({"usersAndGroups": all("allowed", "AllUsers", "user"),
+                    "applications": all("allowed", "AllApplications", "application")});
+    let partners = format!("{CTAP}/partners");
+
+    // Global: created with it, read back with every member, PATCHed.
+    let r = e
+        .send(
+            Method::POST,
+            &partners,
+            Some(&ta),
+            Some(&json!({"tenantId": TB, "tenantRestrictions": tr})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let got = e.get(&format!("{partners}/{TB}"), &ta).await.json;
+    assert_eq!(
+        got["tenantRestrictions"],
+        json!({"usersAndGroups": all("allowed", "AllUsers", "user"),
+               "applications": all("allowed", "AllApplications", "application"),
+               "devices": null})
+    );
+    let r = patch(
+        &e,
+        &format!("{partners}/{TB}"),
+        &ta,
+        json!({"tenantRestrictions": null}),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert!(
+        e.get(&format!("{partners}/{TB}"), &ta).await.json["tenantRestrictions"].is_null(),
+        "null: inherit the default"
+    );
+
+    // Azure Government: not shown, refused naming it.
+    let r = e
+        .send(
+            Method::POST,
+            &partners,
+            Some(&tb),
+            Some(&json!({"tenantId": TA, "tenantRestrictions": tr})),
+        )
+        .await;
+    assert_error(&r, 400, "BadRequest", "'tenantRestrictions'");
+    let r = e
+        .send(
+            Method::POST,
+            &partners,
+            Some(&tb),
+            Some(&json!({"tenantId": TA})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(r.json.get("tenantRestrictions").is_none(), "{}", r.text);
+    let r = patch(
+        &e,
+        &format!("{partners}/{TA}"),
+        &tb,
+        json!({"tenantRestrictions": tr}),
+    )
+    .await;
+    assert_error(&r, 400, "BadRequest", "'tenantRestrictions'");
+}

@@ -14,6 +14,7 @@ mod default_policy_tests;
 mod membership_tests;
 mod mto_tests;
 mod organization_tests;
+mod partner_restrictions_tests;
 mod partner_tests;
 mod round_tests;
 mod tenant_connection_tests;
