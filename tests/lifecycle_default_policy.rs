@@ -1,7 +1,8 @@
 //! The tenant's default cross-tenant access settings on the real API server against the
 //! emulator: created Ready, a spec change is exactly one minimal PATCH, a resync writes
 //! nothing, a second resource for the tenant is refused, Observe writes nothing and reports
-//! drift, and on delete Reset calls resetToSystemDefault while Orphan doesn't.
+//! drift, and on delete Reset calls resetToSystemDefault while Orphan doesn't; a refused resource
+//! takes over once the holder goes.
 
 mod common;
 
@@ -30,9 +31,13 @@ async fn setup(prefix: &str) -> (String, Emulator, Proc) {
 }
 
 fn default_policy(name: &str, conn: &str, spec: &str) -> String {
+    with_resync(name, conn, spec, "10s")
+}
+
+fn with_resync(name: &str, conn: &str, spec: &str, resync: &str) -> String {
     format!(
         "apiVersion: graphorg.io/v1alpha1\nkind: CrossTenantAccessDefault\nmetadata:\n  name: {name}\n  \
-         annotations: {{graphorg.io/resync-interval: 10s}}\nspec:\n  connectionRef: {{name: {conn}}}\n{spec}"
+         annotations: {{graphorg.io/resync-interval: {resync}}}\nspec:\n  connectionRef: {{name: {conn}}}\n{spec}"
     )
 }
 
@@ -240,4 +245,40 @@ async fn create_change_resync_conflict_observe_and_delete_with_reset_or_orphan()
     let b_now = policy_of(&emulator, TENANT_B).await;
     assert_eq!(b_now["default"]["isServiceDefault"], false);
     assert_eq!(b_now["default"]["inboundTrust"]["isMfaAccepted"], true);
+}
+
+#[tokio::test]
+async fn a_conflict_clears_when_the_claims_holder_goes() {
+    let (ns, emulator, _operator) = setup("life-default-claim").await;
+    apply(
+        &ns,
+        &default_policy("first", "conn-a", "  inboundTrust: {isMfaAccepted: true}\n"),
+    );
+    wait_condition(&ns, "crosstenantaccessdefault", "first", "Ready", WAIT).await;
+    apply(
+        &ns,
+        &with_resync(
+            "second",
+            "conn-a",
+            "  inboundTrust: {isMfaAccepted: false}\n",
+            "1h",
+        ),
+    );
+    eventually(WAIT, "second Conflict", || async {
+        let o = get_json(&ns, "crosstenantaccessdefault", "second")?;
+        condition(&o, "Ready")
+            .is_some_and(|c| c.1 == "Conflict")
+            .then_some(())
+    })
+    .await;
+
+    // The holder goes (Orphan: the settings stay); the second takes the claim at once, woken
+    // by the first's deletion rather than its resync (an hour away).
+    delete(&ns, "first");
+    let second = wait_condition(&ns, "crosstenantaccessdefault", "second", "Ready", WAIT).await;
+    assert_eq!(condition(&second, "Ready").unwrap().1, "Updated");
+    assert_eq!(
+        policy_of(&emulator, TENANT_A).await["default"]["inboundTrust"]["isMfaAccepted"],
+        false
+    );
 }
