@@ -180,3 +180,48 @@ async fn deletion_policy_reset_resets_to_the_system_default_and_orphan_does_not(
         );
     }
 }
+
+#[tokio::test]
+async fn a_national_cloud_refuses_the_fields_its_schema_lacks_before_any_graph_call() {
+    let h = Harness::new().await;
+    let spec: crate::kinds::tenant_connection::TenantConnectionSpec =
+        serde_json::from_value(json!({
+            "tenantId": DEFAULT_TENANT_A,
+            "clientId": super::DEFAULT_CLIENT_ID,
+            "cloud": "USGovernment",
+            "clientSecret": {"secretRef": {"name": "gov-secret", "key": "clientSecret"}},
+        }))
+        .expect("a valid spec");
+    h.secret("gov-secret", super::DEFAULT_CLIENT_SECRET);
+    h.api.seed(&crate::kinds::TenantConnection {
+        metadata: kube::api::ObjectMeta {
+            name: Some("gov".into()),
+            namespace: Some(super::NS.into()),
+            finalizers: Some(vec![crate::reconciler::CLEANUP_FINALIZER.into()]),
+            ..Default::default()
+        },
+        spec,
+        status: None,
+    });
+    h.reconcile_stored::<crate::kinds::TenantConnection>("gov")
+        .await
+        .expect("the connection's round");
+    let conn: crate::kinds::TenantConnection = h.stored("gov");
+    let (status, reason, message) = ready(conn.status.as_ref().map(|s| &s.conditions[..]));
+    assert_eq!(status, "True", "{reason}: {message}");
+    h.forget_traffic();
+
+    let d: CrossTenantAccessDefault = h.seed(json!({"metadata": {"name": "gov"}, "spec": {
+        "connectionRef": {"name": "gov"},
+        "inboundTrust": {"isMfaAccepted": true},
+        "allowedCloudEndpoints": ["microsoftonline.com"]}}));
+    let action = h.reconcile(d).await.expect("the round");
+    crate::testing::assert_stalled_until_resync(&action);
+    let (status, reason, message) = verdict(&h.stored("gov"));
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "InvalidSpec"));
+    assert!(
+        message.contains("allowedCloudEndpoints") && message.contains("USGovernment cloud"),
+        "{message}"
+    );
+    assert!(h.graph_api_calls().is_empty(), "{:?}", h.graph_api_calls());
+}
