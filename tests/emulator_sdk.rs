@@ -120,8 +120,8 @@ async fn microsoft_python_sdks_accept_the_emulator() {
     );
     assert!(out.status.success(), "Python SDK tests failed:\n{log}");
     assert!(
-        log.contains("12 passed"),
-        "expected 12 SDK tests to pass:\n{log}"
+        log.contains("13 passed"),
+        "expected 13 SDK tests to pass:\n{log}"
     );
 
     // What the libraries actually did, from the emulator's side.
@@ -207,6 +207,10 @@ async fn microsoft_python_sdks_accept_the_emulator() {
             "no successful {method} …{suffix} by the SDK"
         );
     }
+    const CTAP: &str = "/v1.0/policies/crossTenantAccessPolicy";
+    assert!(saw("PATCH", &format!("{CTAP}/default")));
+    assert!(saw("POST", &format!("{CTAP}/default/resetToSystemDefault")));
+    assert!(saw("PATCH", CTAP));
     // Every Graph call by the SDKs succeeded, except the refusals the Python tests provoke.
     let mut refused: Vec<(String, u64, String)> = journal
         .iter()
@@ -247,6 +251,9 @@ async fn microsoft_python_sdks_accept_the_emulator() {
         ("PATCH", 404, "/v1.:schema"),
         ("GET", 404, "/v1.:00000000-0000-4000-8000-00000000dead"),
         ("GET", 404, "/v1.:jobs"),
+        ("PATCH", 400, "/v1.:default"),
+        ("PATCH", 400, "/v1.:default"),
+        ("PATCH", 400, "/v1.:crossTenantAccessPolicy"),
     ]
     .into_iter()
     .map(|(m, s, p)| (m.to_string(), s, p.to_string()))

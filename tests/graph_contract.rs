@@ -944,6 +944,41 @@ async fn call_client(
                 .map_err(fail)?;
             Value::Null
         }
+        "get_default_policy" => {
+            let d = g.get_default_policy(v).await.map_err(fail)?;
+            same(
+                "isServiceDefault",
+                &doc["isServiceDefault"],
+                json!(d.is_service_default),
+                &mut errs,
+            );
+            check_settings(&d.settings, doc, &mut errs);
+            to_json(&d)
+        }
+        "update_default_policy" => {
+            g.update_default_policy(v, &req_obj()).await.map_err(fail)?;
+            Value::Null
+        }
+        "reset_default_policy" => {
+            g.reset_default_policy(v).await.map_err(fail)?;
+            Value::Null
+        }
+        "get_cross_tenant_policy" => {
+            let p = g.get_cross_tenant_policy(v).await.map_err(fail)?;
+            same(
+                "displayName",
+                &doc["displayName"],
+                json!(p.display_name),
+                &mut errs,
+            );
+            to_json(&p)
+        }
+        "update_cross_tenant_policy" => {
+            g.update_cross_tenant_policy(v, &req_obj())
+                .await
+                .map_err(fail)?;
+            Value::Null
+        }
         "find_tenant_information" => {
             let t = g
                 .find_tenant_information(v, f.param("id"))
@@ -1584,6 +1619,8 @@ fn answer_of(f: &Fixture) -> Answer {
         "get_partner" | "create_partner" => Entity(&PARTNER),
         "get_identity_sync" => Entity(&IDENTITY_SYNC),
         "find_tenant_information" => Entity(&TENANT_INFORMATION),
+        "get_default_policy" => Entity(&DEFAULT_POLICY),
+        "get_cross_tenant_policy" => Entity(&CROSS_TENANT_POLICY),
         _ => NoContent,
     }
 }
@@ -1906,6 +1943,67 @@ const OWNER: &str = "1fd6544e-e994-4de2-9f1b-787b51c7d325";
 const FABRIKAM: &str = "4a12efe6-aa14-4d03-8dff-88fc89e2e2ad";
 const WOODGROVE: &str = "5036a0a0-a7a4-4933-9086-5dd54535dd6e";
 const LOOKED_UP: &str = "6babcaad-604b-40ac-a9d7-9fd97c0b779f";
+const B2B_IDENTITY_PROVIDER: &[&str] = &[
+    "azureActiveDirectory",
+    "externalFederation",
+    "socialIdentityProviders",
+    "emailOneTimePasscode",
+    "microsoftAccount",
+    "defaultConfiguredIdp",
+    "unknownFutureValue",
+];
+const IDP_CONFIGURATION: Ty = Ty {
+    name: "defaultInvitationRedemptionIdentityProviderConfiguration",
+    props: &[
+        (
+            "primaryIdentityProviderPrecedenceOrder",
+            K::Coll(&K::Enum(B2B_IDENTITY_PROVIDER)),
+        ),
+        ("fallbackIdentityProvider", K::Enum(B2B_IDENTITY_PROVIDER)),
+    ],
+};
+const APP_SERVICE_CONNECT: Ty = Ty {
+    name: "crossTenantAccessPolicyAppServiceConnectSetting",
+    props: &[("applications", K::Obj(&TARGET_CONFIGURATION))],
+};
+const M365_INBOUND: Ty = Ty {
+    name: "crossTenantAccessPolicyM365CollaborationInboundSetting",
+    props: &[("users", K::Obj(&TARGET_CONFIGURATION))],
+};
+const M365_OUTBOUND: Ty = Ty {
+    name: "crossTenantAccessPolicyM365CollaborationOutboundSetting",
+    props: &[("usersAndGroups", K::Obj(&TARGET_CONFIGURATION))],
+};
+const DEFAULT_POLICY: Ty = Ty {
+    name: "crossTenantAccessPolicyConfigurationDefault",
+    props: &[
+        ("isServiceDefault", K::Bool),
+        ("automaticUserConsentSettings", K::Obj(&INBOUND_OUTBOUND)),
+        ("inboundTrust", K::Obj(&INBOUND_TRUST)),
+        ("b2bCollaborationInbound", K::Obj(&B2B_SETTING)),
+        ("b2bCollaborationOutbound", K::Obj(&B2B_SETTING)),
+        ("b2bDirectConnectInbound", K::Obj(&B2B_SETTING)),
+        ("b2bDirectConnectOutbound", K::Obj(&B2B_SETTING)),
+        ("tenantRestrictions", K::Obj(&TENANT_RESTRICTIONS)),
+        (
+            "invitationRedemptionIdentityProviderConfiguration",
+            K::Obj(&IDP_CONFIGURATION),
+        ),
+        ("appServiceConnectInbound", K::Obj(&APP_SERVICE_CONNECT)),
+        ("m365CollaborationInbound", K::Obj(&M365_INBOUND)),
+        ("m365CollaborationOutbound", K::Obj(&M365_OUTBOUND)),
+    ],
+};
+const CROSS_TENANT_POLICY: Ty = Ty {
+    name: "crossTenantAccessPolicy",
+    props: &[
+        ("id", K::Str),
+        ("deletedDateTime", K::Str),
+        ("displayName", K::Str),
+        ("description", K::Str),
+        ("allowedCloudEndpoints", STRS),
+    ],
+};
 const ZERO_TENANT: &str = "00000000-0000-0000-0000-000000000000";
 
 fn contract_config() -> EmulatorConfig {
@@ -2181,6 +2279,12 @@ async fn run_scenario(s: &mut Scenario<'_>, f: &Fixture) {
             s.observe_requests(OWNER, f).await;
         }
         "find_tenant_information" => s.observe_requests(OWNER, f).await,
+        "get_default_policy" | "get_cross_tenant_policy" => {
+            s.observe(OWNER, f, None, 0, "service default").await;
+        }
+        "update_default_policy" | "reset_default_policy" | "update_cross_tenant_policy" => {
+            s.observe_requests(OWNER, f).await;
+        }
         other => panic!("no emulator scenario for {other}"),
     }
 }
@@ -2310,7 +2414,12 @@ contract_tests!(
     create_identity_sync,
     update_identity_sync,
     delete_identity_sync,
-    find_tenant_information;
+    find_tenant_information,
+    get_cross_tenant_policy,
+    update_cross_tenant_policy,
+    get_default_policy,
+    update_default_policy,
+    reset_default_policy;
     // Cross-tenant synchronization: the client's side only, until the emulator models these
     // calls (its tests then move above).
     client only:

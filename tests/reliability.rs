@@ -1864,12 +1864,14 @@ async fn absurd_annotations_on_every_kind_are_named_and_never_crash_the_operator
             )
         ),
     );
+    apply(&ns, &head("CrossTenantAccessDefault", "defaults", "1e309s"));
     for (kind, name) in [
         ("tenantconnection", "conn"),
         ("organization", "org"),
         ("multitenantorganization", "mto"),
         ("multitenantorganizationmembership", "join"),
         ("crosstenantaccesspartner", "partner"),
+        ("crosstenantaccessdefault", "defaults"),
     ] {
         eventually(
             Duration::from_secs(60),
@@ -1901,7 +1903,7 @@ async fn absurd_annotations_on_every_kind_are_named_and_never_crash_the_operator
     figures(
         "absurd annotations",
         &[
-            ("kinds", "5 of 5 name the annotation in a condition".into()),
+            ("kinds", "6 of 6 name the annotation in a condition".into()),
             ("operator restarts", "0".into()),
         ],
     );

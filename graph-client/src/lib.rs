@@ -228,6 +228,28 @@ pub trait GraphApi: Send + Sync {
         tenant_id: &'a str,
     ) -> BoxFuture<'a, GraphResult<()>>;
 
+    /// `GET /policies/crossTenantAccessPolicy` (its `allowedCloudEndpoints`).
+    fn get_cross_tenant_policy(
+        &self,
+        v: ApiVersion,
+    ) -> BoxFuture<'_, GraphResult<CrossTenantAccessPolicy>>;
+    /// `PATCH /policies/crossTenantAccessPolicy` with only the properties that differ.
+    fn update_cross_tenant_policy<'a>(
+        &'a self,
+        v: ApiVersion,
+        patch: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<()>>;
+    /// `GET /policies/crossTenantAccessPolicy/default`.
+    fn get_default_policy(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<DefaultPolicy>>;
+    /// `PATCH /policies/crossTenantAccessPolicy/default` with only the properties that differ.
+    fn update_default_policy<'a>(
+        &'a self,
+        v: ApiVersion,
+        patch: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<()>>;
+    /// `POST /policies/crossTenantAccessPolicy/default/resetToSystemDefault`.
+    fn reset_default_policy(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<()>>;
+
     /// `GET /tenantRelationships/findTenantInformationByTenantId(tenantId='…')`.
     fn find_tenant_information<'a>(
         &'a self,

@@ -89,8 +89,10 @@ impl ProcessingStatus {
 }
 
 mod cross_tenant;
+mod cross_tenant_default;
 pub use cross_tenant::*;
 mod synchronization;
+pub use cross_tenant_default::*;
 pub use synchronization::*;
 
 /// `privacyProfile`

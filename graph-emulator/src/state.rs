@@ -36,7 +36,10 @@ use super::config::{EmulatorConfig, TenantConfig, roles};
 use crate::wire::Cloud;
 use crate::wire::{JOIN_RESET_TENANT_ID, MemberRole, MemberState, ProcessingStatus};
 
-pub use cross_tenant::{CrossTenantOptions, NestedPatch, PartnerDefaults, TemplateKind};
+pub use cross_tenant::{
+    CLOUD_ENDPOINTS, CrossTenantOptions, NestedPatch, POLICY_SIZE_LIMIT, PartnerDefaults,
+    TemplateKind,
+};
 pub use directory::{USER_DEFAULT_PROPS, default_user_view};
 pub use mto::MtoTimings;
 use mto::{JoinRecord, Membership, Mto};

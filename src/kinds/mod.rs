@@ -6,6 +6,8 @@
 //! the templates step).
 
 pub(crate) mod access_settings;
+pub(crate) mod claim;
+pub mod cross_tenant_access_default;
 pub mod cross_tenant_access_partner;
 pub mod cross_tenant_synchronization;
 pub mod multi_tenant_organization;
@@ -19,6 +21,7 @@ use kube::CustomResourceExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use cross_tenant_access_default::CrossTenantAccessDefault;
 pub use cross_tenant_access_partner::CrossTenantAccessPartner;
 pub use cross_tenant_synchronization::CrossTenantSynchronization;
 pub use multi_tenant_organization::MultiTenantOrganization;
@@ -37,6 +40,7 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         MultiTenantOrganizationMembership::crd(),
         CrossTenantAccessPartner::crd(),
         CrossTenantSynchronization::crd(),
+        CrossTenantAccessDefault::crd(),
     ]
 }
 

@@ -17,8 +17,8 @@ use kube::{
 
 use crate::{
     kinds::{
-        Context, CrossTenantAccessPartner, CrossTenantSynchronization, MultiTenantOrganization,
-        MultiTenantOrganizationMembership, Organization, TenantConnection,
+        Context, CrossTenantAccessDefault, CrossTenantAccessPartner, CrossTenantSynchronization,
+        MultiTenantOrganization, MultiTenantOrganizationMembership, Organization, TenantConnection,
     },
     reconciler::{self, Kind},
 };
@@ -216,6 +216,12 @@ pub(super) fn for_scope(
         watch.config.clone(),
         move |s: CrossTenantSynchronization| named(&by_sync, &s, &s.spec.connection_ref.name),
     );
+    let by_default = connections.store();
+    let connections = connections.watches(
+        watch.api::<CrossTenantAccessDefault>(client),
+        watch.config.clone(),
+        move |d: CrossTenantAccessDefault| named(&by_default, &d, &d.spec.connection_ref.name),
+    );
     ctx.connections.add_store(connections.store());
 
     let organizations = woken_by_connections(
@@ -326,6 +332,36 @@ pub(super) fn for_scope(
         },
     );
 
+    // The tenant's default settings. One resource per tenant holds the claim: those stalled on
+    // a Conflict look again at once when another changes or goes.
+    let defaults = woken_by_connections(
+        lean_controller::<CrossTenantAccessDefault>(client, watch),
+        client,
+        watch,
+        |d| &d.spec.connection_ref.name,
+    );
+    let in_conflict = defaults.store();
+    let defaults = defaults.watches(
+        watch.api::<CrossTenantAccessDefault>(client),
+        watch.config.clone(),
+        move |changed: CrossTenantAccessDefault| {
+            in_conflict
+                .state()
+                .into_iter()
+                .filter(|d| d.uid() != changed.uid())
+                .filter(|d| {
+                    d.status
+                        .as_ref()
+                        .and_then(|s| {
+                            crate::reconciler::find(&s.conditions, crate::reconciler::READY)
+                        })
+                        .is_some_and(|c| c.reason == "Conflict")
+                })
+                .map(|d| ObjectRef::from(d.as_ref()))
+                .collect::<Vec<_>>()
+        },
+    );
+
     let synced = synced(vec![
         store_ready(connections.store()),
         store_ready(organizations.store()),
@@ -333,6 +369,7 @@ pub(super) fn for_scope(
         store_ready(memberships.store()),
         store_ready(partners.store()),
         store_ready(syncs.store()),
+        store_ready(defaults.store()),
     ]);
     let controllers = vec![
         drive(connections, ctx.clone(), stop.clone()),
@@ -341,6 +378,7 @@ pub(super) fn for_scope(
         drive(memberships, ctx.clone(), stop.clone()),
         drive(partners, ctx.clone(), stop.clone()),
         drive(syncs, ctx.clone(), stop.clone()),
+        drive(defaults, ctx.clone(), stop.clone()),
     ];
     (controllers, synced)
 }

@@ -26,8 +26,8 @@ pub use args::RunArgs;
 
 use crate::{
     kinds::{
-        self, CrossTenantAccessPartner, CrossTenantSynchronization, MultiTenantOrganization,
-        MultiTenantOrganizationMembership, Organization, TenantConnection,
+        self, CrossTenantAccessDefault, CrossTenantAccessPartner, CrossTenantSynchronization,
+        MultiTenantOrganization, MultiTenantOrganizationMembership, Organization, TenantConnection,
         tenant_connection::{AccessPolicy, Connections, HttpGraphFactory},
     },
     reconciler::{self, Metrics, Settings},
@@ -168,6 +168,10 @@ async fn check_crds(client: &Client, scope: Option<&str>) -> Result<(), BoxError
         (
             "crosstenantsynchronizations.graphorg.io",
             usable::<CrossTenantSynchronization>(client, scope).await,
+        ),
+        (
+            "crosstenantaccessdefaults.graphorg.io",
+            usable::<CrossTenantAccessDefault>(client, scope).await,
         ),
     ] {
         if let Err(e) = check {

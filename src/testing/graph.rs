@@ -13,11 +13,12 @@ use graph_client::{
     auth::Credential,
     types::{
         AppRoleAssignment, AppRoleAssignmentAdd, Application, ApplicationServicePrincipal,
-        CrossTenantPartner, IdentitySyncPolicy, IdentitySyncTemplate, JoinRequest, KeyValue,
-        MemberRole, MtoMember, MtoMemberAdd, MtoWrite, MultiTenantOrganization, Organization,
-        OrganizationFields, OrganizationPatch, PartnerConfigurationTemplate, PatchBody,
-        ProvisionOnDemand, ServicePrincipal, SyncSecret, SynchronizationJob, SynchronizationSchema,
-        TemplateKind, TenantInformation, ValidateCredentials,
+        CrossTenantAccessPolicy, CrossTenantPartner, DefaultPolicy, IdentitySyncPolicy,
+        IdentitySyncTemplate, JoinRequest, KeyValue, MemberRole, MtoMember, MtoMemberAdd, MtoWrite,
+        MultiTenantOrganization, Organization, OrganizationFields, OrganizationPatch,
+        PartnerConfigurationTemplate, PatchBody, ProvisionOnDemand, ServicePrincipal, SyncSecret,
+        SynchronizationJob, SynchronizationSchema, TemplateKind, TenantInformation,
+        ValidateCredentials,
     },
 };
 use graph_emulator::{Emu, tokens::TokenRequest};
@@ -364,6 +365,52 @@ impl GraphApi for RecordingGraph {
         Box::pin(async move {
             self.record("update_partner")?;
             self.inner.update_partner(v, tenant_id, patch).await
+        })
+    }
+
+    fn get_cross_tenant_policy(
+        &self,
+        v: ApiVersion,
+    ) -> BoxFuture<'_, GraphResult<CrossTenantAccessPolicy>> {
+        Box::pin(async move {
+            self.record("get_cross_tenant_policy")?;
+            self.inner.get_cross_tenant_policy(v).await
+        })
+    }
+
+    fn update_cross_tenant_policy<'a>(
+        &'a self,
+        v: ApiVersion,
+        patch: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.record("update_cross_tenant_policy")?;
+            self.inner.update_cross_tenant_policy(v, patch).await
+        })
+    }
+
+    fn get_default_policy(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<DefaultPolicy>> {
+        Box::pin(async move {
+            self.record("get_default_policy")?;
+            self.inner.get_default_policy(v).await
+        })
+    }
+
+    fn update_default_policy<'a>(
+        &'a self,
+        v: ApiVersion,
+        patch: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.record("update_default_policy")?;
+            self.inner.update_default_policy(v, patch).await
+        })
+    }
+
+    fn reset_default_policy(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<()>> {
+        Box::pin(async move {
+            self.record("reset_default_policy")?;
+            self.inner.reset_default_policy(v).await
         })
     }
 

@@ -11,9 +11,11 @@ mod in_process_graph;
 mod sync_fake;
 
 mod create_model;
+mod default_policy_tests;
 mod membership_tests;
 mod mto_tests;
 mod organization_tests;
+mod partner_restrictions_tests;
 mod partner_tests;
 mod round_tests;
 mod sync_tests;

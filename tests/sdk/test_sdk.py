@@ -743,4 +743,115 @@ def test_msgraph_sdk_cross_tenant_synchronization():
             await jobs.get()
         assert e.value.response_status_code == 404
 
+
+def test_msgraph_sdk_default_policy_and_cloud_endpoints():
+    import msgraph
+    from kiota_abstractions.api_error import APIError
+    from msgraph.generated.models.b2b_identity_providers_type import B2bIdentityProvidersType
+    from msgraph.generated.models.cross_tenant_access_policy import CrossTenantAccessPolicy
+    from msgraph.generated.models.cross_tenant_access_policy_b2_b_setting import CrossTenantAccessPolicyB2BSetting
+    from msgraph.generated.models.cross_tenant_access_policy_configuration_default import (
+        CrossTenantAccessPolicyConfigurationDefault,
+    )
+    from msgraph.generated.models.cross_tenant_access_policy_inbound_trust import CrossTenantAccessPolicyInboundTrust
+    from msgraph.generated.models.cross_tenant_access_policy_target import CrossTenantAccessPolicyTarget
+    from msgraph.generated.models.cross_tenant_access_policy_target_configuration import (
+        CrossTenantAccessPolicyTargetConfiguration,
+    )
+    from msgraph.generated.models.cross_tenant_access_policy_target_configuration_access_type import (
+        CrossTenantAccessPolicyTargetConfigurationAccessType as Access,
+    )
+    from msgraph.generated.models.cross_tenant_access_policy_target_type import CrossTenantAccessPolicyTargetType
+    from msgraph.generated.models.default_invitation_redemption_identity_provider_configuration import (
+        DefaultInvitationRedemptionIdentityProviderConfiguration,
+    )
+
+    async def go():
+        # Tenant B: nothing else in this file touches its default settings.
+        client = graph_client(msgraph, TB, "v1.0")
+        policy = client.policies.cross_tenant_access_policy
+        default = policy.default
+
+        got = await default.get()
+        assert got.is_service_default is True
+        assert got.b2b_collaboration_inbound.users_and_groups.access_type == Access.Allowed
+        assert got.b2b_direct_connect_outbound.applications.access_type == Access.Blocked
+        assert got.b2b_direct_connect_outbound.applications.targets[0].target == "AllApplications"
+        assert got.inbound_trust.is_mfa_accepted is False
+        assert got.automatic_user_consent_settings.outbound_allowed is False
+        assert got.tenant_restrictions.users_and_groups.access_type == Access.Blocked
+
+        blocked_group = CrossTenantAccessPolicyB2BSetting(
+            users_and_groups=CrossTenantAccessPolicyTargetConfiguration(
+                access_type=Access.Blocked,
+                targets=[
+                    CrossTenantAccessPolicyTarget(
+                        target="0be493dc-cb56-4a53-936f-9cf64410b8b0",
+                        target_type=CrossTenantAccessPolicyTargetType.Group,
+                    )
+                ],
+            ),
+            applications=CrossTenantAccessPolicyTargetConfiguration(
+                access_type=Access.Blocked,
+                targets=[
+                    CrossTenantAccessPolicyTarget(
+                        target="AllApplications", target_type=CrossTenantAccessPolicyTargetType.Application
+                    )
+                ],
+            ),
+        )
+        await default.patch(
+            CrossTenantAccessPolicyConfigurationDefault(
+                b2b_collaboration_outbound=blocked_group,
+                inbound_trust=CrossTenantAccessPolicyInboundTrust(
+                    is_mfa_accepted=True, is_compliant_device_accepted=False, is_hybrid_azure_a_d_joined_device_accepted=False
+                ),
+                invitation_redemption_identity_provider_configuration=DefaultInvitationRedemptionIdentityProviderConfiguration(
+                    primary_identity_provider_precedence_order=[
+                        B2bIdentityProvidersType.ExternalFederation,
+                        B2bIdentityProvidersType.AzureActiveDirectory,
+                        B2bIdentityProvidersType.SocialIdentityProviders,
+                    ],
+                    fallback_identity_provider=B2bIdentityProvidersType.EmailOneTimePasscode,
+                ),
+            )
+        )
+        got = await default.get()
+        assert got.is_service_default is False
+        assert got.b2b_collaboration_outbound.users_and_groups.targets[0].target_type == (
+            CrossTenantAccessPolicyTargetType.Group
+        )
+        assert got.inbound_trust.is_mfa_accepted is True
+        idp = got.invitation_redemption_identity_provider_configuration
+        assert idp.fallback_identity_provider == B2bIdentityProvidersType.EmailOneTimePasscode
+        assert idp.primary_identity_provider_precedence_order[0] == B2bIdentityProvidersType.ExternalFederation
+
+        # Read-only and unknown properties: 400 naming them; nothing changes.
+        with pytest.raises(APIError) as e:
+            await default.patch(CrossTenantAccessPolicyConfigurationDefault(is_service_default=True))
+        assert e.value.response_status_code == 400
+        assert "isServiceDefault" in e.value.error.message
+        with pytest.raises(APIError) as e:
+            await default.patch(CrossTenantAccessPolicyConfigurationDefault(additional_data={"bogus": 1}))
+        assert e.value.response_status_code == 400
+        assert "bogus" in e.value.error.message
+
+        await default.reset_to_system_default.post()
+        got = await default.get()
+        assert got.is_service_default is True
+        assert got.b2b_collaboration_outbound.users_and_groups.access_type == Access.Allowed
+        assert got.inbound_trust.is_mfa_accepted is False
+
+        top = await policy.get()
+        assert top.display_name == "CrossTenantAccessPolicy"
+        assert top.allowed_cloud_endpoints == []
+        await policy.patch(CrossTenantAccessPolicy(allowed_cloud_endpoints=["microsoftonline.us"]))
+        assert (await policy.get()).allowed_cloud_endpoints == ["microsoftonline.us"]
+        with pytest.raises(APIError) as e:
+            await policy.patch(CrossTenantAccessPolicy(allowed_cloud_endpoints=["microsoftonline.de"]))
+        assert e.value.response_status_code == 400
+        assert "allowedCloudEndpoints" in e.value.error.message
+        await policy.patch(CrossTenantAccessPolicy(allowed_cloud_endpoints=[]))
+        assert (await policy.get()).allowed_cloud_endpoints == []
+
     asyncio.run(go())

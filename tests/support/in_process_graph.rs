@@ -347,6 +347,57 @@ impl GraphApi for InProcessGraph {
         })
     }
 
+    fn get_cross_tenant_policy(
+        &self,
+        _v: ApiVersion,
+    ) -> BoxFuture<'_, GraphResult<CrossTenantAccessPolicy>> {
+        Box::pin(async move {
+            self.call("get cross-tenant access policy", |d, c, now| {
+                d.get_cross_tenant_policy(c, now)
+            })
+        })
+    }
+
+    fn update_cross_tenant_policy<'a>(
+        &'a self,
+        _v: ApiVersion,
+        patch: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.call_unit("update cross-tenant access policy", |d, c, now| {
+                d.update_cross_tenant_policy(c, Value::Object(patch.clone()), now)
+            })
+        })
+    }
+
+    fn get_default_policy(&self, _v: ApiVersion) -> BoxFuture<'_, GraphResult<DefaultPolicy>> {
+        Box::pin(async move {
+            self.call("get default cross-tenant policy", |d, c, now| {
+                d.get_default_policy(c, now)
+            })
+        })
+    }
+
+    fn update_default_policy<'a>(
+        &'a self,
+        _v: ApiVersion,
+        patch: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        Box::pin(async move {
+            self.call_unit("update default cross-tenant policy", |d, c, now| {
+                d.update_default_policy(c, Value::Object(patch.clone()), now)
+            })
+        })
+    }
+
+    fn reset_default_policy(&self, _v: ApiVersion) -> BoxFuture<'_, GraphResult<()>> {
+        Box::pin(async move {
+            self.call_unit("reset default cross-tenant policy", |d, c, now| {
+                d.reset_default_policy(c, now)
+            })
+        })
+    }
+
     fn delete_partner<'a>(
         &'a self,
         _v: ApiVersion,

@@ -25,13 +25,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/* The rules the operator needs in each namespace it reconciles. */}}
 {{- define "gorg.namespacedRules" -}}
 - apiGroups: [graphorg.io]
-  resources: [tenantconnections, organizations, multitenantorganizations, multitenantorganizationmemberships, crosstenantaccesspartners, crosstenantsynchronizations]
+  resources: [tenantconnections, organizations, multitenantorganizations, multitenantorganizationmemberships, crosstenantaccesspartners, crosstenantsynchronizations, crosstenantaccessdefaults]
   verbs: [get, list, watch, patch, update]
 - apiGroups: [graphorg.io]
-  resources: [tenantconnections/status, organizations/status, multitenantorganizations/status, multitenantorganizationmemberships/status, crosstenantaccesspartners/status, crosstenantsynchronizations/status]
+  resources: [tenantconnections/status, organizations/status, multitenantorganizations/status, multitenantorganizationmemberships/status, crosstenantaccesspartners/status, crosstenantsynchronizations/status, crosstenantaccessdefaults/status]
   verbs: [get, patch, update]
 - apiGroups: [graphorg.io]
-  resources: [tenantconnections/finalizers, multitenantorganizations/finalizers, multitenantorganizationmemberships/finalizers, crosstenantaccesspartners/finalizers, crosstenantsynchronizations/finalizers]
+  resources: [tenantconnections/finalizers, multitenantorganizations/finalizers, multitenantorganizationmemberships/finalizers, crosstenantaccesspartners/finalizers, crosstenantsynchronizations/finalizers, crosstenantaccessdefaults/finalizers]
   verbs: [update]
 - apiGroups: [""]
   resources: [secrets]

@@ -1,6 +1,7 @@
 //! `/policies/crossTenantAccessPolicy` and the tenant lookup: the two templates a multi-tenant
 //! organization applies to its partners, the partner configurations and their identity
-//! synchronization, and `findTenantInformationByTenantId`.
+//! synchronization, `findTenantInformationByTenantId`, and the policy object with its default
+//! settings.
 
 use reqwest::Method;
 use url::Url;
@@ -9,8 +10,9 @@ use super::{HttpGraph, requests::path_segment, retry::Replay};
 use crate::{
     ApiVersion, GraphResult,
     types::{
-        CrossTenantPartner, IdentitySyncPolicy, IdentitySyncTemplate, PartnerConfigurationTemplate,
-        PatchBody, TemplateKind, TenantInformation,
+        CrossTenantAccessPolicy, CrossTenantPartner, DefaultPolicy, IdentitySyncPolicy,
+        IdentitySyncTemplate, PartnerConfigurationTemplate, PatchBody, TemplateKind,
+        TenantInformation,
     },
 };
 
@@ -215,4 +217,67 @@ pub(super) async fn find_tenant_information(
         &format!("tenantRelationships/findTenantInformationByTenantId(tenantId='{id}')"),
     )?;
     graph.get_json("find tenant information", url).await
+}
+
+// ------------------------------------------------------------------ the policy and its default
+
+const POLICY_PATH: &str = "policies/crossTenantAccessPolicy";
+const DEFAULT_PATH: &str = "policies/crossTenantAccessPolicy/default";
+
+pub(super) async fn get_cross_tenant_policy(
+    graph: &HttpGraph,
+    v: ApiVersion,
+) -> GraphResult<CrossTenantAccessPolicy> {
+    let url = graph.url(v, POLICY_PATH)?;
+    graph.get_json("get cross-tenant access policy", url).await
+}
+
+pub(super) async fn update_cross_tenant_policy(
+    graph: &HttpGraph,
+    v: ApiVersion,
+    patch: &PatchBody,
+) -> GraphResult<()> {
+    graph
+        .write_unit(
+            "update cross-tenant access policy",
+            Method::PATCH,
+            graph.url(v, POLICY_PATH),
+            Some(patch),
+        )
+        .await
+}
+
+pub(super) async fn get_default_policy(
+    graph: &HttpGraph,
+    v: ApiVersion,
+) -> GraphResult<DefaultPolicy> {
+    let url = graph.url(v, DEFAULT_PATH)?;
+    graph.get_json("get default cross-tenant policy", url).await
+}
+
+pub(super) async fn update_default_policy(
+    graph: &HttpGraph,
+    v: ApiVersion,
+    patch: &PatchBody,
+) -> GraphResult<()> {
+    graph
+        .write_unit(
+            "update default cross-tenant policy",
+            Method::PATCH,
+            graph.url(v, DEFAULT_PATH),
+            Some(patch),
+        )
+        .await
+}
+
+pub(super) async fn reset_default_policy(graph: &HttpGraph, v: ApiVersion) -> GraphResult<()> {
+    // Resetting twice leaves the same system default, so a replay is harmless.
+    graph
+        .write_unit::<()>(
+            "reset default cross-tenant policy",
+            Method::POST,
+            graph.url(v, &format!("{DEFAULT_PATH}/resetToSystemDefault")),
+            None,
+        )
+        .await
 }

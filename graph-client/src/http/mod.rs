@@ -301,6 +301,37 @@ impl GraphApi for HttpGraph {
         cross_tenant::update_partner(self, v, tenant_id, patch).boxed()
     }
 
+    fn get_cross_tenant_policy(
+        &self,
+        v: ApiVersion,
+    ) -> BoxFuture<'_, GraphResult<CrossTenantAccessPolicy>> {
+        cross_tenant::get_cross_tenant_policy(self, v).boxed()
+    }
+
+    fn update_cross_tenant_policy<'a>(
+        &'a self,
+        v: ApiVersion,
+        patch: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        cross_tenant::update_cross_tenant_policy(self, v, patch).boxed()
+    }
+
+    fn get_default_policy(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<DefaultPolicy>> {
+        cross_tenant::get_default_policy(self, v).boxed()
+    }
+
+    fn update_default_policy<'a>(
+        &'a self,
+        v: ApiVersion,
+        patch: &'a PatchBody,
+    ) -> BoxFuture<'a, GraphResult<()>> {
+        cross_tenant::update_default_policy(self, v, patch).boxed()
+    }
+
+    fn reset_default_policy(&self, v: ApiVersion) -> BoxFuture<'_, GraphResult<()>> {
+        cross_tenant::reset_default_policy(self, v).boxed()
+    }
+
     fn delete_partner<'a>(
         &'a self,
         v: ApiVersion,

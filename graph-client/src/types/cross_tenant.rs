@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::TenantRestrictions;
+
 /// A PATCH body: only the properties to change. `null` is a value (it resets a property to
 /// inherit from the default policy), so this is a JSON object rather than a struct of options.
 pub type PatchBody = serde_json::Map<String, serde_json::Value>;
@@ -153,6 +155,10 @@ pub struct CrossTenantPartner {
     pub is_in_multi_tenant_organization: Option<bool>,
     #[serde(flatten)]
     pub settings: PartnerSettings,
+    /// Tenant restrictions v2 for this partner; null inherits the default settings'. Not in
+    /// the Fairfax and Mooncake schemas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_restrictions: Option<TenantRestrictions>,
     /// Present when listed with `$expand=identitySynchronization`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_synchronization: Option<IdentitySyncPolicy>,

@@ -16,6 +16,15 @@ pub(super) fn routes() -> Router<AppState> {
     const PARTNER: &str =
         "/policies/crossTenantAccessPolicy/templates/multiTenantOrganizationPartnerConfiguration";
     Router::new()
+        .route(CTAP, get(get_policy).patch(update_policy))
+        .route(
+            &format!("{CTAP}/default"),
+            get(get_default).patch(update_default),
+        )
+        .route(
+            &format!("{CTAP}/default/resetToSystemDefault"),
+            post(reset_default),
+        )
         .route(SYNC, get(get_sync_template).patch(update_sync_template))
         .route(
             &format!("{SYNC}/resetToDefaultSettings"),
@@ -49,6 +58,29 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 const PARTNERS: &str = "policies/crossTenantAccessPolicy/partners";
+
+// The policy and its default settings (state/cross_tenant/defaults.rs cites the pages).
+graph_handler!(get_policy, |d, c, now, q| Ok(Reply::Entity(
+    StatusCode::OK,
+    d.get_cross_tenant_policy(c, now)?,
+    "policies/crossTenantAccessPolicy/$entity"
+)));
+graph_handler!(update_policy, |d, c, now, q; body b| {
+    let body = parse_body(&b)?;
+    d.update_cross_tenant_policy(c, body, now).map(|_| Reply::NoContent)
+});
+graph_handler!(get_default, |d, c, now, q| Ok(Reply::Entity(
+    StatusCode::OK,
+    d.get_default_policy(c, now)?,
+    "policies/crossTenantAccessPolicy/default/$entity"
+)));
+graph_handler!(update_default, |d, c, now, q; body b| {
+    let body = parse_body(&b)?;
+    d.update_default_policy(c, body, now).map(|_| Reply::NoContent)
+});
+graph_handler!(reset_default, |d, c, now, q| d
+    .reset_default_policy(c, now)
+    .map(|_| Reply::NoContent));
 
 fn template_context(kind: TemplateKind) -> String {
     format!(

@@ -99,13 +99,31 @@ pub struct B2bSettingSpec {
 }
 
 fn b2b_rules(schema: &mut schemars::Schema) {
+    target_rules(
+        schema,
+        serde_json::json!({
+            "rule": "has(self.usersAndGroups) || has(self.applications)",
+            "message": "a B2B setting needs usersAndGroups or applications",
+        }),
+    );
+}
+
+fn tenant_restrictions_rules(schema: &mut schemars::Schema) {
+    target_rules(
+        schema,
+        serde_json::json!({
+            "rule": "has(self.usersAndGroups) || has(self.applications) || has(self.devices)",
+            "message": "tenantRestrictions needs usersAndGroups, applications or devices",
+        }),
+    );
+}
+
+/// `non_empty`, and each target list holding only the target types its place allows.
+fn target_rules(schema: &mut schemars::Schema, non_empty: serde_json::Value) {
     add_validations(
         schema,
         vec![
-            serde_json::json!({
-                "rule": "has(self.usersAndGroups) || has(self.applications)",
-                "message": "a B2B setting needs usersAndGroups or applications",
-            }),
+            non_empty,
             serde_json::json!({
                 "rule": "!has(self.usersAndGroups) || self.usersAndGroups.targets.all(t, t.targetType != 'application')",
                 "message": "usersAndGroups.targets take targetType user or group",
@@ -223,4 +241,34 @@ pub struct TemplatesSpec {
     /// The partner configuration template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partner_configuration: Option<PartnerConfigurationTemplateSpec>,
+}
+
+/// Which devices tenant restrictions apply to (`devicesFilter`; Microsoft notes it is not
+/// enforced server-side yet).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DevicesFilterSpec {
+    /// allowed or blocked: whether the rule's devices are included or excluded.
+    pub mode: AccessTypeSpec,
+    /// A device filter rule, e.g. `device.trustType -eq "ServerAD"`.
+    #[schemars(length(min = 1, max = 3072))]
+    pub rule: String,
+}
+
+/// Tenant restrictions v2 (`crossTenantAccessPolicyTenantRestrictions`): which external
+/// identities and applications this tenant's users may use on this tenant's network and
+/// devices. Not in the Fairfax and Mooncake schemas.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(transform = tenant_restrictions_rules)]
+pub struct TenantRestrictionsSpec {
+    /// External users and groups: targets of type user or group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users_and_groups: Option<TargetConfigurationSpec>,
+    /// External applications: targets of type application.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applications: Option<TargetConfigurationSpec>,
+    /// Devices the restrictions apply to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub devices: Option<DevicesFilterSpec>,
 }

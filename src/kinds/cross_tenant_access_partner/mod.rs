@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     ConnectionRef, ManagementPolicy,
-    access_settings::{PartnerSettingsSpec, UserSyncInboundSpec},
+    access_settings::{PartnerSettingsSpec, TenantRestrictionsSpec, UserSyncInboundSpec},
     schema::*,
 };
 use graph_client::ApiVersion;
@@ -85,6 +85,10 @@ pub struct CrossTenantAccessPartnerSpec {
     /// managed: Graph's value for it (null, a default, or one set elsewhere) is left alone.
     #[serde(flatten)]
     pub settings: PartnerSettingsSpec,
+    /// Tenant restrictions v2 for this partner (its users and applications this tenant's users
+    /// may use on this tenant's network and devices). Left out: not managed. Global cloud only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_restrictions: Option<TenantRestrictionsSpec>,
     /// The inbound identity synchronization policy for this partner. Left out: not managed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_synchronization: Option<IdentitySyncSpec>,

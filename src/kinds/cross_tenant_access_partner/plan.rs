@@ -1,7 +1,10 @@
 //! The pure steps of a partner: what to send for the partner settings and for its identity
 //! synchronization policy, given what Graph holds.
 
-use graph_client::types::{CrossTenantPartner, IdentitySyncPolicy, PatchBody};
+use graph_client::{
+    cloud::Cloud,
+    types::{CrossTenantPartner, IdentitySyncPolicy, PatchBody},
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use serde_json::Value;
@@ -47,7 +50,27 @@ pub(crate) enum Plan {
 
 /// The declared partner settings, as Graph's JSON.
 fn desired_partner(spec: &CrossTenantAccessPartnerSpec) -> Value {
-    serde_json::to_value(&spec.settings).unwrap_or(Value::Null)
+    let mut v = serde_json::to_value(&spec.settings).unwrap_or(Value::Null);
+    if let (Some(tr), Value::Object(m)) = (&spec.tenant_restrictions, &mut v) {
+        m.insert(
+            "tenantRestrictions".into(),
+            serde_json::to_value(tr).unwrap_or(Value::Null),
+        );
+    }
+    v
+}
+
+/// The Fairfax and Mooncake schemas have no `tenantRestrictions`: a spec that sets it there
+/// stalls, naming the field and the cloud, before anything is sent.
+pub(crate) fn cloud_verdict(spec: &CrossTenantAccessPartnerSpec, cloud: Cloud) -> Option<Health> {
+    (cloud != Cloud::Global && spec.tenant_restrictions.is_some()).then(|| {
+        Health::stalled(
+            Reason::InvalidSpec,
+            format!(
+                "tenantRestrictions is not in Graph's schema in the {cloud:?} cloud (only the Global cloud has it); remove it from the spec"
+            ),
+        )
+    })
 }
 
 pub(crate) fn plan(
@@ -289,6 +312,57 @@ mod tests {
             },
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn tenant_restrictions_are_patched_only_when_they_differ_and_refused_outside_global() {
+        let tr = json!({"applications": {"accessType": "blocked",
+            "targets": [{"target": "AllApplications", "targetType": "application"}]}});
+        let s = spec(json!({"tenantRestrictions": tr}));
+        let mut have = graph_partner(None);
+        let Plan::Act { partner, .. } = plan(
+            &s,
+            ME,
+            &Observed {
+                partner: Some(have.clone()),
+                sync: None,
+            },
+        ) else {
+            panic!()
+        };
+        assert_eq!(
+            partner,
+            Step::Update(
+                json!({"tenantRestrictions": tr})
+                    .as_object()
+                    .cloned()
+                    .unwrap()
+            )
+        );
+        have.tenant_restrictions = serde_json::from_value(
+            json!({"applications": tr["applications"], "usersAndGroups": null, "devices": null}),
+        )
+        .ok();
+        let Plan::Act { partner, .. } = plan(
+            &s,
+            ME,
+            &Observed {
+                partner: Some(have),
+                sync: None,
+            },
+        ) else {
+            panic!()
+        };
+        assert_eq!(partner, Step::InSync);
+        assert!(cloud_verdict(&s, Cloud::Global).is_none());
+        let h = cloud_verdict(&s, Cloud::China).expect("stalled");
+        assert_eq!(h.reason, Reason::InvalidSpec);
+        assert!(
+            h.message.contains("tenantRestrictions") && h.message.contains("China cloud"),
+            "{}",
+            h.message
+        );
+        assert!(cloud_verdict(&spec(json!({})), Cloud::China).is_none());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use graph_client::{
 use super::{
     CrossTenantAccessPartner, CrossTenantAccessPartnerStatus, Origin, PartnerDeletionPolicy,
     cleanup,
-    plan::{JoinAhead, Observed, Plan, Step, join_ahead, plan},
+    plan::{JoinAhead, Observed, Plan, Step, cloud_verdict, join_ahead, plan},
 };
 use crate::{
     error::Result,
@@ -64,6 +64,9 @@ impl Kind for CrossTenantAccessPartner {
         let partner_id = round.obj.spec.partner_tenant_id.clone();
         let manages_sync = round.obj.spec.identity_synchronization.is_some();
 
+        if let Some(verdict) = cloud_verdict(&round.obj.spec, conn.spec.cloud) {
+            return Ok(verdict);
+        }
         let mut observed = observe(&*graph, v, &partner_id, manages_sync).await?;
         let (partner, sync) = match plan(&round.obj.spec, &tenant_id, &observed) {
             Plan::Stall(h) => return Ok(h),

@@ -4,10 +4,11 @@
 //! itself, and every removal is asynchronous, so cleanup is a sequence of rounds, each one safe
 //! to repeat; a tenant or organization Graph no longer knows counts as removed.
 
+use crate::kinds::claim;
 use graph_client::types::{MemberRole, MemberState, MtoMember};
 
 use super::{
-    DeletionPolicy, MultiTenantOrganization, claim,
+    DeletionPolicy, MultiTenantOrganization,
     reconcile::{ROLE, own_create, tenant_status},
 };
 use crate::{

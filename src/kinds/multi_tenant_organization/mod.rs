@@ -1,6 +1,5 @@
 //! MultiTenantOrganization: the owner tenant's multi-tenant organization and its member list.
 
-mod claim;
 mod cleanup;
 mod plan;
 mod reconcile;
@@ -16,6 +15,10 @@ use super::{
     schema::*,
 };
 use graph_client::ApiVersion;
+
+impl super::claim::Claimant for MultiTenantOrganization {
+    const CLAIM: &'static str = "mto";
+}
 
 /// A tenant's multi-tenant organization (Graph keeps one per tenant), created with
 /// `PUT /tenantRelationships/multiTenantOrganization`, and the tenants it should contain.

@@ -1,14 +1,13 @@
 //! The pure steps of a multi-tenant organization: who manages the tenant's singleton, what to
 //! do with the singleton itself, and which tenants to add, re-role or remove.
 
+use crate::kinds::claim::Claim;
 use graph_client::types::{
     CrossTenantPartner, MemberRole, MemberState, MtoMember, MtoWrite,
     MultiTenantOrganization as GraphMto, ProcessingStatus,
 };
 
-use super::{
-    MultiTenantOrganizationSpec, TenantRole, TenantSpec, TenantStatus, TopologyEntry, claim::Claim,
-};
+use super::{MultiTenantOrganizationSpec, TenantRole, TenantSpec, TenantStatus, TopologyEntry};
 use crate::reconciler::{Health, Reason};
 use jiff::Timestamp;
 

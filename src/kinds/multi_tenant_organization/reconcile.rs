@@ -1,5 +1,6 @@
 //! MultiTenantOrganization: claim the tenant, observe Graph, plan (plan.rs), act.
 
+use crate::kinds::claim;
 use std::time::Duration;
 
 use graph_client::{
@@ -8,8 +9,7 @@ use graph_client::{
 };
 
 use super::{
-    DeletionPolicy, MultiTenantOrganization, MultiTenantOrganizationStatus, TenantStatus, claim,
-    cleanup,
+    DeletionPolicy, MultiTenantOrganization, MultiTenantOrganizationStatus, TenantStatus, cleanup,
     plan::{
         MemberOp, MtoPlan, OwnCreate, claim_verdict, lookups_needed, members_health, members_plan,
         mto_plan, topology,

@@ -30,6 +30,7 @@
 //!   are applied, non-null template values overwriting, member by member inside complex
 //!   values (a collection is replaced whole).
 
+mod defaults;
 mod options;
 mod partners;
 mod templates;
@@ -39,6 +40,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
+pub use defaults::{CLOUD_ENDPOINTS, POLICY_SIZE_LIMIT};
 pub use options::{CrossTenantOptions, NestedPatch, PartnerDefaults};
 use types::{DEFAULT_LEVEL, INBOUND_OUTBOUND, INBOUND_TRUST, Ty, USER_SYNC_INBOUND, nulls};
 
@@ -119,6 +121,8 @@ pub(super) struct CrossTenant {
     partner_template: Template,
     /// Keyed by lower-case partner tenant id.
     partners: BTreeMap<String, Partner>,
+    /// The policy object (`allowedCloudEndpoints`) and its default settings.
+    policy: defaults::PolicyState,
 }
 
 #[derive(Clone, Debug)]
@@ -149,6 +153,7 @@ impl CrossTenant {
             sync_template: template(TemplateKind::IdentitySync),
             partner_template: template(TemplateKind::PartnerConfiguration),
             partners: BTreeMap::new(),
+            policy: defaults::PolicyState::new(),
         }
     }
 

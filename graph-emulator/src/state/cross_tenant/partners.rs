@@ -12,7 +12,22 @@ use super::types::{
 };
 use super::{Partner, unconfigured_sync};
 use crate::config::roles;
-use crate::wire::MemberState;
+use crate::wire::{Cloud, MemberState};
+
+/// Not in the Fairfax and Mooncake v1.0 schemas (msgraph-metadata schemas/v1.0-Fairfax.csdl,
+/// v1.0-Mooncake.csdl): a national-cloud tenant's partners neither show nor accept it.
+const TENANT_RESTRICTIONS: &str = "tenantRestrictions";
+
+/// A property the tenant's cloud lacks is unknown there, as any other (400 naming it).
+fn refuse_missing_in_cloud(fields: &Map<String, Value>, owner: &Tenant) -> ApiResult<()> {
+    if owner.cloud != Cloud::Global && fields.contains_key(TENANT_RESTRICTIONS) {
+        return Err(super::types::unknown_property(
+            TENANT_RESTRICTIONS,
+            PARTNER_TYPE,
+        ));
+    }
+    Ok(())
+}
 
 pub(super) const POLICY_READ: &[&str] = &[roles::POLICY_READ, roles::POLICY_CROSS_TENANT_ACCESS];
 pub(super) const POLICY_WRITE: &[&str] = &[roles::POLICY_CROSS_TENANT_ACCESS];
@@ -51,6 +66,9 @@ impl Directory {
 
     pub(super) fn partner_json(&self, owner: &Tenant, p: &Partner, expand: bool) -> Value {
         let mut props = shown(&p.props, partner_props(self.api_version));
+        if owner.cloud != Cloud::Global {
+            props.remove(TENANT_RESTRICTIONS);
+        }
         read_partner(&mut props, self.cross_tenant.partner_defaults);
         let mut o = Map::new();
         o.insert("tenantId".into(), Value::String(p.tenant_id.clone()));
@@ -139,6 +157,7 @@ impl Directory {
         let mto_cloud = self.mto_cloud(self.tenant(&c.tenant_id)?);
         take_in_mto(&mut fields, mto_cloud)?;
         refuse_navigation(&fields)?;
+        refuse_missing_in_cloud(&fields, self.tenant(&c.tenant_id)?)?;
         let props = partner_props(self.api_version);
         let sent = complete(check_props(&fields, props, PARTNER_TYPE)?, props);
         if tenant_id.eq_ignore_ascii_case(&c.tenant_id) {
@@ -178,6 +197,7 @@ impl Directory {
         let mto_cloud = self.mto_cloud(self.tenant(&c.tenant_id)?);
         take_in_mto(&mut fields, mto_cloud)?;
         refuse_navigation(&fields)?;
+        refuse_missing_in_cloud(&fields, self.tenant(&c.tenant_id)?)?;
         let sent = check_props(&fields, partner_props(self.api_version), PARTNER_TYPE)?;
         let mode = self.cross_tenant.nested_patch;
         let p = self.partner_mut(c, tid)?;

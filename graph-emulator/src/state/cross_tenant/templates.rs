@@ -188,6 +188,7 @@ impl Directory {
             sync_template,
             partner_template,
             partners,
+            ..
         } = &mut t.xt;
         let partner_new = !partners.contains_key(partner);
         let p = partners
@@ -219,7 +220,7 @@ impl Directory {
                 .values()
                 .map(|p| self.partner_json(t, p, true))
                 .collect();
-        json!({"templates": templates, "partners": partners})
+        json!({"templates": templates, "partners": partners, "policy": self.policy_snapshot(t)})
     }
 }
 

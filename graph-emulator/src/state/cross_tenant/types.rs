@@ -47,7 +47,7 @@ pub(super) const B2B_SETTING: Ty = Ty::Obj(
         ("applications", TARGET_CONFIGURATION),
     ],
 );
-const TENANT_RESTRICTIONS: Ty = Ty::Obj(
+pub(super) const TENANT_RESTRICTIONS: Ty = Ty::Obj(
     "crossTenantAccessPolicyTenantRestrictions",
     &[
         ("usersAndGroups", TARGET_CONFIGURATION),
@@ -61,15 +61,15 @@ const TENANT_RESTRICTIONS: Ty = Ty::Obj(
 /// v1.0 `crossTenantAccessPolicyAppServiceConnectSetting`, `…M365CollaborationInboundSetting`
 /// and `…M365CollaborationOutboundSetting` (api-reference/v1.0/resources/
 /// crosstenantaccesspolicytargetconfiguration.md lists the members that use the type).
-const APP_SERVICE_CONNECT: Ty = Ty::Obj(
+pub(super) const APP_SERVICE_CONNECT: Ty = Ty::Obj(
     "crossTenantAccessPolicyAppServiceConnectSetting",
     &[("applications", TARGET_CONFIGURATION)],
 );
-const M365_INBOUND: Ty = Ty::Obj(
+pub(super) const M365_INBOUND: Ty = Ty::Obj(
     "crossTenantAccessPolicyM365CollaborationInboundSetting",
     &[("users", TARGET_CONFIGURATION)],
 );
-const M365_OUTBOUND: Ty = Ty::Obj(
+pub(super) const M365_OUTBOUND: Ty = Ty::Obj(
     "crossTenantAccessPolicyM365CollaborationOutboundSetting",
     &[("usersAndGroups", TARGET_CONFIGURATION)],
 );
