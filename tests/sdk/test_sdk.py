@@ -743,6 +743,8 @@ def test_msgraph_sdk_cross_tenant_synchronization():
             await jobs.get()
         assert e.value.response_status_code == 404
 
+    asyncio.run(go())
+
 
 def test_msgraph_sdk_default_policy_and_cloud_endpoints():
     import msgraph
