@@ -277,6 +277,21 @@ impl Estate {
             .expect("a journal")
     }
 
+    async fn put_faults(&self, faults: Value) {
+        let r = self
+            .http
+            .put(format!("{}/_emulator/faults", self.url))
+            .json(&faults)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "faults: {}",
+            r.text().await.unwrap_or_default()
+        );
+    }
+
     async fn clear_journal(&self) {
         let r = self
             .http
@@ -431,6 +446,27 @@ async fn an_exported_estate_applied_is_in_sync_without_a_graph_write() {
         export_requests.len()
     );
 
+    // Throttled (3 requests a second per tenant, 429 with Retry-After beyond): the client's
+    // gate paces and retries, and the output is the same, byte for byte.
+    estate
+        .put_faults(json!({"throttleBudget": 3, "throttleWindowSecs": 1.0}))
+        .await;
+    estate.clear_journal().await;
+    let (code, throttled, progress) = estate.export(&[]);
+    assert_eq!(code, 0, "{progress}");
+    let refused = estate
+        .journal()
+        .await
+        .iter()
+        .filter(|e| e["status"] == 429)
+        .count();
+    assert!(refused > 0, "the emulator throttled the export");
+    assert_eq!(throttled, yaml, "the same YAML when throttled");
+    println!("throttled export: {refused} answers 429, same output");
+    estate
+        .put_faults(json!({"throttleBudget": 10000, "throttleWindowSecs": 10.0}))
+        .await;
+
     // Applied to a fresh namespace (the API server validates it against the CRDs).
     let ns = namespace(&client, "export").await;
     apply(&ns, &secret_manifest(SECRET_NAME, CLIENT_SECRET));
@@ -457,6 +493,33 @@ async fn an_exported_estate_applied_is_in_sync_without_a_graph_write() {
         "Observe: no Graph write"
     );
     assert_eq!(drift_events(&ns), 0, "no DriftDetected Event");
+
+    // Read again through the TenantConnections now in the cluster (their Secret read with the
+    // test's kubeconfig): the connections keep their names, and the estate reads the same.
+    let owner_conn = &objs
+        .iter()
+        .find(|(k, _)| k == "TenantConnection")
+        .expect("a connection")
+        .1;
+    let mut through_cluster = Command::new(env!("CARGO_BIN_EXE_graph-org-operator"));
+    through_cluster
+        .args(["export", "--allowed-endpoints", &estate.url])
+        .env("KUBECONFIG", kubeconfig_path());
+    for (kind, name) in &objs {
+        if kind == "TenantConnection" {
+            through_cluster.args(["--connection", &format!("{ns}/{name}")]);
+        }
+    }
+    let out = through_cluster.output().expect("export --connection");
+    let again = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(objects(&again), objs, "the same objects, the same names");
+    assert!(again.contains(&format!("name: {owner_conn}")) && !again.contains(CLIENT_SECRET));
 
     // --manage: the partners now correct drift; there is none to correct.
     let (code, managed, progress) = estate.export(&["--manage"]);

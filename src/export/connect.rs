@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use kube::{Api, ResourceExt};
 
-use super::{BoxError, ExportArgs, RequestCounter};
+use super::{BoxError, ExportArgs, RequestCounter, Source};
 use crate::kinds::{
     TenantConnection,
     tenant_connection::{
@@ -14,17 +14,9 @@ use crate::kinds::{
     },
 };
 use graph_client::{
-    GraphApi,
     auth::{Credential, Sensitive},
     http::{RetryPolicy, build_http_client},
 };
-
-/// One tenant to read: its client, the connection to print, and its name in the cluster.
-pub(crate) struct Source {
-    pub(crate) graph: Arc<dyn GraphApi>,
-    pub(crate) spec: TenantConnectionSpec,
-    pub(crate) existing_name: Option<String>,
-}
 
 /// Every tenant the flags name: the `--tenant`s (in the order given), then the
 /// `--connection`s.

@@ -18,12 +18,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures::{StreamExt, stream};
-
 use crate::kinds::ManagementPolicy;
 use graph_client::cloud::Cloud;
 
-pub(crate) use read::{NameCache, Progress, TenantSnapshot, read_tenant};
+pub(crate) use read::{Progress, Source, TenantSnapshot, read_estate};
 pub(crate) use render::{Estate, render};
 
 /// `graph-org-operator export` flags.
@@ -125,40 +123,7 @@ pub async fn export(args: ExportArgs) -> Result<Outcome, BoxError> {
     let sources = connect::sources(&args, counter.clone()).await?;
     let total = sources.len();
     eprintln!("[export] reading {total} tenant(s)");
-    let names = NameCache::default();
-    let done = AtomicU64::new(0);
-    let progress = StderrProgress;
-    let snapshots: Vec<TenantSnapshot> = stream::iter(sources)
-        .map(|s| {
-            let (names, done, progress) = (&names, &done, &progress);
-            async move {
-                let snap =
-                    read_tenant(s.graph.as_ref(), s.spec, s.existing_name, names, progress).await;
-                names
-                    .remember(&snap.tenant_id, snap.display_name.clone())
-                    .await;
-                let n = done.fetch_add(1, Ordering::SeqCst) + 1;
-                eprintln!(
-                    "[export] {n}/{total} tenant {} read: {} partner(s){}{}",
-                    snap.tenant_id,
-                    snap.partners.len(),
-                    if snap.owner.is_some() {
-                        ", owns a multi-tenant organization"
-                    } else {
-                        ""
-                    },
-                    if snap.member.is_some() {
-                        ", member of a multi-tenant organization"
-                    } else {
-                        ""
-                    },
-                );
-                snap
-            }
-        })
-        .buffered(args.concurrency.max(1))
-        .collect()
-        .await;
+    let snapshots = read_estate(sources, args.concurrency, &StderrProgress).await;
     let policy = match args.manage {
         true => ManagementPolicy::Manage,
         false => ManagementPolicy::Observe,
@@ -188,6 +153,19 @@ struct StderrProgress;
 impl Progress for StderrProgress {
     fn step(&self, tenant: &str, what: &str) {
         eprintln!("[export] tenant {tenant}: {what}");
+    }
+
+    fn tenant_done(&self, n: usize, total: usize, snap: &TenantSnapshot) {
+        let role = match (&snap.owner, &snap.member) {
+            (Some(_), _) => ", owns a multi-tenant organization",
+            (_, Some(_)) => ", member of a multi-tenant organization",
+            _ => "",
+        };
+        eprintln!(
+            "[export] {n}/{total} tenant {} read: {} partner(s){role}",
+            snap.tenant_id,
+            snap.partners.len()
+        );
     }
 }
 

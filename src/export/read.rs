@@ -85,9 +85,12 @@ pub(crate) struct TenantSnapshot {
     // configurations here, each read by a function of its own below.
 }
 
-/// What a progress line reports.
+/// Where progress goes (stderr for the command).
 pub(crate) trait Progress: Send + Sync {
+    /// A tenant's next step.
     fn step(&self, tenant: &str, what: &str);
+    /// The `n`th tenant of `total` is read.
+    fn tenant_done(&self, _n: usize, _total: usize, _snap: &TenantSnapshot) {}
 }
 
 /// Read everything the export covers from one tenant. `names` caches tenants' names across
@@ -130,7 +133,7 @@ pub(crate) async fn read_tenant(
     progress.step(&label, "multi-tenant organization");
     read_mto(graph, &mut snap).await;
     progress.step(&label, "partners");
-    read_partners(graph, &mut snap, names).await;
+    read_partners(graph, &mut snap).await;
     snap
 }
 
@@ -193,8 +196,9 @@ async fn read_templates(graph: &dyn GraphApi, unread: &mut Vec<Unread>) -> Optio
     })
 }
 
-/// Every partner (one paged list, their identity synchronization expanded), and their names.
-async fn read_partners(graph: &dyn GraphApi, snap: &mut TenantSnapshot, names: &NameCache) {
+/// Every partner (one paged list, their identity synchronization expanded); their names come
+/// later ([`name_partners`]), once every tenant of the run has said its own.
+async fn read_partners(graph: &dyn GraphApi, snap: &mut TenantSnapshot) {
     let area = "cross-tenant access partners";
     let Some(mut partners) = area_call(area, POLICY_READ, &mut snap.unread, || {
         graph.list_partners(V)
@@ -204,12 +208,65 @@ async fn read_partners(graph: &dyn GraphApi, snap: &mut TenantSnapshot, names: &
         return;
     };
     partners.sort_by(|a, b| a.tenant_id.cmp(&b.tenant_id));
-    for p in &partners {
-        if let Some(name) = names.lookup(graph, &p.tenant_id, &mut snap.unread).await {
-            snap.partner_names.insert(p.tenant_id.to_lowercase(), name);
+    snap.partners = partners;
+}
+
+/// The partners' names: those of tenants read in this run are known already; the others are
+/// looked up once each, through the connection of a tenant that has them as partner.
+pub(crate) async fn name_partners(
+    snap: &mut TenantSnapshot,
+    graph: &dyn GraphApi,
+    names: &NameCache,
+) {
+    let ids: Vec<String> = snap.partners.iter().map(|p| p.tenant_id.clone()).collect();
+    for id in ids {
+        if let Some(name) = names.lookup(graph, &id, &mut snap.unread).await {
+            snap.partner_names.insert(id.to_lowercase(), name);
         }
     }
-    snap.partners = partners;
+}
+
+/// One tenant to read: its client, the connection to print, its name in the cluster if any.
+pub(crate) struct Source {
+    pub(crate) graph: std::sync::Arc<dyn GraphApi>,
+    pub(crate) spec: TenantConnectionSpec,
+    pub(crate) existing_name: Option<String>,
+}
+
+/// Every tenant, `concurrency` at a time, then the partners' names: about one request per
+/// tenant and area, plus pages, plus one per partner tenant outside the run.
+pub(crate) async fn read_estate(
+    sources: Vec<Source>,
+    concurrency: usize,
+    progress: &dyn Progress,
+) -> Vec<TenantSnapshot> {
+    use futures::{StreamExt, stream};
+    let total = sources.len();
+    let names = NameCache::default();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let read: Vec<(TenantSnapshot, std::sync::Arc<dyn GraphApi>)> = stream::iter(sources)
+        .map(|s| {
+            let (names, done) = (&names, &done);
+            async move {
+                let snap =
+                    read_tenant(s.graph.as_ref(), s.spec, s.existing_name, names, progress).await;
+                names
+                    .remember(&snap.tenant_id, snap.display_name.clone())
+                    .await;
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                progress.tenant_done(n, total, &snap);
+                (snap, s.graph)
+            }
+        })
+        .buffered(concurrency.max(1))
+        .collect()
+        .await;
+    let mut out = Vec::with_capacity(read.len());
+    for (mut snap, graph) in read {
+        name_partners(&mut snap, graph.as_ref(), &names).await;
+        out.push(snap);
+    }
+    out
 }
 
 /// Tenants' names, each looked up once per run.

@@ -3,6 +3,8 @@
 //! tenant whose app may not read policies), read back as YAML; then that YAML applied to the
 //! fake API server and reconciled: every resource Ready, and not one Graph write.
 
+use std::sync::Arc;
+
 use graph_client::{
     ApiVersion, GraphApi,
     types::{MtoMemberAdd, MtoWrite, PatchBody, TemplateKind},
@@ -12,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Harness, ready};
 use crate::{
-    export::{Estate, NameCache, Progress, TenantSnapshot, read_tenant, render},
+    export::{Estate, Progress, Source, TenantSnapshot, read_estate, render},
     kinds::{
         CrossTenantAccessPartner, ManagementPolicy, MultiTenantOrganization,
         MultiTenantOrganizationMembership, TenantConnection,
@@ -162,13 +164,15 @@ fn spec(tenant: &str) -> TenantConnectionSpec {
 }
 
 async fn snapshots(h: &Harness, order: &[&str]) -> Vec<TenantSnapshot> {
-    let names = NameCache::default();
-    let mut out = Vec::new();
-    for tid in order {
-        let graph = h.graph_as(tid);
-        out.push(read_tenant(&graph, spec(tid), None, &names, &Quiet).await);
-    }
-    out
+    let sources = order
+        .iter()
+        .map(|tid| Source {
+            graph: Arc::new(h.graph_as(tid)),
+            spec: spec(tid),
+            existing_name: None,
+        })
+        .collect();
+    read_estate(sources, 2, &Quiet).await
 }
 
 const ALL: [&str; 5] = [OWNER, FABRIKAM_EU, FABRIKAM_US, NORTHWIND, NOPOLICY];
