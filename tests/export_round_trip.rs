@@ -467,6 +467,21 @@ async fn an_exported_estate_applied_is_in_sync_without_a_graph_write() {
         .put_faults(json!({"throttleBudget": 10000, "throttleWindowSecs": 10.0}))
         .await;
 
+    // A tenant it can't read (not in the directory: no token) is named, the rest printed, and
+    // the exit code says so.
+    let (code, partial, progress) =
+        estate.export(&["--tenant", "f0000000-0000-4000-8000-0000000000ff"]);
+    assert_eq!(code, 2, "a partial export exits 2: {progress}");
+    assert!(
+        progress.contains("NOT EXPORTED: tenant f0000000-0000-4000-8000-0000000000ff not read"),
+        "{progress}"
+    );
+    assert_eq!(
+        objects(&partial).len(),
+        objs.len() + 1,
+        "the others exported, its connection too"
+    );
+
     // Applied to a fresh namespace (the API server validates it against the CRDs).
     let ns = namespace(&client, "export").await;
     apply(&ns, &secret_manifest(SECRET_NAME, CLIENT_SECRET));

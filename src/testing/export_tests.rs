@@ -476,3 +476,31 @@ async fn the_export_applied_adopts_everything_without_a_graph_write() {
         "Manage: no write either"
     );
 }
+
+#[tokio::test]
+async fn a_tenant_that_cannot_be_read_is_named_and_the_rest_exported() {
+    let h = estate().await;
+    // Not in the emulator's directory: no token.
+    const UNKNOWN: &str = "f0000000-0000-4000-8000-000000000006";
+    let snaps = snapshots(&h, &[OWNER, UNKNOWN]).await;
+    let estate = Estate::new(&snaps, ManagementPolicy::Observe);
+    let unread = estate.unread();
+    assert!(
+        unread
+            .iter()
+            .any(|l| l.starts_with(&format!("tenant {UNKNOWN} not read"))),
+        "{unread:?}"
+    );
+    let yaml = render(&estate).expect("YAML");
+    let docs = documents(&yaml);
+    let unknown = docs
+        .iter()
+        .find(|(_, m)| m["spec"]["tenantId"] == UNKNOWN)
+        .expect("its connection is still printed");
+    assert!(unknown.0.contains("NOT READ"), "{}", unknown.0);
+    assert_eq!(
+        names_of(&docs, "MultiTenantOrganization"),
+        ["contoso-group"]
+    );
+    assert_eq!(names_of(&docs, "CrossTenantAccessPartner").len(), 4);
+}
