@@ -4,6 +4,7 @@
 //! Layers point one way: [`run`] wires controllers; [`kinds`] holds one module per custom
 //! resource (types, pure plan, reconcile, cleanup); [`reconciler`] is the kind-agnostic round
 //! every kind goes through; Graph itself is behind the `graph_client` crate's `GraphApi`.
+//! [`export`] is a command of its own beside them: it reads tenants and prints manifests.
 
 #![warn(unreachable_pub)]
 // Error carries graph_client's GraphError (code, message, request ids, Retry-After) by design,
@@ -16,6 +17,7 @@
 )]
 
 pub mod error;
+pub mod export;
 pub mod kinds;
 pub mod reconciler;
 mod run;

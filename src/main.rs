@@ -16,6 +16,10 @@ enum Command {
     Run(graph_org_operator::RunArgs),
     /// Print all CRDs as YAML (identical to crds/).
     Crds,
+    /// Read existing tenants and print the manifests that describe them (YAML on stdout,
+    /// progress on stderr). Exit code 0: complete; 2: a tenant or an area could not be read
+    /// (named on stderr and in the YAML), the rest printed; 1: error.
+    Export(graph_org_operator::export::ExportArgs),
 }
 
 #[tokio::main]
@@ -23,6 +27,15 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => graph_org_operator::run(args).await,
+        Command::Export(args) => {
+            return match graph_org_operator::export::export(args).await {
+                Ok(outcome) => std::process::ExitCode::from(outcome.exit_code()),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            };
+        }
         Command::Crds => graph_org_operator::kinds::crds_yaml()
             .map(|yaml| print!("{yaml}"))
             .map_err(|e| e.into()),

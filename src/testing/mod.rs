@@ -12,6 +12,7 @@ mod sync_fake;
 
 mod create_model;
 mod default_policy_tests;
+mod export_tests;
 mod membership_tests;
 mod mto_tests;
 mod organization_tests;
@@ -326,6 +327,19 @@ impl Harness {
     }
 
     /// Act in the emulator as the built-in app in `tenant`, e.g. to seed Graph objects.
+    /// The same Graph, seen by an operator on another cluster: an empty API server, its own
+    /// traffic log.
+    pub(crate) fn fresh_cluster(&self) -> Self {
+        let api = ApiServer::default();
+        let graph = Arc::default();
+        Self {
+            ctx: context(&api, &self.emu, &graph),
+            api,
+            emu: self.emu.clone(),
+            graph,
+        }
+    }
+
     pub(crate) fn graph_as(&self, tenant: &str) -> InProcessGraph {
         InProcessGraph::new(self.emu.clone(), tenant, DEFAULT_CLIENT_ID)
     }
