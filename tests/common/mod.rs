@@ -217,7 +217,9 @@ pub fn emulator_config() -> String {
 
 /// Everything the operator's kinds use in a tenant.
 pub const ALL_ROLES: &str = "Organization.ReadWrite.All, MultiTenantOrganization.ReadWrite.All, \
-     Policy.ReadWrite.CrossTenantAccess, CrossTenantInformation.ReadBasic.All";
+     Policy.ReadWrite.CrossTenantAccess, CrossTenantInformation.ReadBasic.All, \
+     Application.ReadWrite.All, AppRoleAssignment.ReadWrite.All, Synchronization.ReadWrite.All, \
+     User.Read.All, Group.Read.All";
 
 /// A child process stopped by its pid when dropped.
 pub struct Proc {
@@ -351,6 +353,30 @@ impl Emulator {
             "setting faults failed: {}",
             r.text().await.unwrap_or_default()
         );
+    }
+
+    /// A call to the emulator's control API (`/_emulator{path}`, no token): seeding users and
+    /// groups, the admin center's sync configuration, the clock. Fails the test unless 2xx.
+    pub async fn control(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}/_emulator{path}", self.url));
+        if let Some(b) = &body {
+            req = req.json(b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap_or_default();
+        assert!(
+            status.is_success(),
+            "{method} /_emulator{path}: {status} {text}"
+        );
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
     }
 
     /// Forget the journal so far.

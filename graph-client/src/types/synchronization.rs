@@ -392,8 +392,18 @@ pub struct SyncStatus {
     pub steady_state_last_achieved_time: Option<String>,
     #[serde(default)]
     pub troubleshooting_url: Option<String>,
+    /// `stringKeyLongValuePair`s: the value is a count (a number on the wire, not a string).
     #[serde(default)]
-    pub synchronized_entry_count_by_type: Vec<KeyValue>,
+    pub synchronized_entry_count_by_type: Vec<KeyCount>,
+}
+
+/// `stringKeyLongValuePair`: a name and an Int64.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyCount {
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub value: Option<i64>,
 }
 
 impl SyncStatus {

@@ -234,3 +234,14 @@ fn validate_credentials_has_the_documented_body() {
                                {"key": "AuthenticationType", "value": "SyncPolicy"}]})
     );
 }
+
+/// `synchronizedEntryCountByType` is a list of `stringKeyLongValuePair` (Graph's schema): the
+/// counts are numbers. Read as strings, a job that has synced anything would be unreadable.
+#[test]
+fn a_job_that_has_synced_users_reads_its_counts_as_numbers() {
+    let mut job = created_job();
+    job["status"]["synchronizedEntryCountByType"] = json!([{"key": "user to user", "value": 2}]);
+    let job: SynchronizationJob = serde_json::from_value(job).unwrap();
+    let counts = job.status.unwrap().synchronized_entry_count_by_type;
+    assert_eq!(counts[0].value, Some(2));
+}
