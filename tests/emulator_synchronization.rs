@@ -92,6 +92,67 @@ async fn instantiate_answers_201_and_the_objects_404_until_replicated() {
     );
 }
 
+/// `application-get.md` and `application-delete.md` address an application by its appId too:
+/// `/applications(appId='{appId}')`.
+#[tokio::test]
+async fn the_application_is_found_by_app_id_too() {
+    let e = start_sync().await;
+    let t = e.token(TA).await;
+    let r = call(
+        &e,
+        Method::POST,
+        &format!("/v1.0/applicationTemplates/{TEMPLATE}/instantiate"),
+        &t,
+        Some(json!({"displayName": "by appId"})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.json["application"]["id"].as_str().unwrap().to_string();
+    let app_id = r.json["application"]["appId"].as_str().unwrap().to_string();
+    let by_key = format!("/v1.0/applications(appId='{app_id}')");
+    // Replicating: not found by either key.
+    let r = e.get(&by_key, &t).await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (404, "Request_ResourceNotFound")
+    );
+    e.advance(60.0).await;
+    for v in ["v1.0", "beta"] {
+        let r = e
+            .get(&format!("/{v}/applications(appId='{app_id}')"), &t)
+            .await;
+        assert_eq!(r.status, 200, "{v}: {}", r.text);
+        assert_eq!(r.json["id"], id.as_str());
+        assert_eq!(r.json["appId"], app_id.as_str());
+    }
+    let r = e
+        .get(
+            "/v1.0/applications(appId='00000000-0000-0000-0000-000000000001')",
+            &t,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (404, "Request_ResourceNotFound")
+    );
+    // Any other top-level segment is still Graph's unknown segment, whatever the method.
+    for m in [Method::GET, Method::DELETE, Method::POST] {
+        let r = call(&e, m.clone(), "/v1.0/applicationz(appId='x')", &t, None).await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (400, "BadRequest"),
+            "{m}: {}",
+            r.text
+        );
+    }
+    let r = call(&e, Method::DELETE, &by_key, &t, None).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = e.get(&format!("/v1.0/applications/{id}"), &t).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    let r = e.get(&by_key, &t).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+}
+
 #[tokio::test]
 async fn the_replication_delay_is_an_option() {
     let e = start_sync().await;

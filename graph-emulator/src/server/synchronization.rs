@@ -19,6 +19,13 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/applicationTemplates/{id}/instantiate", post(instantiate))
         .route("/applications/{id}", get(get_app).delete(delete_app))
+        // `applications(appId='…')`: one path segment, so it is matched whole here.
+        .route(
+            "/{key}",
+            get(get_app_by_key)
+                .delete(delete_app_by_key)
+                .fallback(unknown_segment),
+        )
         .route("/servicePrincipals", get(list_sps))
         .route(SP, get(get_sp).delete(delete_sp))
         .route(
@@ -81,6 +88,27 @@ graph_handler!(get_app, |d, c, now, q, id: String| Ok(Reply::Entity(
 graph_handler!(delete_app, |d, c, now, q, id: String| d
     .delete_application(c, &id, now)
     .map(|_| Reply::NoContent));
+// The alternate key (`api-reference/v1.0/api/application-get.md`, `application-delete.md`):
+// `GET`/`DELETE /applications(appId='{appId}')` answer as by object id.
+graph_handler!(get_app_by_key, |d, c, now, q, key: String| {
+    let id = d.application_id_by_key(c, &key, now)?;
+    Ok(Reply::Entity(
+        StatusCode::OK,
+        d.get_application(c, &id, now)?,
+        "applications/$entity",
+    ))
+});
+graph_handler!(delete_app_by_key, |d, c, now, q, key: String| {
+    let id = d.application_id_by_key(c, &key, now)?;
+    d.delete_application(c, &id, now).map(|_| Reply::NoContent)
+});
+// Another method on a top-level segment: as for any unknown segment.
+graph_handler!(unknown_segment, |_d, _c, _now, q, key: String| Err::<
+    Reply,
+    _,
+>(
+    crate::state::segment_not_found(&key)
+));
 
 const SP_FILTERS: &[&str] = &["displayName", "applicationTemplateId", "appId", "id"];
 

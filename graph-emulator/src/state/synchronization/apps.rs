@@ -31,18 +31,61 @@ fn app_role(id: &str) -> Value {
     })
 }
 
+/// Microsoft's `informationalUrl` as the instantiate example shows it: all null.
+fn info() -> Value {
+    json!({
+        "termsOfServiceUrl": null, "supportUrl": null, "privacyStatementUrl": null,
+        "marketingUrl": null, "logoUrl": null,
+    })
+}
+
+/// The application: every property of the example of
+/// `api-reference/v1.0/api/applicationtemplate-instantiate.md`, with the cross-tenant sync
+/// template's values where graph-sync §1.1 gives them (template id, msiam_access role, home
+/// page); the rest as the example (empty collections, nulls, access token v2, `Allow`).
 fn app_json(a: &App, role_id: &str) -> Value {
     json!({
         "id": a.id,
         "appId": a.app_id,
         "applicationTemplateId": SYNC_APP_TEMPLATE_ID,
+        "createdDateTime": graph_time(a.created),
         "displayName": a.display_name,
+        "isFallbackPublicClient": null,
+        "isDeviceOnlyAuthSupported": null,
+        "groupMembershipClaims": null,
+        "optionalClaims": null,
+        "identifierUris": [],
+        "addIns": [],
+        "publisherDomain": a.publisher_domain,
         "signInAudience": "AzureADMyOrg",
+        "tags": [],
+        "tokenEncryptionKeyId": null,
+        "api": {
+            "requestedAccessTokenVersion": 2,
+            "acceptMappedClaims": null,
+            "knownClientApplications": [],
+            "oauth2PermissionScopes": [],
+            "preAuthorizedApplications": [],
+        },
         "appRoles": [app_role(role_id)],
-        "web": {"homePageUrl": HOME_PAGE, "redirectUris": [], "logoutUrl": null},
+        "publicClient": {"redirectUris": []},
+        "info": info(),
+        "keyCredentials": [],
+        "parentalControlSettings": {"countriesBlockedForMinors": [], "legalAgeGroupRule": "Allow"},
+        "passwordCredentials": [],
+        "requiredResourceAccess": [],
+        "web": {
+            "homePageUrl": HOME_PAGE,
+            "redirectUris": [],
+            "logoutUrl": null,
+            "implicitGrantSettings": {"enableIdTokenIssuance": false, "enableAccessTokenIssuance": false},
+        },
     })
 }
 
+/// The service principal: every property of the same example (`addIns`, `alternativeNames`,
+/// `endpoints`, `info`, credentials, `replyUrls`, … empty or null as there), with the sync
+/// template's values (graph-sync §1.1).
 fn sp_json(sp: &Sp, tenant_id: &str) -> Value {
     json!({
         "id": sp.id,
@@ -52,11 +95,23 @@ fn sp_json(sp: &Sp, tenant_id: &str) -> Value {
         "displayName": sp.display_name,
         "appOwnerOrganizationId": tenant_id,
         "accountEnabled": true,
+        "addIns": [],
+        "alternativeNames": [],
         "appRoleAssignmentRequired": true,
+        "endpoints": [],
+        "homepage": HOME_PAGE,
+        "info": info(),
+        "keyCredentials": [],
+        "logoutUrl": null,
+        "oauth2PermissionScopes": [],
+        "passwordCredentials": [],
+        "publisherName": null,
+        "replyUrls": [],
         "servicePrincipalType": "Application",
         "signInAudience": "AzureADMyOrg",
         "servicePrincipalNames": [sp.app_id],
         "tags": ["WindowsAzureActiveDirectoryIntegratedApp"],
+        "tokenEncryptionKeyId": null,
         "appRoles": [app_role(&sp.role_id)],
         "notes": null,
     })
@@ -109,7 +164,7 @@ impl Directory {
         let visible = after_secs(now, self.sync_options.replication_secs);
         let tid = c.tenant_id.clone();
         let owner = (!self.sync_options.instantiate_ownerless).then(|| c.client_id.clone());
-        let (app, sp) = self.new_configuration(&tid, &name, owner, visible)?;
+        let (app, sp) = self.new_configuration(&tid, &name, owner, now, visible)?;
         Ok(json!({"application": app, "servicePrincipal": sp}))
     }
 
@@ -118,15 +173,25 @@ impl Directory {
         tid: &str,
         name: &str,
         owner: Option<String>,
+        created: Timestamp,
         visible_from: Timestamp,
     ) -> ApiResult<(Value, Value)> {
         let t = self.tenant_mut(tid)?;
+        let publisher_domain = t
+            .domains
+            .iter()
+            .find(|d| d.to_ascii_lowercase().ends_with(".onmicrosoft.com"))
+            .or(t.domains.first())
+            .cloned()
+            .unwrap_or_default();
         let (app_obj, app_id, sp_id, role_id) = (new_id(), new_id(), new_id(), new_id());
         let app = App {
             id: app_obj.clone(),
             app_id: app_id.clone(),
             display_name: name.to_string(),
             sp_id: sp_id.clone(),
+            created,
+            publisher_domain,
             visible_from,
             owner: owner.clone(),
         };
@@ -192,6 +257,32 @@ impl Directory {
         let t = self.tenant_mut(&c.tenant_id)?;
         t.sync.sps.remove(&key(id));
         Ok(())
+    }
+
+    /// The object id of the application a top-level path segment names by its alternate key,
+    /// `applications(appId='{appId}')` (`api-reference/v1.0/api/application-get.md` and
+    /// `application-delete.md` list it beside `/applications/{id}`). A segment of another
+    /// form is Graph's 400 for an unknown segment; an appId no visible application has is 404.
+    pub fn application_id_by_key(
+        &mut self,
+        c: &Caller,
+        segment: &str,
+        now: Timestamp,
+    ) -> ApiResult<String> {
+        let app_id = segment
+            .strip_prefix("applications(appId=")
+            .and_then(|s| s.strip_suffix(')'))
+            .and_then(|s| s.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')))
+            .filter(|s| !s.is_empty() && !s.contains('\''))
+            .ok_or_else(|| super::super::segment_not_found(segment))?;
+        self.settle(now);
+        let t = self.tenant(&c.tenant_id)?;
+        t.sync
+            .apps
+            .values()
+            .find(|a| a.app_id.eq_ignore_ascii_case(app_id) && a.visible_from <= now)
+            .map(|a| a.id.clone())
+            .ok_or_else(|| resource_not_found(app_id))
     }
 
     /// `GET /applications/{id}` (by object id): what graph-sync §1.1 polls after instantiate.
@@ -371,7 +462,7 @@ impl Directory {
         };
         let start = body.get("start").and_then(Value::as_bool).unwrap_or(false);
         let (app, sp) = self
-            .new_configuration(tid, &name, None, now)
+            .new_configuration(tid, &name, None, now, now)
             .map_err(|e| e.message)?;
         let sp_id = sp["id"].as_str().unwrap_or_default().to_string();
         let admin = Caller {

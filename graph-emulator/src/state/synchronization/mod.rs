@@ -101,6 +101,9 @@ struct App {
     app_id: String,
     display_name: String,
     sp_id: String,
+    created: Timestamp,
+    /// The tenant's initial (`onmicrosoft.com`) domain, else its first.
+    publisher_domain: String,
     visible_from: Timestamp,
     owner: Option<String>,
 }

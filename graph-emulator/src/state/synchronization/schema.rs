@@ -28,6 +28,48 @@ fn constant(target: &str, value: &str, flow: &str) -> Value {
     })
 }
 
+/// The user attributes each directory declares: those the mappings read and write, with
+/// their `attributeType` (`Boolean`, `String`, as `resources/synchronization-attributedefinition.md`
+/// spells the members).
+const SOURCE_ATTRIBUTES: &[(&str, &str)] = &[
+    ("accountEnabled", "Boolean"),
+    ("displayName", "String"),
+    ("givenName", "String"),
+    ("mail", "String"),
+    ("netId", "String"),
+    ("surname", "String"),
+    ("userPrincipalName", "String"),
+];
+const TARGET_ATTRIBUTES: &[(&str, &str)] = &[
+    ("accountEnabled", "Boolean"),
+    ("alternativeSecurityIds", "String"),
+    ("displayName", "String"),
+    ("givenName", "String"),
+    ("mail", "String"),
+    ("showInAddressList", "Boolean"),
+    ("surname", "String"),
+    ("userType", "String"),
+];
+
+/// A directory's `User` object (`objectDefinition`, as the schema GET example shows one: a
+/// name and its attributes), each attribute an `attributeDefinition` with every property of
+/// its resource page.
+fn user_object(attributes: &[(&str, &str)]) -> Value {
+    let attrs: Vec<Value> = attributes
+        .iter()
+        .map(|(name, ty)| {
+            json!({
+                "anchor": false,
+                "apiExpressions": [], "caseExact": false, "defaultValue": null,
+                "flowNullValues": false, "metadata": [], "multivalued": *name == "alternativeSecurityIds",
+                "mutability": "ReadWrite", "name": name, "referencedObjects": [],
+                "required": false, "type": ty,
+            })
+        })
+        .collect();
+    json!({"name": "User", "attributes": attrs, "metadata": [], "supportedApis": []})
+}
+
 /// The schema a new job gets: one rule `USER_INBOUND_USER` whose user mapping matches on
 /// `alternativeSecurityIds`, maps the profile, `accountEnabled`, `showInAddressList: True`
 /// and `userType: Member` applied on create only (`ObjectAddOnly`, the unkind reading of
@@ -75,8 +117,8 @@ pub(super) fn default_schema(id: &str, rule_id: &str) -> Value {
             ],
         }],
         "directories": [
-            {"id": "AzureActiveDirectory", "name": "Azure Active Directory", "objects": []},
-            {"id": "AzureActiveDirectoryTarget", "name": "Azure Active Directory (target tenant)", "objects": []},
+            {"id": "AzureActiveDirectory", "name": "Azure Active Directory", "objects": [user_object(SOURCE_ATTRIBUTES)]},
+            {"id": "AzureActiveDirectoryTarget", "name": "Azure Active Directory (target tenant)", "objects": [user_object(TARGET_ATTRIBUTES)]},
         ],
     })
 }
