@@ -6,62 +6,8 @@ mod emulator_support;
 
 use emulator_support::sync::*;
 use emulator_support::*;
-use graph_emulator::state::{DEFAULT_CYCLE_SECS, INTERVAL_SECS};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-struct Bed {
-    e: Env,
-    t: String,
-    sp: String,
-    job: String,
-    role: String,
-}
-
-/// Partner settings (inbound sync as given), a configuration with a job and secrets for TB.
-async fn bed(inbound_sync: bool) -> Bed {
-    let e = start_sync().await;
-    partner_settings(&e, inbound_sync).await;
-    let t = e.token(TA).await;
-    let (sp, _, role) = instantiate(&e, &t, "Contoso to Fabrikam").await;
-    let job = job_with_secrets(&e, &t, &sp).await;
-    Bed {
-        e,
-        t,
-        sp,
-        job,
-        role,
-    }
-}
-
-impl Bed {
-    async fn act(&self, verb: &str, body: Option<Value>) -> Resp {
-        action(&self.e, &self.t, &self.sp, &self.job, verb, body).await
-    }
-    async fn assign(&self, principal: &str) {
-        let r = assign(&self.e, &self.t, &self.sp, &self.role, principal).await;
-        assert_eq!(r.status, 201, "{}", r.text);
-    }
-    /// Past the end of the cycle under way.
-    async fn finish_cycle(&self) {
-        self.e.advance(DEFAULT_CYCLE_SECS + 1.0).await;
-    }
-    async fn next_cycle(&self) {
-        self.e
-            .advance(INTERVAL_SECS as f64 + DEFAULT_CYCLE_SECS + 1.0)
-            .await;
-    }
-    async fn schema(&self) -> (String, Value) {
-        let path = format!("{}/schema", job_path(&self.sp, &self.job));
-        let mut s = self.e.get(&path, &self.t).await.json;
-        s.as_object_mut().unwrap().remove("@odata.context");
-        (path, s)
-    }
-}
-
-fn user(name: &str, dept: &str) -> Value {
-    json!({"displayName": name, "department": dept, "mail": format!("{}@contoso.com", name.to_lowercase())})
-}
 
 #[tokio::test]
 async fn provision_on_demand_syncs_one_user_now_and_is_limited_to_5_per_10_seconds() {

@@ -4,6 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use graph_emulator::state::{DEFAULT_CYCLE_SECS, INTERVAL_SECS};
 use graph_emulator::{EmulatorConfig, EmulatorOptions};
 
 use super::{Env, Resp, TA, TB, start_with};
@@ -192,4 +193,62 @@ pub async fn target_users(e: &Env) -> Vec<(String, String, bool)> {
         .collect();
     v.sort();
     v
+}
+
+/// A configuration ready to sync: its token, service principal, job and app role.
+pub struct Bed {
+    pub e: Env,
+    pub t: String,
+    pub sp: String,
+    pub job: String,
+    pub role: String,
+}
+
+/// Partner settings (inbound sync as given), a configuration with a job and secrets for TB.
+pub async fn bed(inbound_sync: bool) -> Bed {
+    let e = start_sync().await;
+    partner_settings(&e, inbound_sync).await;
+    let t = e.token(TA).await;
+    let (sp, _, role) = instantiate(&e, &t, "Contoso to Fabrikam").await;
+    let job = job_with_secrets(&e, &t, &sp).await;
+    Bed {
+        e,
+        t,
+        sp,
+        job,
+        role,
+    }
+}
+
+impl Bed {
+    pub async fn job(&self) -> Value {
+        job(&self.e, &self.t, &self.sp, &self.job).await
+    }
+    pub async fn act(&self, verb: &str, body: Option<Value>) -> Resp {
+        action(&self.e, &self.t, &self.sp, &self.job, verb, body).await
+    }
+    pub async fn assign(&self, principal: &str) {
+        let r = assign(&self.e, &self.t, &self.sp, &self.role, principal).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    /// Past the end of the cycle under way.
+    pub async fn finish_cycle(&self) {
+        self.e.advance(DEFAULT_CYCLE_SECS + 1.0).await;
+    }
+    pub async fn next_cycle(&self) {
+        self.e
+            .advance(INTERVAL_SECS as f64 + DEFAULT_CYCLE_SECS + 1.0)
+            .await;
+    }
+    pub async fn schema(&self) -> (String, Value) {
+        let path = format!("{}/schema", job_path(&self.sp, &self.job));
+        let mut s = self.e.get(&path, &self.t).await.json;
+        s.as_object_mut().unwrap().remove("@odata.context");
+        (path, s)
+    }
+}
+
+/// A source user in a department, with a mail address.
+pub fn user(name: &str, dept: &str) -> Value {
+    json!({"displayName": name, "department": dept, "mail": format!("{}@contoso.com", name.to_lowercase())})
 }
