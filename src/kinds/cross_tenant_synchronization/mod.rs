@@ -155,7 +155,9 @@ pub struct ScopeFilterClause {
     /// date: Microsoft doesn't support those in scoping filters.
     #[schemars(length(min = 1, max = 256))]
     pub attribute: String,
-    /// The operator, as Graph names it (e.g. EQUALS, NOT EQUALS, IS TRUE, REGEX MATCH).
+    /// The operator, spelled as the job's `schema/filterOperators` lists it (Microsoft documents
+    /// EQUALS). Graph is not known to refuse a name it doesn't know; a misspelled one may put no
+    /// user in scope.
     #[schemars(length(min = 1, max = 64))]
     pub operator: String,
     /// The values compared with.
