@@ -368,9 +368,25 @@ async fn the_admin_centers_configuration_is_adopted_and_its_failed_connection_te
     .await;
     println!("stalled: {}", stalled.1);
     assert!(
-        stalled.1.contains("target"),
+        stalled.1.contains("fix the target side"),
         "says which side to fix: {}",
         stalled.1
+    );
+    assert!(
+        stalled
+            .1
+            .contains("no CrossTenantAccessPartner in this namespace declares them"),
+        "says no partner here would: {}",
+        stalled.1
+    );
+    // While it stays quarantined the message stays put: a few polls later, the same condition.
+    let before = condition(&stalled.0, "Ready").expect("Ready");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let later = get_json(&ns, "crosstenantsynchronization", "a-to-b").expect("the resource");
+    assert_eq!(
+        condition(&later, "Ready").expect("Ready"),
+        before,
+        "no churn while quarantined"
     );
     assert_eq!(
         stalled.0["status"]["servicePrincipalId"],

@@ -22,7 +22,7 @@ use super::{
     on_demand::{self, ON_DEMAND_ANNOTATION},
     plan::{
         FailingSide, JobObserved, JobPlan, REPLICATION_WINDOW, Step, desired_principals, fix_hint,
-        job_health, plan_job, policy_failure_of, record_job,
+        job_health, plan_job, policy_failure, policy_failure_of, record_job,
     },
 };
 use crate::{
@@ -144,6 +144,22 @@ impl Kind for CrossTenantSynchronization {
                 let mut hint_text = None;
                 if job.code() == Some(&SyncStatusCode::Quarantine) {
                     hint_text = act.recover(round, ctx, &job, &source).await?;
+                    // Between connection tests, the quarantine's own error says which side is
+                    // at fault: the hint stays in the message on every round, so the status
+                    // doesn't flip with and without it.
+                    if hint_text.is_none()
+                        && let Some(side) = job
+                            .quarantine()
+                            .and_then(|q| q.error.as_ref())
+                            .and_then(|e| {
+                                policy_failure(
+                                    e.code.as_deref().unwrap_or_default(),
+                                    e.message.as_deref().unwrap_or_default(),
+                                )
+                            })
+                    {
+                        hint_text = Some(hint(ctx, round, side, &source).await?);
+                    }
                 }
                 let job = if act.changes.iter().any(|c| c.touches_job) {
                     graph.get_sync_job(v, &sp.id, &job.id).await?
