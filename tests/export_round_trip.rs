@@ -255,7 +255,7 @@ async fn export_bench() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100);
-    let mut estate = Estate::start(n, &[]);
+    let mut estate = Estate::start(n, &["--grant-sync-roles"]);
     let built = Instant::now();
     estate.build().await;
     eprintln!(
