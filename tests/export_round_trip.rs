@@ -77,8 +77,10 @@ async fn an_exported_estate_applied_is_in_sync_without_a_graph_write() {
     let client = client().await;
     install_crds();
     // Two partners per page: the owner's list of four takes paging.
-    let mut estate = Estate::start(N, &["--page-size", "2"]);
+    let mut estate = Estate::start(N, &["--page-size", "2", "--grant-sync-roles"]);
     estate.build().await;
+    // One tenant's own default settings, one admin-center sync configuration.
+    estate.tenant_wide().await;
 
     estate.clear_journal().await;
     let started = Instant::now();
@@ -115,6 +117,18 @@ async fn an_exported_estate_applied_is_in_sync_without_a_graph_write() {
         count("CrossTenantAccessPartner"),
         N * (N - 1),
         "every pair, both sides"
+    );
+    assert_eq!(
+        count("CrossTenantAccessDefault"),
+        1,
+        "only the tenant whose default is its own"
+    );
+    assert_eq!(count("CrossTenantSynchronization"), 1);
+    assert!(
+        yaml.contains(&format!("targetTenantId: {}", export_estate::tenant(1).0))
+            && yaml.contains(export_estate::SYNCED_USER)
+            && yaml.contains("isMfaAccepted: true"),
+        "{yaml}"
     );
     println!(
         "export of {N} tenants: {} objects in {:.2}s with {} Graph requests",
@@ -241,7 +255,7 @@ async fn export_bench() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100);
-    let mut estate = Estate::start(n, &[]);
+    let mut estate = Estate::start(n, &["--grant-sync-roles"]);
     let built = Instant::now();
     estate.build().await;
     eprintln!(
@@ -280,6 +294,8 @@ async fn export_bench() {
             "multiTenantOrganizations": count("MultiTenantOrganization"),
             "memberships": count("MultiTenantOrganizationMembership"),
             "partners": count("CrossTenantAccessPartner"),
+            "defaults": count("CrossTenantAccessDefault"),
+            "syncConfigurations": count("CrossTenantSynchronization"),
             "exportSeconds": (secs * 100.0).round() / 100.0,
             "graphRequests": graph,
             "tokenRequests": tokens,

@@ -7,8 +7,10 @@ use std::{collections::BTreeMap, time::Duration};
 use graph_client::{
     ApiVersion, GraphApi, GraphError,
     types::{
-        CrossTenantPartner, IdentitySyncTemplate, JOIN_RESET_TENANT_ID, JoinRequest, MemberState,
-        MtoMember, MultiTenantOrganization as GraphMto, PartnerConfigurationTemplate,
+        AZURE2AZURE, AppRoleAssignment, CrossTenantAccessPolicy, CrossTenantPartner, DefaultPolicy,
+        IdentitySyncTemplate, JOIN_RESET_TENANT_ID, JoinRequest, MemberState, MtoMember,
+        MultiTenantOrganization as GraphMto, PartnerConfigurationTemplate, ServicePrincipal,
+        SynchronizationJob, SynchronizationSchema, admin_center_display_name,
     },
 };
 
@@ -18,6 +20,8 @@ use crate::kinds::tenant_connection::TenantConnectionSpec;
 pub(crate) const MTO_READ: &str = "MultiTenantOrganization.Read.All";
 pub(crate) const POLICY_READ: &str = "Policy.Read.All";
 pub(crate) const TENANT_INFO_READ: &str = "CrossTenantInformation.ReadBasic.All";
+pub(crate) const APP_READ: &str = "Application.Read.All";
+pub(crate) const SYNC_READ: &str = "Synchronization.Read.All";
 
 /// Graph's version the export reads (and the manifests declare, by default).
 const V: ApiVersion = ApiVersion::V1;
@@ -81,8 +85,24 @@ pub(crate) struct TenantSnapshot {
     pub(crate) unread: Vec<Unread>,
     /// The tenant could not be read at all (no token): only its connection is printed.
     pub(crate) failed: Option<String>,
-    // Issue 23 adds the default cross-tenant access policy and the synchronization
-    // configurations here, each read by a function of its own below.
+    /// The default cross-tenant access settings, when readable.
+    pub(crate) default_policy: Option<DefaultPolicy>,
+    /// The cross-tenant access policy (its `allowedCloudEndpoints`), when readable.
+    pub(crate) access_policy: Option<CrossTenantAccessPolicy>,
+    /// The cross-tenant synchronization configurations found, by target tenant.
+    pub(crate) sync_configurations: Vec<SyncConfiguration>,
+}
+
+/// One cross-tenant synchronization configuration of the tenant: the service principal made
+/// from the cross-tenant sync template, its job, who is assigned to it, the job's schema.
+#[derive(Clone, Debug)]
+pub(crate) struct SyncConfiguration {
+    /// The tenant its users sync into.
+    pub(crate) target_tenant_id: String,
+    pub(crate) service_principal: ServicePrincipal,
+    pub(crate) job: Option<SynchronizationJob>,
+    pub(crate) assignments: Vec<AppRoleAssignment>,
+    pub(crate) schema: Option<SynchronizationSchema>,
 }
 
 /// Where progress goes (stderr for the command).
@@ -118,6 +138,9 @@ pub(crate) async fn read_tenant(
         partner_names: BTreeMap::new(),
         unread: Vec::new(),
         failed: None,
+        default_policy: None,
+        access_policy: None,
+        sync_configurations: Vec::new(),
     };
     progress.step(&label, "token");
     match retry_held(|| graph.token_info()).await {
@@ -134,7 +157,106 @@ pub(crate) async fn read_tenant(
     read_mto(graph, &mut snap).await;
     progress.step(&label, "partners");
     read_partners(graph, &mut snap).await;
+    progress.step(&label, "default cross-tenant access settings");
+    read_default(graph, &mut snap).await;
+    progress.step(&label, "cross-tenant synchronization");
+    read_sync_configurations(graph, &mut snap).await;
     snap
+}
+
+/// The default cross-tenant access settings and the policy's `allowedCloudEndpoints`.
+async fn read_default(graph: &dyn GraphApi, snap: &mut TenantSnapshot) {
+    let area = "default cross-tenant access settings";
+    let Some(default) = area_call(area, POLICY_READ, &mut snap.unread, || {
+        graph.get_default_policy(V)
+    })
+    .await
+    else {
+        return;
+    };
+    let Some(policy) = area_call(area, POLICY_READ, &mut snap.unread, || {
+        graph.get_cross_tenant_policy(V)
+    })
+    .await
+    else {
+        return;
+    };
+    snap.default_policy = Some(default);
+    snap.access_policy = Some(policy);
+}
+
+/// The synchronization configurations the Microsoft 365 admin center makes: one per target,
+/// named `MTO_Sync_<target tenant id>`, looked up for each partner of the tenant (a target is
+/// always a partner: the source's partner settings for it consent outbound). A configuration
+/// named otherwise is not found (Graph has no filter on `applicationTemplateId`).
+async fn read_sync_configurations(graph: &dyn GraphApi, snap: &mut TenantSnapshot) {
+    let area = "cross-tenant synchronization";
+    let targets: Vec<String> = snap
+        .partners
+        .iter()
+        .map(|p| p.tenant_id.to_lowercase())
+        .collect();
+    for target in targets {
+        let name = admin_center_display_name(&target);
+        let Some(found) = area_call(area, APP_READ, &mut snap.unread, || {
+            graph.find_service_principals(V, &name)
+        })
+        .await
+        else {
+            return;
+        };
+        let mut sps: Vec<ServicePrincipal> = found
+            .into_iter()
+            .filter(ServicePrincipal::is_cross_tenant_sync)
+            .collect();
+        sps.sort_by(|a, b| a.id.cmp(&b.id));
+        for sp in sps {
+            let Some(jobs) = area_call(area, SYNC_READ, &mut snap.unread, || {
+                graph.list_sync_jobs(V, &sp.id)
+            })
+            .await
+            else {
+                return;
+            };
+            let mut jobs: Vec<SynchronizationJob> = jobs
+                .into_iter()
+                .filter(|j| {
+                    j.template_id
+                        .as_deref()
+                        .is_none_or(|t| t.eq_ignore_ascii_case(AZURE2AZURE))
+                })
+                .collect();
+            jobs.sort_by(|a, b| a.id.cmp(&b.id));
+            let job = jobs.into_iter().next();
+            let Some(assignments) = area_call(area, APP_READ, &mut snap.unread, || {
+                graph.list_app_role_assignments(V, &sp.id)
+            })
+            .await
+            else {
+                return;
+            };
+            let schema = match &job {
+                Some(j) => {
+                    let Some(schema) = area_call(area, SYNC_READ, &mut snap.unread, || {
+                        graph.get_sync_schema(V, &sp.id, &j.id)
+                    })
+                    .await
+                    else {
+                        return;
+                    };
+                    Some(schema)
+                }
+                None => None,
+            };
+            snap.sync_configurations.push(SyncConfiguration {
+                target_tenant_id: target.clone(),
+                service_principal: sp,
+                job,
+                assignments,
+                schema,
+            });
+        }
+    }
 }
 
 /// The multi-tenant organization: the owner side where this tenant created it (or owns it

@@ -3,6 +3,8 @@
 //! byte for byte. A property Graph holds that the kind can't declare (a value this build
 //! doesn't know) is left out, which the kind reads as "not managed", and named in a comment.
 
+mod tenant_wide;
+
 use std::collections::BTreeMap;
 
 use graph_client::types::{
@@ -36,13 +38,14 @@ pub(crate) struct Doc {
 }
 
 /// The kinds, in the order their documents are printed (connections first: the others
-/// reference them). Issue 23 adds the default cross-tenant access policy and the
-/// synchronization configurations: one function each, listed here.
+/// reference them).
 const KINDS: &[fn(&Estate) -> Vec<Doc>] = &[
     connection_docs,
     multi_tenant_organization_docs,
     membership_docs,
     partner_docs,
+    tenant_wide::default_docs,
+    tenant_wide::sync_docs,
 ];
 
 /// Every tenant read, and the names their objects get.

@@ -3,11 +3,9 @@
 //! tenant whose app may not read policies), read back as YAML; then that YAML applied to the
 //! fake API server and reconciled: every resource Ready, and not one Graph write.
 
-use std::sync::Arc;
-
 use graph_client::{
     ApiVersion, GraphApi,
-    types::{MtoMemberAdd, MtoWrite, PatchBody, TemplateKind},
+    types::{AppRoleAssignmentAdd, MtoMemberAdd, MtoWrite, PatchBody, TemplateKind},
 };
 use graph_emulator::{EmulatorConfig, MtoTimings};
 use serde_json::{Value, json};
@@ -16,9 +14,10 @@ use super::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Harness, ready};
 use crate::{
     export::{Estate, Progress, Source, TenantSnapshot, read_estate, render},
     kinds::{
-        CrossTenantAccessPartner, ManagementPolicy, MultiTenantOrganization,
-        MultiTenantOrganizationMembership, TenantConnection,
-        tenant_connection::TenantConnectionSpec,
+        CrossTenantAccessDefault, CrossTenantAccessPartner, CrossTenantSynchronization,
+        ManagementPolicy, MultiTenantOrganization, MultiTenantOrganizationMembership,
+        TenantConnection, cross_tenant_access_default::CloudEndpoint,
+        cross_tenant_synchronization::SyncScheduleSpec, tenant_connection::TenantConnectionSpec,
     },
 };
 
@@ -57,7 +56,11 @@ fn config() -> EmulatorConfig {
     yaml.push_str(&format!(
         "    {NOPOLICY}: [MultiTenantOrganization.ReadWrite.All, CrossTenantInformation.ReadBasic.All]\n"
     ));
-    EmulatorConfig::from_yaml(&yaml).expect("the estate's config")
+    // The sync roles too (Application.ReadWrite.All, Synchronization.ReadWrite.All, …): the
+    // no-policy tenant's partners are unread, so its configurations are never looked for.
+    EmulatorConfig::from_yaml(&yaml)
+        .expect("the estate's config")
+        .with_sync_roles()
 }
 
 fn body(v: Value) -> PatchBody {
@@ -146,8 +149,39 @@ async fn estate() -> Harness {
         )
         .await
         .expect("B2B for Northwind");
+    // Contoso's default settings are its own (isServiceDefault false); Fabrikam EU keeps the
+    // service default but collaborates with Azure Government.
+    owner
+        .update_default_policy(V, &body(json!({"inboundTrust": {"isMfaAccepted": true}})))
+        .await
+        .expect("Contoso's default");
+    h.graph_as(FABRIKAM_EU)
+        .update_cross_tenant_policy(
+            V,
+            &body(json!({"allowedCloudEndpoints": ["microsoftonline.us"]})),
+        )
+        .await
+        .expect("Fabrikam EU's clouds");
+    // The admin center's "share users" from Contoso to Northwind: one user in scope, its job
+    // running, its first cycle run (the in-process synchronization every client sees).
+    let sp = h.sync().seed(OWNER, &format!("MTO_Sync_{NORTHWIND}"), true);
+    let role = h.sync().configs(OWNER)[0].sp.app_roles[0].id.clone();
+    h.sync()
+        .add_assignment(
+            OWNER,
+            &sp,
+            &AppRoleAssignmentAdd {
+                principal_id: SYNCED_USER.into(),
+                resource_id: sp.clone(),
+                app_role_id: role,
+            },
+        )
+        .expect("a user in scope");
+    h.sync().finish_cycle(OWNER, &sp, 1);
     h
 }
+
+const SYNCED_USER: &str = "11111111-0000-4000-8000-0000000000a1";
 
 struct Quiet;
 impl Progress for Quiet {
@@ -167,7 +201,7 @@ async fn snapshots(h: &Harness, order: &[&str]) -> Vec<TenantSnapshot> {
     let sources = order
         .iter()
         .map(|tid| Source {
-            graph: Arc::new(h.graph_as(tid)),
+            graph: h.operator_graph_as(tid),
             spec: spec(tid),
             existing_name: None,
         })
@@ -348,9 +382,53 @@ async fn an_estate_exports_as_stable_named_manifests_without_a_secret() {
                     );
                 }
             }
+            "CrossTenantAccessDefault" => {
+                let d: CrossTenantAccessDefault =
+                    serde_json::from_value(m.clone()).expect("a default");
+                match name {
+                    "contoso-default" => {
+                        let trust = d.spec.settings.inbound_trust.expect("Contoso's trust");
+                        assert_eq!(trust.is_mfa_accepted, Some(true));
+                        assert!(comments.contains("isServiceDefault false"), "{comments}");
+                    }
+                    _ => {
+                        assert_eq!(d.spec.connection_ref.name, "fabrikam-b0000000");
+                        assert_eq!(d.spec.settings, Default::default(), "service default");
+                        assert_eq!(
+                            d.spec.allowed_cloud_endpoints,
+                            Some(vec![CloudEndpoint::USGovernment])
+                        );
+                    }
+                }
+            }
+            "CrossTenantSynchronization" => {
+                let c: CrossTenantSynchronization =
+                    serde_json::from_value(m.clone()).expect("a sync configuration");
+                assert_eq!(c.spec.connection_ref.name, "contoso");
+                assert_eq!(c.spec.target_tenant_id, NORTHWIND);
+                assert_eq!(c.spec.display_name, None, "the admin center's name");
+                assert_eq!(c.spec.scope.users, [SYNCED_USER]);
+                assert_eq!(c.spec.schedule, SyncScheduleSpec::Running);
+                let sp = h.sync().configs(OWNER)[0].sp.id.clone();
+                assert!(
+                    comments.contains(&format!("Graph servicePrincipal {sp}")),
+                    "{comments}"
+                );
+            }
             other => panic!("unexpected kind {other}"),
         }
     }
+    assert_eq!(
+        names_of(&docs, "CrossTenantAccessDefault"),
+        ["contoso-default", "fabrikam-b0000000-default"],
+        "only tenants whose default is their own"
+    );
+    assert_eq!(
+        names_of(&docs, "CrossTenantSynchronization"),
+        ["contoso-sync-northwind-traders"],
+        "{:?}",
+        Estate::new(&forward, ManagementPolicy::Observe).unread()
+    );
 
     // What couldn't be read is named with its permission, at the top and on its connection.
     let header: Vec<&str> = yaml.lines().take_while(|l| *l != "---").collect();
@@ -369,6 +447,13 @@ async fn an_estate_exports_as_stable_named_manifests_without_a_secret() {
         missing
             .iter()
             .any(|l| l.contains("templates") && l.contains("Policy.Read.All")),
+        "{header:#?}"
+    );
+    assert!(
+        missing
+            .iter()
+            .any(|l| l.contains("default cross-tenant access settings")
+                && l.contains("Policy.Read.All (Graph 403)")),
         "{header:#?}"
     );
     let membership = docs
@@ -401,6 +486,8 @@ async fn apply_and_reconcile(h: &Harness, yaml: &str) {
                 drop(h.seed::<MultiTenantOrganizationMembership>(m.clone()))
             }
             "CrossTenantAccessPartner" => drop(h.seed::<CrossTenantAccessPartner>(m.clone())),
+            "CrossTenantAccessDefault" => drop(h.seed::<CrossTenantAccessDefault>(m.clone())),
+            "CrossTenantSynchronization" => drop(h.seed::<CrossTenantSynchronization>(m.clone())),
             other => panic!("unexpected kind {other}"),
         }
     }
@@ -409,6 +496,8 @@ async fn apply_and_reconcile(h: &Harness, yaml: &str) {
         "MultiTenantOrganization",
         "MultiTenantOrganizationMembership",
         "CrossTenantAccessPartner",
+        "CrossTenantAccessDefault",
+        "CrossTenantSynchronization",
     ] {
         for name in names_of(&docs, kind) {
             let (status, reason, message) = match kind {
@@ -437,6 +526,24 @@ async fn apply_and_reconcile(h: &Harness, yaml: &str) {
                             .expect("round");
                     }
                     let o: MultiTenantOrganizationMembership = h.stored(&name);
+                    ready(o.status.as_ref().map(|s| &s.conditions[..]))
+                }
+                "CrossTenantAccessDefault" => {
+                    for _ in 0..3 {
+                        h.reconcile_stored::<CrossTenantAccessDefault>(&name)
+                            .await
+                            .expect("round");
+                    }
+                    let o: CrossTenantAccessDefault = h.stored(&name);
+                    ready(o.status.as_ref().map(|s| &s.conditions[..]))
+                }
+                "CrossTenantSynchronization" => {
+                    for _ in 0..3 {
+                        h.reconcile_stored::<CrossTenantSynchronization>(&name)
+                            .await
+                            .expect("round");
+                    }
+                    let o: CrossTenantSynchronization = h.stored(&name);
                     ready(o.status.as_ref().map(|s| &s.conditions[..]))
                 }
                 _ => {

@@ -44,8 +44,9 @@ pub(crate) struct GraphTraffic {
     /// Failures queued by the test: the next call of that operation gets the error instead of
     /// reaching the emulator.
     pub(crate) failures: Mutex<Vec<(&'static str, GraphError)>>,
-    /// Cross-tenant synchronization, which the emulator doesn't model yet.
-    pub(crate) sync: super::sync_fake::SyncFake,
+    /// Cross-tenant synchronization, which the emulator doesn't model yet (shared with
+    /// another cluster's operator over the same Graph: `Harness::fresh_cluster`).
+    pub(crate) sync: Arc<super::sync_fake::SyncFake>,
 }
 
 /// Builds in-process Graph clients over one emulator, all recording into one log.

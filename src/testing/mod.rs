@@ -321,6 +321,21 @@ impl Harness {
         self.events().into_iter().map(|(_, r, _)| r).collect()
     }
 
+    /// A client for `tenant` as the operator's connections build it (the emulator, and the
+    /// in-process cross-tenant synchronization), its calls recorded like theirs.
+    pub(crate) fn operator_graph_as(&self, tenant: &str) -> Arc<dyn graph_client::GraphApi> {
+        use crate::kinds::tenant_connection::GraphFactory;
+        let spec = serde_json::from_value(serde_json::json!({
+            "tenantId": tenant,
+            "clientId": DEFAULT_CLIENT_ID,
+        }))
+        .expect("a connection spec");
+        let conn = kinds::TenantConnection::new("in-process", spec);
+        let secret = graph_client::auth::Sensitive(DEFAULT_CLIENT_SECRET.to_string());
+        EmulatorGraphs::new(self.emu.clone(), self.graph.clone())
+            .build(&conn, graph_client::auth::Credential::ClientSecret(secret))
+    }
+
     /// The in-process cross-tenant synchronization every client of this test sees.
     pub(crate) fn sync(&self) -> &sync_fake::SyncFake {
         &self.graph.sync
@@ -331,7 +346,10 @@ impl Harness {
     /// traffic log.
     pub(crate) fn fresh_cluster(&self) -> Self {
         let api = ApiServer::default();
-        let graph = Arc::default();
+        let graph = Arc::new(graph::GraphTraffic {
+            sync: self.graph.sync.clone(),
+            ..Default::default()
+        });
         Self {
             ctx: context(&api, &self.emu, &graph),
             api,

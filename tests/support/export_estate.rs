@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
+/// The owner's user the admin center's sync configuration puts in scope.
+pub(crate) const SYNCED_USER: &str = "11111111-eeee-4eee-8eee-0000000000a1";
 /// How long one of Graph's steps may take to show.
 const WAIT: Duration = Duration::from_secs(90);
 /// Emulated seconds per real second: the 2 h before a join pass in 4 s.
@@ -253,6 +255,49 @@ impl Estate {
                 "targets": [{"target": "AllUsers", "targetType": "user"}]}}}),
         )
         .await;
+    }
+
+    /// Tenant 2's default cross-tenant access settings made its own (isServiceDefault false),
+    /// and the owner's users shared with tenant 1 as the Microsoft 365 admin center does it
+    /// (graph-emulator/README.md "Cross-tenant synchronization"): an `MTO_Sync_<tenant 1>`
+    /// configuration with one user assigned, its job started. Needs `--grant-sync-roles` and
+    /// at least three tenants.
+    pub(crate) async fn tenant_wide(&mut self) {
+        let (owner, target, other) = (tenant(0).0, tenant(1).0, tenant(2).0);
+        self.must(
+            "PATCH",
+            &other,
+            "policies/crossTenantAccessPolicy/default",
+            json!({"inboundTrust": {"isMfaAccepted": true}}),
+        )
+        .await;
+        self.control(
+            &format!("tenants/{owner}/users"),
+            json!({"id": SYNCED_USER, "displayName": "Adele Vance"}),
+        )
+        .await;
+        self.control(
+            &format!("tenants/{owner}/synchronizationConfigurations"),
+            json!({"targetTenantId": target, "assign": [SYNCED_USER], "start": true}),
+        )
+        .await;
+    }
+
+    async fn control(&self, path: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .post(format!("{}/_emulator/{path}", self.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap_or_default();
+        assert!(
+            status.is_success(),
+            "POST /_emulator/{path}: {status} {text}"
+        );
+        serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 
     pub(crate) async fn journal(&self) -> Vec<Value> {

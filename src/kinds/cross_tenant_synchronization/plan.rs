@@ -305,7 +305,9 @@ pub(crate) fn plan_job(
         ]);
         return finish(spec, steps);
     };
-    if observed.credentials_saved_for != Some(spec.target_tenant_id.as_str()) {
+    if observed.credentials_saved_for != Some(spec.target_tenant_id.as_str())
+        && !admin_center_saved(spec, sp, observed.credentials_saved_for)
+    {
         steps.push(Step::SaveCredentials);
     }
     let desired = desired_principals(spec);
@@ -366,15 +368,33 @@ pub(crate) fn plan_job(
     finish(spec, steps)
 }
 
+/// Graph never shows saved credentials (its secrets are write-only). A configuration with a
+/// job, named by the Microsoft 365 admin center for this very target (`MTO_Sync_<target>`),
+/// had its CompanyId saved for that target by the admin center: adopting it saves nothing
+/// (issue 23: an exported configuration applied writes nothing). Once this resource saved
+/// credentials itself, its record (status) decides.
+fn admin_center_saved(
+    spec: &CrossTenantSynchronizationSpec,
+    sp: &ServicePrincipal,
+    saved_for: Option<&str>,
+) -> bool {
+    saved_for.is_none()
+        && sp.display_name.as_deref()
+            == Some(graph_client::types::admin_center_display_name(&spec.target_tenant_id).as_str())
+}
+
 fn finish(spec: &CrossTenantSynchronizationSpec, steps: Vec<Step>) -> JobPlan {
-    if spec.management_policy == ManagementPolicy::Observe && !steps.is_empty() {
-        return JobPlan::Drift(
-            steps
-                .iter()
-                .filter(|s| !matches!(s, Step::ValidateCredentials | Step::SaveCredentials))
-                .map(Step::describe)
-                .collect(),
-        );
+    if spec.management_policy == ManagementPolicy::Observe {
+        // Observe can't see credentials (write-only in Graph): they are never drift.
+        let differ: Vec<String> = steps
+            .iter()
+            .filter(|s| !matches!(s, Step::ValidateCredentials | Step::SaveCredentials))
+            .map(Step::describe)
+            .collect();
+        return match differ.is_empty() {
+            true => JobPlan::Act(Vec::new()),
+            false => JobPlan::Drift(differ),
+        };
     }
     JobPlan::Act(steps)
 }

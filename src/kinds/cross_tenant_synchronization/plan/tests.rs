@@ -478,3 +478,46 @@ fn the_portals_policy_errors_say_which_side_to_fix() {
         "{hint}"
     );
 }
+
+#[test]
+fn an_admin_center_configuration_adopted_with_its_job_saves_no_credentials() {
+    let s = spec(json!({"schedule": "Paused"}));
+    let j = job(SyncStatusCode::Paused, ScheduleState::Disabled);
+    let sch = schema("Member");
+    let in_scope = [assigned(U1)];
+    let observed = |saved_for| JobObserved {
+        job: Some(&j),
+        assignments: &in_scope,
+        schema: Some(&sch),
+        credentials_saved_for: saved_for,
+    };
+    let admin = sp("sp", &format!("MTO_Sync_{TARGET}"));
+    assert_eq!(plan_job(&s, &admin, &observed(None)), JobPlan::Act(vec![]));
+    let JobPlan::Act(steps) = plan_job(&s, &sp("sp", "named otherwise"), &observed(None)) else {
+        panic!("acts")
+    };
+    assert_eq!(steps, vec![Step::SaveCredentials]);
+    let JobPlan::Act(steps) = plan_job(&s, &admin, &observed(Some("another"))) else {
+        panic!("acts")
+    };
+    assert_eq!(steps, vec![Step::SaveCredentials], "its own record decides");
+}
+
+#[test]
+fn observe_never_reports_credentials_it_cannot_see_as_drift() {
+    let s = spec(json!({"managementPolicy": "Observe", "schedule": "Paused"}));
+    let j = job(SyncStatusCode::Paused, ScheduleState::Disabled);
+    let sch = schema("Member");
+    let in_scope = [assigned(U1)];
+    let plan = plan_job(
+        &s,
+        &sp("sp", "named otherwise"),
+        &JobObserved {
+            job: Some(&j),
+            assignments: &in_scope,
+            schema: Some(&sch),
+            credentials_saved_for: None,
+        },
+    );
+    assert_eq!(plan, JobPlan::Act(vec![]));
+}
