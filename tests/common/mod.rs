@@ -400,22 +400,7 @@ impl Emulator {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> (u16, serde_json::Value) {
-        let token: serde_json::Value = self
-            .http
-            .post(format!("{}/{tenant}/oauth2/v2.0/token", self.url))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", CLIENT_ID),
-                ("client_secret", CLIENT_SECRET),
-                ("scope", "https://graph.microsoft.com/.default"),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let bearer = token["access_token"].as_str().expect("a token").to_string();
+        let bearer = test_app_token(&self.http, &self.url, tenant).await;
         let mut request = self
             .http
             .request(method, format!("{}/v1.0/{path}", self.url))
@@ -548,6 +533,29 @@ pub fn start_operator_with_env(namespace: &str, extra_args: &[&str], env: &[(&st
 }
 
 /// A Secret with the client secret and a TenantConnection using it, against `emulator`.
+/// A token for the test app in `tenant` from the emulator at `url`'s token endpoint, as any
+/// other Graph client gets one.
+pub async fn test_app_token(http: &reqwest::Client, url: &str, tenant: &str) -> String {
+    let answer: serde_json::Value = http
+        .post(format!("{url}/{tenant}/oauth2/v2.0/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", CLIENT_ID),
+            ("client_secret", CLIENT_SECRET),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_string()
+}
+
 pub fn connection_manifest(
     name: &str,
     tenant: &str,

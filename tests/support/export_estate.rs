@@ -105,25 +105,7 @@ impl Estate {
         if let Some(t) = self.tokens.get(tenant) {
             return t.clone();
         }
-        let answer: Value = self
-            .http
-            .post(format!("{}/{tenant}/oauth2/v2.0/token", self.url))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", CLIENT_ID),
-                ("client_secret", CLIENT_SECRET),
-                ("scope", "https://graph.microsoft.com/.default"),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = answer["access_token"]
-            .as_str()
-            .expect("a token")
-            .to_string();
+        let token = test_app_token(&self.http, &self.url, tenant).await;
         self.tokens.insert(tenant.to_string(), token.clone());
         token
     }
